@@ -1,0 +1,274 @@
+package dialect
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/moov-io/iso8583"
+	iso8583errors "github.com/moov-io/iso8583/errors"
+	"github.com/moov-io/iso8583/field"
+	"github.com/moov-io/iso8583/specs"
+
+	"github.com/acqsim/acqsim/fixtures"
+	"github.com/acqsim/acqsim/txn"
+)
+
+// Dialect is one way of putting ISO 8583 on the wire: a message spec loaded from
+// fixtures/dialects, the bytes between the length header and the MTI, and the
+// table that says which transaction a message is.
+type Dialect struct {
+	Name string
+	Spec *iso8583.MessageSpec
+	// Preamble is the number of bytes before the MTI: the cup TPDU (5) and header (6).
+	Preamble int
+	// Currency is the currency code assumed when a request carries none.
+	Currency string
+
+	routes []route
+	wire   wire
+}
+
+// wire is what differs between dialects beyond the spec: where a field of
+// meaning lives (batch, original, totals) and which fields a response carries.
+type wire interface {
+	// key returns the values the route table is matched against.
+	key(m *iso8583.Message) routeKey
+	// read fills in the dialect-specific parts of r from m.
+	read(m *iso8583.Message, r *txn.Request) error
+	// write adds the dialect-specific fields of the response to resp.
+	write(resp, req *iso8583.Message, r *txn.Request, d *txn.Decision) error
+}
+
+// route maps what a message looks like to the transaction it is. Empty fields
+// match anything; the first matching route wins.
+type route struct {
+	MTI  string
+	Proc string // first two digits of F3
+	Cond string // F25
+	Kind string // cup 60.1
+	Net  string // cup 60.3 or iso87 F70
+	Type txn.Type
+}
+
+type routeKey struct{ MTI, Proc, Cond, Kind, Net string }
+
+func (r route) matches(k routeKey) bool {
+	return (r.MTI == "" || r.MTI == k.MTI) &&
+		(r.Proc == "" || r.Proc == k.Proc) &&
+		(r.Cond == "" || r.Cond == k.Cond) &&
+		(r.Kind == "" || r.Kind == k.Kind) &&
+		(r.Net == "" || r.Net == k.Net)
+}
+
+// Names lists the dialects acqsim speaks.
+var Names = []string{"iso87ascii", "cup"}
+
+// Load returns the named dialect, with its spec read from fixtures/dialects.
+func Load(name string) (*Dialect, error) {
+	var d Dialect
+	switch name {
+	case "iso87ascii":
+		d = Dialect{Name: name, Currency: "840", routes: iso87Routes, wire: iso87{}}
+	case "cup":
+		d = Dialect{Name: name, Preamble: 11, Currency: "156", routes: cupRoutes, wire: cup{}}
+	default:
+		return nil, fmt.Errorf("unknown dialect %q (want iso87ascii or cup)", name)
+	}
+	raw, err := fixtures.Dialects.ReadFile("dialects/" + name + ".json")
+	if err != nil {
+		return nil, fmt.Errorf("reading the %s spec: %w", name, err)
+	}
+	if d.Spec, err = specs.ImportJSON(raw); err != nil {
+		return nil, fmt.Errorf("loading the %s spec: %w", name, err)
+	}
+	return &d, nil
+}
+
+// Framer returns a framer for this dialect with the given length header.
+func (d *Dialect) Framer(h LengthHeader, maxFrame int) Framer {
+	return Framer{Header: h, Preamble: d.Preamble, MaxFrame: maxFrame}
+}
+
+// ErrNoMTI reports a message whose MTI cannot be read: there is nothing to
+// answer it with, so the connection is closed.
+var ErrNoMTI = errors.New("message type indicator does not decode")
+
+// FieldError reports a message whose MTI decodes but whose fields do not. It
+// names the field, never its content.
+type FieldError struct {
+	Field string
+	Err   error
+}
+
+func (e *FieldError) Error() string {
+	return fmt.Sprintf("field %s: %v", e.Field, e.Err)
+}
+
+func (e *FieldError) Unwrap() error { return e.Err }
+
+// Decode unpacks a message. When the MTI decodes but a field does not, it
+// returns the message with what did decode, and a *FieldError.
+func (d *Dialect) Decode(body []byte) (*iso8583.Message, error) {
+	m := iso8583.NewMessage(d.Spec)
+	err := m.Unpack(body)
+	if err == nil {
+		return m, nil
+	}
+	var ue *iso8583errors.UnpackError
+	if !errors.As(err, &ue) || ue.FieldID == "0" {
+		return nil, ErrNoMTI
+	}
+	// The library's message names the field's content in places; keep only ours.
+	return m, &FieldError{Field: ue.FieldID, Err: errors.New("does not decode")}
+}
+
+// Request reads what a decoded message asks for. An error means the fields
+// decoded but do not make sense together (a format error, RC 30).
+func (d *Dialect) Request(m *iso8583.Message) (*txn.Request, error) {
+	mti, _ := m.GetMTI()
+	r := &txn.Request{MTI: mti}
+	r.Repeat = len(mti) == 4 && mti[3] == '1'
+	k := d.wire.key(m)
+	r.Type = txn.Unknown
+	for _, rt := range d.routes {
+		if rt.matches(k) {
+			r.Type = rt.Type
+			break
+		}
+	}
+	r.Proc = get(m, 3)
+	r.STAN = get(m, 11)
+	r.TID = get(m, 41)
+	r.MID = get(m, 42)
+	r.RRN = get(m, 37)
+	r.AuthCode = get(m, 38)
+	r.EntryMode = get(m, 22)
+	r.Condition = get(m, 25)
+	r.Currency = get(m, 49)
+	if r.Currency == "" {
+		r.Currency = d.Currency
+	}
+	r.PAN = get(m, 2)
+	if r.PAN == "" {
+		r.PAN = panFromTrack(get(m, 35))
+	}
+	if v := get(m, 4); v != "" {
+		n, err := digits(v)
+		if err != nil {
+			return r, &FieldError{Field: "4", Err: err}
+		}
+		r.Amount = n
+	}
+	if r.Type == txn.Reversal {
+		r.ReversalReason = get(m, 39)
+	}
+	if err := d.wire.read(m, r); err != nil {
+		return r, err
+	}
+	r.Fingerprint = r.PAN + "|" + r.Proc + "|" + strconv.FormatInt(r.Amount, 10) + "|" + r.RRN + "|" + r.Orig.STAN
+	return r, nil
+}
+
+// Response builds the answer to req. now is the host's time, for F12 and F13.
+func (d *Dialect) Response(req *iso8583.Message, r *txn.Request, dec *txn.Decision, now time.Time) (*iso8583.Message, error) {
+	resp := iso8583.NewMessage(d.Spec)
+	resp.MTI(ResponseMTI(r.MTI))
+	for _, id := range echoed {
+		if v := get(req, id); v != "" {
+			if err := resp.Field(id, v); err != nil {
+				return nil, fmt.Errorf("echoing field %d: %w", id, err)
+			}
+		}
+	}
+	set := func(id int, v string) {
+		if v != "" {
+			_ = resp.Field(id, v) // values below are made to fit their fields
+		}
+	}
+	set(12, now.Format("150405"))
+	set(13, now.Format("0102"))
+	if !dec.Settlement.IsZero() {
+		set(15, dec.Settlement.Format("0102"))
+	}
+	set(37, dec.RRN)
+	if dec.RC == txn.Approved {
+		set(38, dec.AuthCode)
+	}
+	set(39, dec.RC)
+	if err := d.wire.write(resp, req, r, dec); err != nil {
+		return nil, err
+	}
+	return resp, nil
+}
+
+// echoed are the request fields every response carries back, where present.
+var echoed = []int{2, 3, 4, 11, 14, 22, 25, 41, 42, 49}
+
+// ResponseMTI is the MTI that answers mti: a repeat's response is the original's
+// (0221 -> 0230), and the function digit goes up by one.
+func ResponseMTI(mti string) string {
+	if len(mti) != 4 {
+		return mti
+	}
+	b := []byte(mti)
+	b[3] = '0'
+	if b[2] < '9' {
+		b[2]++
+	}
+	return string(b)
+}
+
+// ReplyPreamble appends the preamble of a response to one that came with req:
+// the TPDU's destination and source swapped, the header echoed.
+func (d *Dialect) ReplyPreamble(dst, req []byte) []byte {
+	if d.Preamble == 0 || len(req) < d.Preamble {
+		return dst
+	}
+	dst = append(dst, req[0], req[3], req[4], req[1], req[2])
+	return append(dst, req[5:d.Preamble]...)
+}
+
+// get returns a field's value, or "" when the field is absent.
+func get(m *iso8583.Message, id int) string {
+	f := m.GetField(id)
+	if f == nil {
+		return ""
+	}
+	if s, ok := f.(*field.String); ok {
+		return s.Value()
+	}
+	v, _ := f.String()
+	return v
+}
+
+func panFromTrack(track string) string {
+	for i := 0; i < len(track); i++ {
+		if track[i] == '=' || track[i] == 'D' {
+			return track[:i]
+		}
+	}
+	return ""
+}
+
+// digits parses an unsigned decimal, refusing anything but digits.
+func digits(s string) (int64, error) {
+	var n int64
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return 0, fmt.Errorf("not numeric at position %d", i+1)
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n, nil
+}
+
+func pad(n int64, width int) string {
+	s := strconv.FormatInt(n, 10)
+	for len(s) < width {
+		s = "0" + s
+	}
+	return s
+}

@@ -1,0 +1,143 @@
+// Package txn describes a payment transaction apart from any wire format: what a
+// terminal asked for (Request) and what the host decided (Decision). Dialects
+// translate messages to and from these; the acquirer and the scenarios reason
+// about them.
+package txn
+
+import (
+	"strings"
+	"time"
+)
+
+// Type is what a request asks for, whatever the dialect spells it as.
+type Type string
+
+const (
+	SignOn      Type = "signon"
+	SignOff     Type = "signoff"
+	Echo        Type = "echo"
+	Sale        Type = "sale"
+	Void        Type = "void"
+	Refund      Type = "refund"
+	Balance     Type = "balance"
+	PreAuth     Type = "preauth"
+	PreAuthVoid Type = "preauth_void"
+	Completion  Type = "completion"
+	Advice      Type = "advice"
+	Reversal    Type = "reversal"
+	Settlement  Type = "settlement"
+	Upload      Type = "upload"
+	UploadEnd   Type = "upload_end"
+	// Unknown is a request the dialect does not recognise; the host answers 40.
+	Unknown Type = "unknown"
+)
+
+// Response codes (F39) the host itself produces.
+const (
+	Approved          = "00"
+	InvalidMerchant   = "03"
+	InvalidTxn        = "12"
+	OriginalNotFound  = "25"
+	FormatError       = "30"
+	NotSupported      = "40"
+	OriginalAmountBad = "64"
+	Duplicate         = "94"
+	OutOfBalance      = "95"
+	SystemError       = "96"
+)
+
+// Request is a terminal's request as the host understands it.
+type Request struct {
+	MTI  string
+	Type Type
+	// Repeat is set for a retransmission the terminal marked as such (x01, x21).
+	Repeat    bool
+	Proc      string // F3
+	Amount    int64  // F4, in minor units
+	Currency  string // F49
+	PAN       string // F2 or from track 2; clear, so never log it: see MaskPAN
+	STAN      string // F11
+	TID       string // F41
+	MID       string // F42
+	RRN       string // F37: a void's or refund's original RRN
+	AuthCode  string // F38: a void's or completion's original authorisation code
+	EntryMode string // F22
+	Condition string // F25
+	// Batch is the batch number the terminal says it is in (cup 60.2; iso87 F60 on 0500).
+	Batch string
+	// NetCode is the network management code: cup 60.3 or iso87 F70.
+	NetCode string
+	// Orig identifies the original of a void, refund or completion, where the
+	// dialect carries it (cup F61).
+	Orig Original
+	// ReversalReason is F39 of a reversal: 98 no response, A0 MAC error, 06 other.
+	ReversalReason string
+	// Totals are the terminal's settlement totals (0500).
+	Totals Totals
+	// Uploads are the transactions a batch upload message carries.
+	Uploads []UploadRecord
+	// UploadCount is the number of records an upload-end message says were sent.
+	UploadCount int
+	// Fingerprint is what makes two requests with the same STAN the same request.
+	Fingerprint string
+}
+
+// Original is a reference to an earlier transaction.
+type Original struct {
+	Batch string
+	STAN  string
+	Date  string // MMDD
+}
+
+// Totals are one side's settlement totals.
+type Totals struct {
+	DebitCount, CreditCount   int
+	DebitAmount, CreditAmount int64
+	// Foreign cards' totals, where the dialect keeps them apart (cup).
+	ForeignDebitCount, ForeignCreditCount   int
+	ForeignDebitAmount, ForeignCreditAmount int64
+}
+
+// UploadRecord is one transaction as the terminal reports it in a batch upload.
+type UploadRecord struct {
+	MTI, Proc, STAN, RRN, AuthCode string
+	PAN                            string // clear; never log it
+	Amount                         int64
+}
+
+// Reconciliation is the outcome of comparing a terminal's totals with the host's.
+type Reconciliation byte
+
+const (
+	NotReconciled Reconciliation = 0
+	Balanced      Reconciliation = '1'
+	NotBalanced   Reconciliation = '2'
+	ReconcileErr  Reconciliation = '3'
+)
+
+// Decision is what the host answers.
+type Decision struct {
+	RC       string
+	RRN      string
+	AuthCode string
+	// Settlement is the settlement date (F15), zero when not set.
+	Settlement time.Time
+	// Batch is the batch the terminal must use (cup sign-on 60.2).
+	Batch string
+	// Keys are the working keys for a sign-on (cup F62), encrypted, with check values.
+	Keys []byte
+	// Balance is the available balance for a balance inquiry (F54).
+	Balance int64
+	// Domestic and Foreign are the settlement reconciliation codes (cup F48).
+	Domestic, Foreign Reconciliation
+	// Note says in words what the host decided, for the journal.
+	Note string
+}
+
+// MaskPAN keeps the first six and last four digits of a card number.
+func MaskPAN(pan string) string {
+	if len(pan) < 13 {
+		return strings.Repeat("*", len(pan))
+	}
+	return pan[:6] + strings.Repeat("*", len(pan)-10) + pan[len(pan)-4:]
+}
