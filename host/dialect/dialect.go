@@ -25,6 +25,12 @@ type Dialect struct {
 	Preamble int
 	// Currency is the currency code assumed when a request carries none.
 	Currency string
+	// VoidsAsCredits: settlement totals count a void as a credit and keep the
+	// sale it voided among the debits (cup); otherwise a voided sale drops out.
+	VoidsAsCredits bool
+	// BalancedCloses: a balanced settlement closes the batch at once (iso87);
+	// otherwise the batch closes with the upload-end message (cup 60.3 207).
+	BalancedCloses bool
 
 	routes []route
 	wire   wire
@@ -70,9 +76,9 @@ func Load(name string) (*Dialect, error) {
 	var d Dialect
 	switch name {
 	case "iso87ascii":
-		d = Dialect{Name: name, Currency: "840", routes: iso87Routes, wire: iso87{}}
+		d = Dialect{Name: name, Currency: "840", BalancedCloses: true, routes: iso87Routes, wire: iso87{}}
 	case "cup":
-		d = Dialect{Name: name, Preamble: 11, Currency: "156", routes: cupRoutes, wire: cup{}}
+		d = Dialect{Name: name, Preamble: 11, Currency: "156", VoidsAsCredits: true, routes: cupRoutes, wire: cup{}}
 	default:
 		return nil, fmt.Errorf("unknown dialect %q (want iso87ascii or cup)", name)
 	}

@@ -45,7 +45,8 @@ func (iso87) read(m *iso8583.Message, r *txn.Request) error {
 	r.NetCode = get(m, 70)
 	switch r.Type {
 	case txn.Settlement, txn.UploadEnd:
-		r.Batch = get(m, 60)
+		// F60 names the terminal's batch, but no other message does: the host
+		// settles whatever it approved since the terminal's last settlement.
 		if t := get(m, 63); t != "" {
 			// sale count n3, sale amount n12, refund count n3, refund amount n12
 			if len(t) < 30 {

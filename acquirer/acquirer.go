@@ -1,0 +1,303 @@
+// Package acquirer plays the bank's host by default: it approves what a real
+// acquirer approves, matches voids and reversals to their originals, catches
+// duplicates, and keeps each terminal's batch totals for settlement.
+package acquirer
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/acqsim/acqsim/txn"
+)
+
+// Config is what a host is told at start-up.
+type Config struct {
+	Calendar Calendar
+	// MasterKey is the terminal master key that sign-on working keys are
+	// encrypted under. Nil means DefaultMasterKey.
+	MasterKey []byte
+	// Seed makes everything drawn at random (auth codes, working keys) repeat
+	// from one run to the next.
+	Seed uint64
+	// Balance is what a balance inquiry reports, in minor units.
+	Balance int64
+	// VoidsAsCredits counts an approved void as a credit and leaves the sale it
+	// voided among the debits (cup); otherwise a voided sale simply drops out of
+	// the totals (iso87).
+	VoidsAsCredits bool
+	// BalancedCloses closes a batch as soon as its totals balance (iso87);
+	// otherwise the batch closes at the end of the batch upload (cup, 60.3 207).
+	BalancedCloses bool
+}
+
+// DefaultBalance is the balance reported when none is configured: 10,000.00.
+const DefaultBalance = 1_000_000
+
+// Host is the default host behaviour. It is safe for concurrent use; each
+// terminal's state has its own lock, so terminals never wait for each other.
+type Host struct {
+	cfg Config
+
+	mu        sync.Mutex
+	terminals map[terminalKey]*terminal
+
+	rrn     atomic.Uint64 // RRNs are unique per host run, across resets
+	signOns atomic.Uint64
+}
+
+// New returns a host with no state.
+func New(cfg Config) (*Host, error) {
+	if cfg.MasterKey == nil {
+		cfg.MasterKey, _ = ParseKey(DefaultMasterKey)
+	}
+	if _, err := blockCipher(cfg.MasterKey); err != nil {
+		return nil, fmt.Errorf("master key: %w", err)
+	}
+	if cfg.Balance == 0 {
+		cfg.Balance = DefaultBalance
+	}
+	return &Host{cfg: cfg, terminals: map[terminalKey]*terminal{}}, nil
+}
+
+// Reset forgets every terminal, batch and transaction.
+func (h *Host) Reset() {
+	h.mu.Lock()
+	h.terminals = map[terminalKey]*terminal{}
+	h.mu.Unlock()
+}
+
+type terminalKey struct{ mid, tid string }
+
+func (h *Host) terminal(mid, tid string) *terminal {
+	k := terminalKey{mid, tid}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	t := h.terminals[k]
+	if t == nil {
+		t = newTerminal()
+		h.terminals[k] = t
+	}
+	return t
+}
+
+// Decide answers a request as the host would, at the host's time now.
+func (h *Host) Decide(r *txn.Request, now time.Time) txn.Decision {
+	t := h.terminal(r.MID, r.TID)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+
+	switch r.Type {
+	case txn.SignOn:
+		return h.signOn(t, r)
+	case txn.SignOff, txn.Echo:
+		return txn.Decision{RC: txn.Approved}
+	case txn.Settlement:
+		return h.settle(t, r)
+	case txn.Upload:
+		return h.upload(t, r)
+	case txn.UploadEnd:
+		return h.uploadEnd(t, r)
+	case txn.Unknown:
+		return txn.Decision{RC: txn.NotSupported, Note: "function not supported"}
+	}
+
+	// Reversals are matched, not deduplicated: their own rules make a resent
+	// reversal harmless, and a refused one must not block a corrected one.
+	if r.Type == txn.Reversal {
+		return h.reverse(t, r)
+	}
+
+	// Financial requests: a retransmission gets its first answer.
+	key := dupKey{class: dupClass(r), stan: r.STAN, batch: t.batchOf(r)}
+	if seen, ok := t.seen[key]; ok {
+		if seen.fingerprint == r.Fingerprint {
+			d := seen.decision
+			d.Note = "duplicate: the first response again"
+			return d
+		}
+		return txn.Decision{RC: txn.Duplicate, Note: "duplicate STAN with different content"}
+	}
+	var d txn.Decision
+	switch r.Type {
+	case txn.Void, txn.PreAuthVoid:
+		d = h.void(t, r, now)
+	case txn.Balance:
+		d = txn.Decision{RC: txn.Approved, RRN: h.nextRRN(), Balance: h.cfg.Balance}
+		d.AuthCode = h.authCode(d.RRN)
+	default:
+		d = h.approve(t, r, now)
+	}
+	t.seen[key] = seenRequest{fingerprint: r.Fingerprint, decision: d}
+	return d
+}
+
+func (h *Host) nextRRN() string {
+	return fmt.Sprintf("%012d", h.rrn.Add(1)%1_000_000_000_000)
+}
+
+// authCode derives a six-digit approval code from the seed and the RRN, so
+// the same seed and the same traffic give the same codes.
+func (h *Host) authCode(rrn string) string {
+	x := h.cfg.Seed ^ 0x9E3779B97F4A7C15
+	for i := 0; i < len(rrn); i++ {
+		x = (x ^ uint64(rrn[i])) * 0x100000001B3
+	}
+	x ^= x >> 31
+	return fmt.Sprintf("%06d", x%1_000_000)
+}
+
+func (h *Host) signOn(t *terminal, r *txn.Request) txn.Decision {
+	if t.batch == "" {
+		t.batch = "000001"
+		if isDigits(r.Batch, 6) && r.Batch != "000000" {
+			t.batch = r.Batch
+		}
+	}
+	d := txn.Decision{RC: txn.Approved, Batch: t.batch}
+	rng := rand.New(rand.NewPCG(h.cfg.Seed, h.signOns.Add(1)))
+	keys, f62, err := newWorkingKeys(rng, h.cfg.MasterKey, r.NetCode)
+	if err != nil {
+		return txn.Decision{RC: txn.SystemError, Note: err.Error()}
+	}
+	if f62 != nil {
+		t.keys = keys
+		d.Keys = f62
+		d.Note = "signed on, new working keys"
+	}
+	return d
+}
+
+// approve accepts a sale, refund, pre-authorisation, completion or advice and
+// books it into the terminal's open batch.
+func (h *Host) approve(t *terminal, r *txn.Request, now time.Time) txn.Decision {
+	if r.Amount <= 0 {
+		return txn.Decision{RC: "13", Note: "invalid amount"}
+	}
+	d := txn.Decision{RC: txn.Approved, RRN: h.nextRRN(), Settlement: h.cfg.Calendar.SettlementDate(now)}
+	d.AuthCode = h.authCode(d.RRN)
+	t.book(&record{
+		typ: r.Type, stan: r.STAN, rrn: d.RRN, auth: d.AuthCode, pan: r.PAN,
+		amount: r.Amount, batch: t.batchOf(r), date: now.Format("0102"),
+	})
+	return d
+}
+
+// void cancels an earlier sale, completion or pre-authorisation of the same
+// terminal, found by its original trace number (cup F61) or its RRN (F37).
+func (h *Host) void(t *terminal, r *txn.Request, now time.Time) txn.Decision {
+	var orig *record
+	if r.Orig.STAN != "" {
+		orig = t.findSTAN(r.Orig.STAN, r.Orig.Batch)
+	} else if r.RRN != "" {
+		orig = t.byRRN[r.RRN]
+	}
+	switch {
+	case orig == nil:
+		return txn.Decision{RC: txn.OriginalNotFound, Note: "void: original not found"}
+	case t.closed[orig.batch]:
+		return txn.Decision{RC: txn.InvalidTxn, Note: "void: original already settled"}
+	case !voidable(r.Type, orig.typ):
+		return txn.Decision{RC: txn.InvalidTxn, Note: fmt.Sprintf("void: original is a %s", orig.typ)}
+	case orig.state != approved:
+		return txn.Decision{RC: txn.InvalidTxn, Note: "void: original already " + string(orig.state)}
+	case orig.amount != r.Amount:
+		return txn.Decision{RC: txn.OriginalAmountBad, Note: "void: amount differs from the original"}
+	}
+	d := txn.Decision{RC: txn.Approved, RRN: h.nextRRN(), Settlement: h.cfg.Calendar.SettlementDate(now)}
+	d.AuthCode = h.authCode(d.RRN)
+	orig.state = voided
+	t.book(&record{
+		typ: r.Type, stan: r.STAN, rrn: d.RRN, auth: d.AuthCode, pan: r.PAN,
+		amount: r.Amount, batch: t.batchOf(r), date: now.Format("0102"), orig: orig,
+	})
+	d.Note = "void of STAN " + orig.stan
+	return d
+}
+
+func voidable(void, orig txn.Type) bool {
+	if void == txn.PreAuthVoid {
+		return orig == txn.PreAuth
+	}
+	return orig == txn.Sale || orig == txn.Completion || orig == txn.Advice
+}
+
+// reverse undoes the transaction with the reversal's STAN. A reversal the host
+// cannot match is approved: the original never arrived.
+func (h *Host) reverse(t *terminal, r *txn.Request) txn.Decision {
+	orig := t.findSTAN(r.STAN, "")
+	switch {
+	case orig == nil:
+		return txn.Decision{RC: txn.Approved, Note: "reversal: original not found"}
+	case orig.state == reversed:
+		return txn.Decision{RC: txn.Approved, Note: "reversal: already reversed"}
+	case orig.amount != r.Amount:
+		return txn.Decision{RC: txn.OriginalNotFound, Note: "reversal: amount differs from the original"}
+	case t.closed[orig.batch]:
+		return txn.Decision{RC: txn.InvalidTxn, Note: "reversal: original already settled"}
+	}
+	orig.state = reversed
+	if orig.orig != nil && orig.orig.state == voided {
+		orig.orig.state = approved // reversing a void restores what it voided
+	}
+	return txn.Decision{RC: txn.Approved, Note: fmt.Sprintf("reversal: %s with RRN %s reversed", orig.typ, orig.rrn)}
+}
+
+// settle compares the terminal's totals with the host's own for the batch.
+func (h *Host) settle(t *terminal, r *txn.Request) txn.Decision {
+	b := t.batchOf(r)
+	own := t.totals(b, h.cfg.VoidsAsCredits)
+	domestic := own.DebitCount == r.Totals.DebitCount && own.DebitAmount == r.Totals.DebitAmount &&
+		own.CreditCount == r.Totals.CreditCount && own.CreditAmount == r.Totals.CreditAmount
+	// The host books every card as domestic, so foreign totals balance at zero.
+	foreign := r.Totals.ForeignDebitCount == 0 && r.Totals.ForeignDebitAmount == 0 &&
+		r.Totals.ForeignCreditCount == 0 && r.Totals.ForeignCreditAmount == 0
+	d := txn.Decision{RC: txn.Approved, Domestic: txn.Balanced, Foreign: txn.Balanced}
+	if !foreign {
+		d.Foreign = txn.NotBalanced
+	}
+	if !domestic {
+		d.Domestic = txn.NotBalanced
+	}
+	if domestic && foreign {
+		d.Note = fmt.Sprintf("settlement: batch %s balanced", b)
+		if h.cfg.BalancedCloses {
+			t.closeBatch(b)
+			d.Note += ", closed"
+		}
+		return d
+	}
+	d.Note = fmt.Sprintf("settlement: batch %s out of balance: host debits %d/%d credits %d/%d",
+		b, own.DebitCount, own.DebitAmount, own.CreditCount, own.CreditAmount)
+	if h.cfg.BalancedCloses {
+		d.RC = txn.OutOfBalance // iso87 says it in F39; cup in F48
+	}
+	return d
+}
+
+func (h *Host) upload(t *terminal, r *txn.Request) txn.Decision {
+	b := t.batchOf(r)
+	t.uploads[b] = append(t.uploads[b], r.Uploads...)
+	return txn.Decision{RC: txn.Approved, Note: fmt.Sprintf("batch upload: %d record(s) for batch %s", len(r.Uploads), b)}
+}
+
+func (h *Host) uploadEnd(t *terminal, r *txn.Request) txn.Decision {
+	b := t.batchOf(r)
+	n := len(t.uploads[b])
+	t.closeBatch(b)
+	return txn.Decision{RC: txn.Approved, Note: fmt.Sprintf("batch %s closed after an upload of %d record(s)", b, n)}
+}
+
+func isDigits(s string, n int) bool {
+	if len(s) != n {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,151 @@
+package acquirer
+
+import (
+	"fmt"
+	"strconv"
+	"sync"
+
+	"github.com/acqsim/acqsim/txn"
+)
+
+// terminal is what the host remembers about one terminal (merchant + terminal ID).
+type terminal struct {
+	mu sync.Mutex
+
+	batch   string // the open batch; "" until the terminal first needs one
+	records []*record
+	byRRN   map[string]*record
+	seen    map[dupKey]seenRequest
+	closed  map[string]bool               // batches settled and closed
+	uploads map[string][]txn.UploadRecord // per batch, as the terminal uploaded them
+	keys    WorkingKeys
+}
+
+func newTerminal() *terminal {
+	return &terminal{
+		byRRN:   map[string]*record{},
+		seen:    map[dupKey]seenRequest{},
+		closed:  map[string]bool{},
+		uploads: map[string][]txn.UploadRecord{},
+	}
+}
+
+type state string
+
+const (
+	approved state = "approved"
+	voided   state = "voided"
+	reversed state = "reversed"
+)
+
+// record is a transaction the host approved.
+type record struct {
+	typ   txn.Type
+	state state
+	stan  string
+	rrn   string
+	auth  string
+	pan   string
+	batch string
+	date  string // MMDD
+	// amount in minor units
+	amount int64
+	// orig is what a void cancelled.
+	orig *record
+}
+
+// dupKey identifies a request for duplicate detection: merchant and terminal
+// (the terminal's key), the kind of message, the STAN and the batch.
+type dupKey struct {
+	class string
+	stan  string
+	batch string
+}
+
+type seenRequest struct {
+	fingerprint string
+	decision    txn.Decision
+}
+
+// dupClass is the message class a retransmission keeps: 0221 repeats 0220.
+func dupClass(r *txn.Request) string {
+	if len(r.MTI) == 4 {
+		return r.MTI[:3]
+	}
+	return r.MTI
+}
+
+// batchOf is the batch a request belongs to: the one it names (cup 60.2, iso87
+// F60 on 0500), or the terminal's open batch.
+func (t *terminal) batchOf(r *txn.Request) string {
+	if r.Batch != "" && r.Batch != "000000" {
+		if t.batch == "" {
+			t.batch = r.Batch
+		}
+		return r.Batch
+	}
+	if t.batch == "" {
+		t.batch = "000001"
+	}
+	return t.batch
+}
+
+func (t *terminal) book(rec *record) {
+	rec.state = approved
+	t.records = append(t.records, rec)
+	t.byRRN[rec.rrn] = rec
+}
+
+// findSTAN returns the latest transaction with the given STAN (in the given
+// batch, when one is named).
+func (t *terminal) findSTAN(stan, batch string) *record {
+	for i := len(t.records) - 1; i >= 0; i-- {
+		rec := t.records[i]
+		if rec.stan == stan && (batch == "" || rec.batch == batch) {
+			return rec
+		}
+	}
+	return nil
+}
+
+// totals are the host's own settlement totals for a batch: what it approved,
+// less what was reversed or voided.
+func (t *terminal) totals(batch string, voidsAsCredits bool) txn.Totals {
+	var tot txn.Totals
+	for _, rec := range t.records {
+		if rec.batch != batch || rec.state == reversed {
+			continue
+		}
+		switch rec.typ {
+		case txn.Sale, txn.Completion, txn.Advice:
+			if rec.state == voided && !voidsAsCredits {
+				continue
+			}
+			tot.DebitCount++
+			tot.DebitAmount += rec.amount
+		case txn.Refund:
+			tot.CreditCount++
+			tot.CreditAmount += rec.amount
+		case txn.Void:
+			if voidsAsCredits {
+				tot.CreditCount++
+				tot.CreditAmount += rec.amount
+			}
+		}
+	}
+	return tot
+}
+
+// closeBatch closes a batch; the terminal's next transactions go to the next one.
+func (t *terminal) closeBatch(batch string) {
+	t.closed[batch] = true
+	for k := range t.seen {
+		if k.batch == batch {
+			delete(t.seen, k)
+		}
+	}
+	if batch == t.batch {
+		n, _ := strconv.Atoi(batch)
+		t.batch = fmt.Sprintf("%06d", n%999999+1)
+	}
+}

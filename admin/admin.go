@@ -1,0 +1,110 @@
+// Package admin is the host's HTTP admin API: health, the journal, the clock
+// and a reset, for the tests and people driving the host.
+package admin
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/acqsim/acqsim/clock"
+	"github.com/acqsim/acqsim/journal"
+)
+
+// API is what the admin endpoints act on.
+type API struct {
+	Journal *journal.Journal
+	Clock   *clock.Clock
+	// Reset forgets all host state: terminals, batches, transactions, the journal.
+	Reset func()
+}
+
+// maxBody bounds request bodies; the API takes nothing large.
+const maxBody = 1 << 20
+
+// Handler returns the API's routes.
+func (a *API) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /journal", a.journal)
+	mux.HandleFunc("POST /reset", func(w http.ResponseWriter, r *http.Request) {
+		a.Reset()
+		writeJSON(w, http.StatusOK, map[string]string{"status": "reset"})
+	})
+	mux.HandleFunc("GET /clock", a.getClock)
+	mux.HandleFunc("PUT /clock", a.putClock)
+	return mux
+}
+
+// journal answers GET /journal?tid=&mid=&stan=&rrn=&mti=&txn=&rc=&since=&until=&limit=
+func (a *API) journal(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	f := journal.Filter{
+		TID: q.Get("tid"), MID: q.Get("mid"), STAN: q.Get("stan"), RRN: q.Get("rrn"),
+		MTI: q.Get("mti"), Txn: q.Get("txn"), RC: q.Get("rc"),
+	}
+	for name, dst := range map[string]*time.Time{"since": &f.Since, "until": &f.Until} {
+		if v := q.Get(name); v != "" {
+			t, err := time.Parse(time.RFC3339Nano, v)
+			if err != nil {
+				writeError(w, http.StatusBadRequest, fmt.Sprintf("%s: want an RFC 3339 time", name))
+				return
+			}
+			*dst = t
+		}
+	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			writeError(w, http.StatusBadRequest, "limit: want a non-negative integer")
+			return
+		}
+		f.Limit = n
+	}
+	writeJSON(w, http.StatusOK, a.Journal.Query(f))
+}
+
+type clockBody struct {
+	Now time.Time `json:"now"`
+}
+
+func (a *API) getClock(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, clockBody{Now: a.Clock.Now()})
+}
+
+// putClock answers PUT /clock {"now": RFC3339}: the clock reads that time and
+// advances in real time from there.
+func (a *API) putClock(w http.ResponseWriter, r *http.Request) {
+	var b struct {
+		Now string `json:"now"`
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&b); err != nil {
+		writeError(w, http.StatusBadRequest, "body: want {\"now\": RFC3339 time}: "+err.Error())
+		return
+	}
+	t, err := time.Parse(time.RFC3339Nano, b.Now)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "now: want an RFC 3339 time such as 2026-06-11T22:59:00+08:00")
+		return
+	}
+	a.Clock.Set(t)
+	writeJSON(w, http.StatusOK, clockBody{Now: a.Clock.Now()})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, map[string]string{"error": msg})
+}

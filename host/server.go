@@ -1,0 +1,264 @@
+// Package host is the TCP host terminals talk to. Each connection reads frames,
+// decodes them in the configured dialect, asks the decider what to answer and
+// writes the answer back, and the journal records every exchange.
+package host
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/acqsim/acqsim/clock"
+	"github.com/acqsim/acqsim/host/dialect"
+	"github.com/acqsim/acqsim/journal"
+	"github.com/acqsim/acqsim/txn"
+)
+
+// Decider says what the host answers to a request.
+type Decider interface {
+	Decide(r *txn.Request, now time.Time) txn.Decision
+}
+
+// Server is an ISO 8583 host. Set its fields, then call Serve; the zero values
+// of the optional fields are usable defaults.
+type Server struct {
+	Dialect *dialect.Dialect
+	Framer  dialect.Framer
+	Decider Decider
+	// Journal, when set, records every exchange.
+	Journal *journal.Journal
+	// Clock is the host's time (F12, F13, settlement dates); nil means real time.
+	Clock *clock.Clock
+	// Logger defaults to one that discards everything.
+	Logger *slog.Logger
+	// IdleTimeout closes a connection that sends nothing for this long; zero
+	// means never.
+	IdleTimeout time.Duration
+	// WriteTimeout bounds each response write, so a terminal that stops
+	// reading cannot hold the host; zero means DefaultWriteTimeout.
+	WriteTimeout time.Duration
+
+	mu        sync.Mutex
+	listeners map[net.Listener]struct{}
+	conns     map[*conn]struct{}
+	wg        sync.WaitGroup
+	closing   atomic.Bool
+}
+
+// DefaultWriteTimeout bounds a response write when nothing else is configured.
+const DefaultWriteTimeout = 10 * time.Second
+
+// ErrServerClosed is returned by Serve after Shutdown.
+var ErrServerClosed = errors.New("host: server closed")
+
+// Serve accepts connections on l until Shutdown, and always returns a non-nil
+// error: ErrServerClosed after Shutdown.
+func (s *Server) Serve(l net.Listener) error {
+	if s.closing.Load() {
+		return ErrServerClosed
+	}
+	s.track(l, true)
+	defer s.track(l, false)
+	log := s.logger()
+	var backoff time.Duration
+	for {
+		rwc, err := l.Accept()
+		if err != nil {
+			if s.closing.Load() {
+				return ErrServerClosed
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, os.ErrDeadlineExceeded) || isTemporary(err) {
+				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+				log.Warn("accept failed; retrying", "err", err, "in", backoff)
+				time.Sleep(backoff)
+				continue
+			}
+			return err
+		}
+		backoff = 0
+		c := &conn{srv: s, rwc: rwc, addr: rwc.RemoteAddr().String()}
+		if !s.trackConn(c, true) {
+			rwc.Close()
+			return ErrServerClosed
+		}
+		go c.serve()
+	}
+}
+
+// isTemporary reports accept errors worth retrying, such as running out of
+// file descriptors for a moment.
+func isTemporary(err error) bool {
+	var t interface{ Temporary() bool }
+	return errors.As(err, &t) && t.Temporary()
+}
+
+// Shutdown stops accepting, lets each connection finish the request it is
+// handling, and closes it. When ctx ends first, it closes the remaining
+// connections at once and returns ctx's error.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.closing.Store(true)
+	s.mu.Lock()
+	for l := range s.listeners {
+		l.Close()
+	}
+	for c := range s.conns {
+		// Wakes a connection waiting for its next frame; one busy with a
+		// request finishes it first.
+		c.rwc.SetReadDeadline(time.Now())
+	}
+	s.mu.Unlock()
+
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		s.mu.Lock()
+		for c := range s.conns {
+			c.rwc.Close()
+		}
+		s.mu.Unlock()
+		<-done
+		return ctx.Err()
+	}
+}
+
+func (s *Server) track(l net.Listener, add bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.listeners == nil {
+		s.listeners = map[net.Listener]struct{}{}
+	}
+	if add {
+		s.listeners[l] = struct{}{}
+	} else {
+		delete(s.listeners, l)
+	}
+}
+
+func (s *Server) trackConn(c *conn, add bool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.conns == nil {
+		s.conns = map[*conn]struct{}{}
+	}
+	if !add {
+		delete(s.conns, c)
+		s.wg.Done()
+		return true
+	}
+	if s.closing.Load() {
+		return false
+	}
+	s.conns[c] = struct{}{}
+	s.wg.Add(1)
+	return true
+}
+
+func (s *Server) logger() *slog.Logger {
+	if s.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return s.Logger
+}
+
+func (s *Server) now() time.Time {
+	if s.Clock == nil {
+		return time.Now()
+	}
+	return s.Clock.Now()
+}
+
+func (s *Server) writeTimeout() time.Duration {
+	if s.WriteTimeout <= 0 {
+		return DefaultWriteTimeout
+	}
+	return s.WriteTimeout
+}
+
+// conn is one terminal's connection.
+type conn struct {
+	srv  *Server
+	rwc  net.Conn
+	addr string
+
+	wmu  sync.Mutex // one response on the wire at a time, each written whole
+	wbuf []byte
+}
+
+func (c *conn) serve() {
+	s := c.srv
+	log := s.logger().With("conn", c.addr)
+	defer func() {
+		c.rwc.Close()
+		s.trackConn(c, false)
+	}()
+	log.Debug("connected")
+	r := bufio.NewReaderSize(c.rwc, 4096)
+	var buf []byte
+	for {
+		if s.IdleTimeout > 0 {
+			c.rwc.SetReadDeadline(time.Now().Add(s.IdleTimeout))
+		}
+		frame, err := s.Framer.ReadFrame(r, buf)
+		if err != nil {
+			c.readFailed(log, err)
+			return
+		}
+		buf = frame
+		if !c.exchange(log, frame) {
+			return
+		}
+	}
+}
+
+// readFailed says why a connection ends. A peer hanging up between frames or
+// the host shutting down is normal; anything else is journalled as an error.
+func (c *conn) readFailed(log *slog.Logger, err error) {
+	switch {
+	case errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed):
+		log.Debug("disconnected")
+	case errors.Is(err, os.ErrDeadlineExceeded) && c.srv.closing.Load():
+		log.Debug("closed for shutdown")
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		log.Info("closed idle connection", "idle_timeout", c.srv.IdleTimeout)
+	default:
+		log.Warn("closing connection: unreadable frame", "err", err)
+		c.journal(journal.Entry{Error: err.Error()})
+	}
+}
+
+func (c *conn) journal(e journal.Entry) {
+	if c.srv.Journal == nil {
+		return
+	}
+	e.Conn = c.addr
+	e.Dialect = c.srv.Dialect.Name
+	if e.Time.IsZero() {
+		e.Time = c.srv.now()
+	}
+	c.srv.Journal.Append(e)
+}
+
+// write sends one whole frame, within the write timeout.
+func (c *conn) write(preamble, message []byte) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	var err error
+	c.wbuf, err = c.srv.Framer.AppendFrame(c.wbuf[:0], preamble, message)
+	if err != nil {
+		return err
+	}
+	c.rwc.SetWriteDeadline(time.Now().Add(c.srv.writeTimeout()))
+	_, err = c.rwc.Write(c.wbuf)
+	return err
+}

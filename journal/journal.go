@@ -1,0 +1,118 @@
+// Package journal records every exchange the host has, so a test or a person
+// can ask afterwards what the host saw and what it answered. Card numbers are
+// masked before they reach it.
+package journal
+
+import (
+	"sync"
+	"time"
+)
+
+// Entry is one exchange: a request and what the host did with it.
+type Entry struct {
+	Seq      uint64    `json:"seq"`
+	Time     time.Time `json:"time"` // the host's (virtual) time at the request
+	Conn     string    `json:"conn"` // the terminal's address
+	Dialect  string    `json:"dialect"`
+	MTI      string    `json:"mti"`
+	RespMTI  string    `json:"response_mti,omitempty"`
+	Txn      string    `json:"txn,omitempty"`
+	Proc     string    `json:"proc,omitempty"` // F3
+	STAN     string    `json:"stan,omitempty"` // F11
+	RRN      string    `json:"rrn,omitempty"`  // F37 of the response, else of the request
+	TID      string    `json:"tid,omitempty"`  // F41
+	MID      string    `json:"mid,omitempty"`  // F42
+	Amount   int64     `json:"amount,omitempty"`
+	Currency string    `json:"currency,omitempty"`
+	PAN      string    `json:"pan,omitempty"` // masked: first six and last four digits
+	RC       string    `json:"rc,omitempty"`  // F39 of the response
+	// LatencyUS is the time from the request's last byte read to the response's
+	// last byte written, in microseconds.
+	LatencyUS int64 `json:"latency_us"`
+	// Decision says in words what the host decided.
+	Decision string `json:"decision,omitempty"`
+	// Error is set when the request could not be answered normally.
+	Error string `json:"error,omitempty"`
+}
+
+// Filter selects entries; empty fields match anything.
+type Filter struct {
+	TID, MID, STAN, RRN, MTI, Txn, RC string
+	// Since and Until bound the entries' time (inclusive, exclusive).
+	Since, Until time.Time
+	// Limit caps the number of entries returned (the latest ones); 0 means all.
+	Limit int
+}
+
+func (f Filter) match(e *Entry) bool {
+	return (f.TID == "" || f.TID == e.TID) &&
+		(f.MID == "" || f.MID == e.MID) &&
+		(f.STAN == "" || f.STAN == e.STAN) &&
+		(f.RRN == "" || f.RRN == e.RRN) &&
+		(f.MTI == "" || f.MTI == e.MTI) &&
+		(f.Txn == "" || f.Txn == e.Txn) &&
+		(f.RC == "" || f.RC == e.RC) &&
+		(f.Since.IsZero() || !e.Time.Before(f.Since)) &&
+		(f.Until.IsZero() || e.Time.Before(f.Until))
+}
+
+// Journal keeps the latest entries in memory, up to a capacity. It is safe for
+// concurrent use.
+type Journal struct {
+	mu      sync.Mutex
+	entries []Entry // a ring once full
+	next    int     // where the next entry goes once full
+	seq     uint64
+	cap     int
+}
+
+// DefaultCapacity is how many entries a journal keeps when not told otherwise.
+const DefaultCapacity = 100_000
+
+// New returns a journal that keeps the latest capacity entries.
+func New(capacity int) *Journal {
+	if capacity <= 0 {
+		capacity = DefaultCapacity
+	}
+	return &Journal{cap: capacity}
+}
+
+// Append records e, numbering it.
+func (j *Journal) Append(e Entry) {
+	j.mu.Lock()
+	j.seq++
+	e.Seq = j.seq
+	if len(j.entries) < j.cap {
+		j.entries = append(j.entries, e)
+	} else {
+		j.entries[j.next] = e
+		j.next = (j.next + 1) % j.cap
+	}
+	j.mu.Unlock()
+}
+
+// Query returns the entries f selects, oldest first.
+func (j *Journal) Query(f Filter) []Entry {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	out := []Entry{}
+	n := len(j.entries)
+	for i := 0; i < n; i++ {
+		e := &j.entries[(j.next+i)%n]
+		if f.match(e) {
+			out = append(out, *e)
+		}
+	}
+	if f.Limit > 0 && len(out) > f.Limit {
+		out = out[len(out)-f.Limit:]
+	}
+	return out
+}
+
+// Reset forgets every entry; numbering goes on.
+func (j *Journal) Reset() {
+	j.mu.Lock()
+	j.entries = nil
+	j.next = 0
+	j.mu.Unlock()
+}

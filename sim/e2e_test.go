@@ -1,0 +1,286 @@
+package sim_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/acqsim/acqsim/host/dialect"
+	"github.com/acqsim/acqsim/journal"
+	"github.com/acqsim/acqsim/sim"
+	"github.com/acqsim/acqsim/terminal"
+	"github.com/acqsim/acqsim/txn"
+)
+
+// start runs a host on loopback for the test's lifetime.
+func start(t testing.TB, cfg sim.Config) *sim.Sim {
+	t.Helper()
+	cfg.Listen = "127.0.0.1:0"
+	if cfg.Admin == "" {
+		cfg.Admin = "127.0.0.1:0"
+	}
+	s, err := sim.Start(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := s.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	})
+	return s
+}
+
+// dial connects a terminal to s.
+func dial(t testing.TB, s *sim.Sim, header dialect.LengthHeader, tid string) *terminal.Terminal {
+	t.Helper()
+	term, err := terminal.Dial(context.Background(), terminal.Config{
+		Addr: s.Addr(), Dialect: s.Dialect, Header: header,
+		TID: tid, MID: "898100012340001", Timeout: 5 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { term.Close() })
+	return term
+}
+
+// expect checks an exchange's outcome.
+func expect(t testing.TB, what string, x *terminal.Exchange, err error, rc string) *terminal.Exchange {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	if got := x.RC(); got != rc {
+		t.Fatalf("%s: RC %s, want %s", what, got, rc)
+	}
+	return x
+}
+
+// TestEveryFlow drives every everyday flow in both dialects with each length
+// header, and checks the host's answers and its settlement.
+func TestEveryFlow(t *testing.T) {
+	for _, dn := range dialect.Names {
+		for _, lh := range dialect.LengthHeaders {
+			t.Run(dn+"/"+string(lh), func(t *testing.T) {
+				s := start(t, sim.Config{Dialect: dn, LengthHeader: string(lh)})
+				term := dial(t, s, lh, "TERM0001")
+
+				x, err := term.SignOn()
+				expect(t, "sign-on", x, err, txn.Approved)
+				if dn == "cup" {
+					if n := len(x.Get(62)); n != 80 { // 40 bytes as hex
+						t.Errorf("cup 003 sign-on: F62 has %d hex digits, want 80", n)
+					}
+				}
+				x, err = term.Echo()
+				expect(t, "echo", x, err, txn.Approved)
+
+				x, err = term.Sale(1234)
+				sale := expect(t, "sale", x, err, txn.Approved)
+				for _, id := range []int{37, 38, 15, 12, 13} {
+					if sale.Get(id) == "" {
+						t.Errorf("sale response has no F%d", id)
+					}
+				}
+				if sale.Get(4) != "000000001234" || sale.Get(41) != "TERM0001" {
+					t.Errorf("sale response echoes F4 %q F41 %q", sale.Get(4), sale.Get(41))
+				}
+
+				x, err = term.Sale(500)
+				expect(t, "second sale", x, err, txn.Approved)
+				x, err = term.Void(term.Last(txn.Sale))
+				expect(t, "void of the second sale", x, err, txn.Approved)
+
+				x, err = term.Refund(200, term.Last(txn.Sale))
+				expect(t, "refund", x, err, txn.Approved)
+
+				x, err = term.Balance()
+				expect(t, "balance", x, err, txn.Approved)
+				if x.Get(54) == "" {
+					t.Error("balance response has no F54")
+				}
+
+				x, err = term.PreAuth(10000)
+				expect(t, "pre-auth", x, err, txn.Approved)
+				x, err = term.Completion(9000, term.Last(txn.PreAuth), false)
+				expect(t, "completion", x, err, txn.Approved)
+				x, err = term.Completion(100, term.Last(txn.PreAuth), true)
+				expect(t, "completion advice", x, err, txn.Approved)
+				x, err = term.PreAuth(300)
+				expect(t, "second pre-auth", x, err, txn.Approved)
+				x, err = term.Void(term.Last(txn.PreAuth))
+				expect(t, "pre-auth void", x, err, txn.Approved)
+				x, err = term.Advice(700)
+				expect(t, "offline advice", x, err, txn.Approved)
+
+				x, err = term.Sale(5000)
+				expect(t, "sale to reverse", x, err, txn.Approved)
+				x, err = term.Reverse(x.Get(11), 0, "98", false)
+				expect(t, "reversal", x, err, txn.Approved)
+
+				xs, err := term.Settle()
+				if err != nil {
+					t.Fatalf("settle: %v", err)
+				}
+				switch dn {
+				case "cup":
+					if len(xs) != 2 || xs[0].Get(48)[30] != '1' {
+						t.Fatalf("cup settle: %d exchanges, F48 %q; want balanced (code 1) and the 207 end", len(xs), xs[0].Get(48))
+					}
+				default:
+					if len(xs) != 1 {
+						t.Fatalf("iso87 settle: %d exchanges, want 1 (balanced)", len(xs))
+					}
+				}
+
+				x, err = term.SignOff()
+				expect(t, "sign-off", x, err, txn.Approved)
+
+				got := s.Journal.Query(journal.Filter{TID: "TERM0001"})
+				if len(got) < 16 {
+					t.Errorf("journal has %d entries for the terminal, want every exchange", len(got))
+				}
+				for _, e := range got {
+					if e.PAN != "" && e.PAN == terminal.DefaultCard.PAN {
+						t.Fatalf("journal holds a clear PAN")
+					}
+				}
+			})
+		}
+	}
+}
+
+// TestOutOfBalanceSettlement: totals that disagree with the host's get 95
+// (iso87) or F48 code 2 (cup), then the batch upload and its end close the
+// batch, and a void of a transaction in it gets 12.
+func TestOutOfBalanceSettlement(t *testing.T) {
+	for _, dn := range dialect.Names {
+		t.Run(dn, func(t *testing.T) {
+			s := start(t, sim.Config{Dialect: dn})
+			term := dial(t, s, dialect.Binary2, "TERM0002")
+			x, err := term.SignOn()
+			expect(t, "sign-on", x, err, txn.Approved)
+			x, err = term.Sale(1000)
+			expect(t, "sale", x, err, txn.Approved)
+			sale := *term.Last(txn.Sale)
+
+			wrong := term.Totals()
+			wrong.DebitAmount += 1
+			xs, err := term.SettleWithTotals(wrong)
+			if err != nil {
+				t.Fatalf("settle: %v", err)
+			}
+			if dn == "cup" {
+				if f48 := xs[0].Get(48); f48[30] != '2' || xs[0].RC() != txn.Approved {
+					t.Fatalf("cup settlement: RC %s F48 %s, want 00 with code 2", xs[0].RC(), f48)
+				}
+			} else if xs[0].RC() != txn.OutOfBalance {
+				t.Fatalf("iso87 settlement: RC %s, want 95", xs[0].RC())
+			}
+			if len(xs) != 3 { // settlement, one upload, the end
+				t.Fatalf("%d exchanges, want settlement + 1 upload + end", len(xs))
+			}
+			for _, x := range xs[1:] {
+				if x.RC() != txn.Approved {
+					t.Fatalf("%s: RC %s", x.Type, x.RC())
+				}
+			}
+			uploads := s.Journal.Query(journal.Filter{Txn: string(txn.Upload)})
+			if len(uploads) != 1 {
+				t.Errorf("journal has %d uploads, want 1", len(uploads))
+			}
+
+			// The batch is closed: voiding its sale needs a refund instead.
+			x, err = term.Void(&sale)
+			expect(t, "void after settlement", x, err, txn.InvalidTxn)
+		})
+	}
+}
+
+// TestMatching covers the reversal, void and duplicate rules.
+func TestMatching(t *testing.T) {
+	for _, dn := range dialect.Names {
+		t.Run(dn, func(t *testing.T) {
+			s := start(t, sim.Config{Dialect: dn})
+			term := dial(t, s, dialect.Binary2, "TERM0003")
+			expect1 := func(what string, x *terminal.Exchange, err error, rc string) {
+				t.Helper()
+				expect(t, what, x, err, rc)
+			}
+			x, err := term.SignOn()
+			expect1("sign-on", x, err, txn.Approved)
+
+			// A reversal of something the host never saw is approved.
+			x, err = term.Reverse("777777", 100, "98", false)
+			expect1("reversal, original not found", x, err, txn.Approved)
+			if e := s.Journal.Query(journal.Filter{STAN: "777777"}); len(e) != 1 || e[0].Decision != "reversal: original not found" {
+				t.Errorf("journal: %+v", e)
+			}
+
+			x, err = term.Sale(2500)
+			expect1("sale", x, err, txn.Approved)
+			stan := x.Get(11)
+			x, err = term.Reverse(stan, 2400, "98", false)
+			expect1("reversal with a different amount", x, err, txn.OriginalNotFound)
+
+			// Reversals may be resent: 0401 repeats, and again after approval.
+			x, err = term.Reverse(stan, 0, "98", true)
+			expect1("reversal advice (0420)", x, err, txn.Approved)
+			x, err = term.Reverse(stan, 2500, "98", false)
+			expect1("reversal again", x, err, txn.Approved)
+			if e := s.Journal.Query(journal.Filter{STAN: stan, Txn: "reversal"}); len(e) != 3 || e[1].Decision == e[2].Decision {
+				t.Errorf("journal of the reversals: %+v", e)
+			}
+
+			// Voids.
+			x, err = term.Void(&terminal.Record{Type: txn.Sale, STAN: "555555", RRN: "999999999999", Amount: 100, Date: "0101", Batch: "000001"})
+			expect1("void, original not found", x, err, txn.OriginalNotFound)
+			x, err = term.Sale(3000)
+			expect1("sale", x, err, txn.Approved)
+			sale := *term.Last(txn.Sale)
+			wrong := sale
+			wrong.Amount = 2999
+			x, err = term.Void(&wrong)
+			expect1("void with a different amount", x, err, txn.OriginalAmountBad)
+			x, err = term.Void(&sale)
+			expect1("void", x, err, txn.Approved)
+			x, err = term.Void(&sale)
+			expect1("void of a voided sale", x, err, txn.InvalidTxn)
+
+			// Duplicates: the same request again gets the same answer; the
+			// same STAN with other content gets 94.
+			x, err = term.Sale(4200)
+			first := expect(t, "sale", x, err, txn.Approved)
+			again, err := term.Send(txn.Sale, first.Request)
+			expect1("identical retransmission", again, err, txn.Approved)
+			if again.Get(37) != first.Get(37) || again.Get(38) != first.Get(38) {
+				t.Errorf("retransmission answered with RRN %s auth %s, want the cached %s %s",
+					again.Get(37), again.Get(38), first.Get(37), first.Get(38))
+			}
+			changed, _ := first.Request.Clone()
+			changed.Field(4, "000000004300")
+			x, err = term.Send(txn.Sale, changed)
+			expect1("same STAN, other amount", x, err, txn.Duplicate)
+		})
+	}
+}
+
+func TestRRNsAreUnique(t *testing.T) {
+	s := start(t, sim.Config{})
+	seen := map[string]bool{}
+	for i := range 3 {
+		term := dial(t, s, dialect.Binary2, fmt.Sprintf("TERM%04d", i))
+		for range 20 {
+			x, err := term.Sale(100)
+			expect(t, "sale", x, err, txn.Approved)
+			if seen[x.Get(37)] {
+				t.Fatalf("RRN %s given twice", x.Get(37))
+			}
+			seen[x.Get(37)] = true
+		}
+	}
+}

@@ -1,0 +1,198 @@
+// Package sim assembles a whole acqsim host from its configuration: the ISO
+// 8583 listener, the acquirer behind it, the journal, the virtual clock and the
+// admin API. `acqsim serve` runs one; tests start one on loopback.
+package sim
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/acqsim/acqsim/acquirer"
+	"github.com/acqsim/acqsim/admin"
+	"github.com/acqsim/acqsim/clock"
+	"github.com/acqsim/acqsim/host"
+	"github.com/acqsim/acqsim/host/dialect"
+	"github.com/acqsim/acqsim/journal"
+)
+
+// Config is everything `acqsim serve` can be told. The zero value of each
+// field is its documented default.
+type Config struct {
+	// Listen is the terminals' address; default 127.0.0.1:8583.
+	Listen string
+	// Admin is the admin API's address; default 127.0.0.1:8584, "off" for none.
+	Admin string
+	// Dialect is iso87ascii (default) or cup.
+	Dialect string
+	// LengthHeader is binary2 (default), ascii4 or bcd2.
+	LengthHeader string
+	// MaxFrame is the largest frame accepted, in bytes after the length header;
+	// a bigger one closes its connection. Default dialect.DefaultMaxFrame.
+	MaxFrame int
+	// Clock, when set, is where the host's virtual clock starts; it then
+	// advances in real time.
+	Clock time.Time
+	// Seed makes everything random repeat from run to run.
+	Seed uint64
+	// CutOver is the time of day (HH:MM) the clearing day changes; default 23:00.
+	CutOver string
+	// Location is the time zone of the cut-over and dates; nil means local time.
+	Location *time.Location
+	// Holidays are non-working days (YYYY-MM-DD) for settlement dates.
+	Holidays []string
+	// MasterKey is the terminal master key, in hex; default acquirer.DefaultMasterKey.
+	MasterKey string
+	// IdleTimeout closes a connection silent for this long; zero means never.
+	IdleTimeout time.Duration
+	// WriteTimeout bounds each response write; default host.DefaultWriteTimeout.
+	WriteTimeout time.Duration
+	// JournalSize is how many exchanges the journal keeps; default journal.DefaultCapacity.
+	JournalSize int
+	// Logger defaults to discarding everything.
+	Logger *slog.Logger
+}
+
+// Sim is a running host.
+type Sim struct {
+	Acquirer *acquirer.Host
+	Journal  *journal.Journal
+	Clock    *clock.Clock
+	Dialect  *dialect.Dialect
+
+	iso      *host.Server
+	isoLn    net.Listener
+	admin    *http.Server
+	adminLn  net.Listener
+	wg       sync.WaitGroup
+	serveErr chan error
+}
+
+// Start listens on the configured addresses and serves until Shutdown.
+func Start(cfg Config) (*Sim, error) {
+	if cfg.Listen == "" {
+		cfg.Listen = "127.0.0.1:8583"
+	}
+	if cfg.Admin == "" {
+		cfg.Admin = "127.0.0.1:8584"
+	}
+	if cfg.Dialect == "" {
+		cfg.Dialect = "iso87ascii"
+	}
+	if cfg.LengthHeader == "" {
+		cfg.LengthHeader = string(dialect.Binary2)
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	d, err := dialect.Load(cfg.Dialect)
+	if err != nil {
+		return nil, err
+	}
+	lh, err := dialect.ParseLengthHeader(cfg.LengthHeader)
+	if err != nil {
+		return nil, err
+	}
+	cal := acquirer.Calendar{CutOver: acquirer.DefaultCutOver, Location: cfg.Location}
+	if cfg.CutOver != "" {
+		if cal.CutOver, err = acquirer.ParseTimeOfDay(cfg.CutOver); err != nil {
+			return nil, fmt.Errorf("cut-over: %w", err)
+		}
+	}
+	for _, h := range cfg.Holidays {
+		if err := cal.AddHoliday(h); err != nil {
+			return nil, err
+		}
+	}
+	acfg := acquirer.Config{Calendar: cal, Seed: cfg.Seed, VoidsAsCredits: d.VoidsAsCredits, BalancedCloses: d.BalancedCloses}
+	if cfg.MasterKey != "" {
+		if acfg.MasterKey, err = acquirer.ParseKey(cfg.MasterKey); err != nil {
+			return nil, fmt.Errorf("master key: %w", err)
+		}
+	}
+	acq, err := acquirer.New(acfg)
+	if err != nil {
+		return nil, err
+	}
+
+	s := &Sim{
+		Acquirer: acq,
+		Journal:  journal.New(cfg.JournalSize),
+		Clock:    clock.New(cfg.Clock),
+		Dialect:  d,
+		serveErr: make(chan error, 2),
+	}
+	s.iso = &host.Server{
+		Dialect: d, Framer: d.Framer(lh, cfg.MaxFrame), Decider: acq,
+		Journal: s.Journal, Clock: s.Clock, Logger: log,
+		IdleTimeout: cfg.IdleTimeout, WriteTimeout: cfg.WriteTimeout,
+	}
+	if s.isoLn, err = net.Listen("tcp", cfg.Listen); err != nil {
+		return nil, fmt.Errorf("listening for terminals: %w", err)
+	}
+	if cfg.Admin != "off" {
+		if s.adminLn, err = net.Listen("tcp", cfg.Admin); err != nil {
+			s.isoLn.Close()
+			return nil, fmt.Errorf("listening for the admin API: %w", err)
+		}
+		api := &admin.API{Journal: s.Journal, Clock: s.Clock, Reset: s.Reset}
+		s.admin = &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	}
+
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := s.iso.Serve(s.isoLn); !errors.Is(err, host.ErrServerClosed) {
+			s.serveErr <- fmt.Errorf("terminal listener: %w", err)
+		}
+	}()
+	if s.admin != nil {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			if err := s.admin.Serve(s.adminLn); !errors.Is(err, http.ErrServerClosed) {
+				s.serveErr <- fmt.Errorf("admin listener: %w", err)
+			}
+		}()
+	}
+	return s, nil
+}
+
+// Addr is the address terminals connect to.
+func (s *Sim) Addr() string { return s.isoLn.Addr().String() }
+
+// AdminAddr is the admin API's address, or "off".
+func (s *Sim) AdminAddr() string {
+	if s.adminLn == nil {
+		return "off"
+	}
+	return s.adminLn.Addr().String()
+}
+
+// Err reports a listener that stopped on its own.
+func (s *Sim) Err() <-chan error { return s.serveErr }
+
+// Reset forgets all state: terminals, batches, transactions and the journal.
+func (s *Sim) Reset() {
+	s.Acquirer.Reset()
+	s.Journal.Reset()
+}
+
+// Shutdown stops accepting, lets in-flight exchanges finish until ctx ends,
+// and closes everything.
+func (s *Sim) Shutdown(ctx context.Context) error {
+	err := s.iso.Shutdown(ctx)
+	if s.admin != nil {
+		if aerr := s.admin.Shutdown(ctx); err == nil {
+			err = aerr
+		}
+	}
+	s.wg.Wait()
+	return err
+}

@@ -1,0 +1,272 @@
+package terminal
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/moov-io/iso8583"
+
+	"github.com/acqsim/acqsim/txn"
+)
+
+// msg starts a request with the fields every one carries.
+func (t *Terminal) msg(mti string) *iso8583.Message {
+	m := iso8583.NewMessage(t.cfg.Dialect.Spec)
+	m.MTI(mti)
+	m.Field(11, t.nextSTAN())
+	m.Field(41, t.cfg.TID)
+	m.Field(42, t.cfg.MID)
+	if !t.isCUP() {
+		now := time.Now()
+		m.Field(12, now.Format("150405"))
+		m.Field(13, now.Format("0102"))
+	}
+	return m
+}
+
+// cardMsg starts a financial request: card, processing code, amount.
+func (t *Terminal) cardMsg(mti, proc string, amt int64, cond string) *iso8583.Message {
+	m := t.msg(mti)
+	c := t.cfg.Card
+	m.Field(2, c.PAN)
+	m.Field(3, proc)
+	if amt > 0 {
+		m.Field(4, amount(amt))
+	}
+	if c.Expiry != "" {
+		m.Field(14, c.Expiry)
+	}
+	if c.Track2 != "" {
+		m.Field(22, "021")
+		m.Field(35, c.Track2)
+	} else {
+		m.Field(22, "012")
+	}
+	m.Field(25, cond)
+	m.Field(49, t.cfg.Currency)
+	return m
+}
+
+// f60 sets the cup field 60: transaction type, batch, network management code.
+func (t *Terminal) f60(m *iso8583.Message, kind, net string) {
+	if t.isCUP() {
+		m.Field(60, kind+t.State.Batch+net)
+	}
+}
+
+// f61 refers a cup request to an original: its batch, trace and date.
+func (t *Terminal) f61(m *iso8583.Message, orig *Record) {
+	if t.isCUP() && orig != nil {
+		m.Field(61, orig.Batch+orig.STAN+orig.Date)
+	}
+}
+
+// network sends sign-on, sign-off or echo.
+func (t *Terminal) network(typ txn.Type) (*Exchange, error) {
+	var m *iso8583.Message
+	if t.isCUP() {
+		mti, net := "0820", map[txn.Type]string{txn.SignOff: "002", txn.Echo: "301"}[typ]
+		if typ == txn.SignOn {
+			mti, net = "0800", t.cfg.KeyVariant
+		}
+		m = t.msg(mti)
+		t.f60(m, "00", net)
+	} else {
+		m = t.msg("0800")
+		m.Field(70, map[txn.Type]string{txn.SignOn: "001", txn.SignOff: "002", txn.Echo: "301"}[typ])
+	}
+	x, err := t.Send(typ, m)
+	if err == nil && typ == txn.SignOn && t.isCUP() {
+		if v := x.Get(60); len(v) >= 8 && x.RC() == txn.Approved {
+			t.State.Batch = v[2:8] // the host says which batch to use
+		}
+	}
+	return x, err
+}
+
+// SignOn signs the terminal on (cup: and collects working keys).
+func (t *Terminal) SignOn() (*Exchange, error) { return t.network(txn.SignOn) }
+
+// SignOff signs the terminal off.
+func (t *Terminal) SignOff() (*Exchange, error) { return t.network(txn.SignOff) }
+
+// Echo tests the line.
+func (t *Terminal) Echo() (*Exchange, error) { return t.network(txn.Echo) }
+
+// financial sends a request and, when approved, books it in the batch.
+func (t *Terminal) financial(typ txn.Type, m *iso8583.Message) (*Exchange, error) {
+	x, err := t.Send(typ, m)
+	if err != nil || x.RC() != txn.Approved {
+		return x, err
+	}
+	mti, _ := m.GetMTI()
+	t.State.Records = append(t.State.Records, Record{
+		Type: typ, MTI: mti, Proc: field(m, 3), STAN: field(m, 11), RRN: x.Get(37), Auth: x.Get(38),
+		Amount: t.amountOf(m), Date: time.Now().Format("0102"), Batch: t.State.Batch,
+	})
+	return x, nil
+}
+
+func (t *Terminal) amountOf(m *iso8583.Message) int64 {
+	n, _ := strconv.ParseInt(field(m, 4), 10, 64)
+	return n
+}
+
+// Sale charges amt (minor units) to the card.
+func (t *Terminal) Sale(amt int64) (*Exchange, error) {
+	m := t.cardMsg("0200", "000000", amt, "00")
+	t.f60(m, "22", "000")
+	return t.financial(txn.Sale, m)
+}
+
+// Refund gives amt back, referring to the original sale when one is given.
+func (t *Terminal) Refund(amt int64, orig *Record) (*Exchange, error) {
+	mti := "0200"
+	if t.isCUP() {
+		mti = "0220"
+	}
+	m := t.cardMsg(mti, "200000", amt, "00")
+	if orig != nil && t.isCUP() {
+		m.Field(37, orig.RRN)
+	}
+	t.f60(m, "25", "000")
+	t.f61(m, orig)
+	return t.financial(txn.Refund, m)
+}
+
+// Balance asks for the card's balance (F54 of the response).
+func (t *Terminal) Balance() (*Exchange, error) {
+	m := t.cardMsg("0200", "310000", 0, "00")
+	t.f60(m, "01", "000")
+	return t.Send(txn.Balance, m)
+}
+
+// PreAuth reserves amt on the card.
+func (t *Terminal) PreAuth(amt int64) (*Exchange, error) {
+	proc := "300000"
+	if t.isCUP() {
+		proc = "030000"
+	}
+	m := t.cardMsg("0100", proc, amt, "06")
+	t.f60(m, "10", "000")
+	return t.financial(txn.PreAuth, m)
+}
+
+// Completion completes a pre-authorisation online, or as an advice (0220).
+func (t *Terminal) Completion(amt int64, preauth *Record, advice bool) (*Exchange, error) {
+	mti, kind := "0200", "20"
+	if advice {
+		mti, kind = "0220", "24"
+	}
+	m := t.cardMsg(mti, "000000", amt, "06")
+	if preauth != nil {
+		m.Field(38, preauth.Auth)
+	}
+	t.f60(m, kind, "000")
+	t.f61(m, preauth)
+	return t.financial(txn.Completion, m)
+}
+
+// Advice sends an offline sale the terminal approved itself (0220).
+func (t *Terminal) Advice(amt int64) (*Exchange, error) {
+	m := t.cardMsg("0220", "000000", amt, "00")
+	m.Field(38, "OFF001")
+	t.f60(m, "30", "000")
+	return t.financial(txn.Advice, m)
+}
+
+// Void cancels an approved sale, completion or pre-authorisation of the batch.
+func (t *Terminal) Void(orig *Record) (*Exchange, error) {
+	typ, mti, proc, kind, cond := txn.Void, "0200", "020000", "23", "00"
+	switch {
+	case orig.Type == txn.PreAuth:
+		typ, mti, kind, cond = txn.PreAuthVoid, "0100", "11", "06"
+	case orig.Type == txn.Completion:
+		kind, cond = "21", "06"
+	}
+	if t.isCUP() {
+		proc = "200000"
+	}
+	m := t.cardMsg(mti, proc, orig.Amount, cond)
+	m.Field(37, orig.RRN)
+	if orig.Auth != "" {
+		m.Field(38, orig.Auth)
+	}
+	t.f60(m, kind, "000")
+	t.f61(m, orig)
+	x, err := t.financial(typ, m)
+	if err == nil && x.RC() == txn.Approved {
+		t.State.Records[len(t.State.Records)-1].Orig = orig.STAN
+		t.markVoided(orig.STAN)
+	}
+	return x, err
+}
+
+func (t *Terminal) markVoided(stan string) {
+	for i := range t.State.Records {
+		if t.State.Records[i].STAN == stan {
+			t.State.Records[i].Voided = true
+		}
+	}
+}
+
+// Reverse reverses the transaction with the given STAN, as a terminal does when
+// it got no answer: same STAN, F39 = reason (98 no response, A0 MAC error, 06
+// other). amt zero means the original's amount; a transaction the terminal
+// never booked can be reversed too, given amt.
+// advice sends 0420 (with F90) instead of 0400.
+func (t *Terminal) Reverse(stan string, amt int64, reason string, advice bool) (*Exchange, error) {
+	var orig *Record
+	idx := -1
+	for i := range t.State.Records {
+		if t.State.Records[i].STAN == stan {
+			orig, idx = &t.State.Records[i], i
+		}
+	}
+	proc, origMTI, kind := "000000", "0200", "22"
+	if orig != nil {
+		proc, origMTI = orig.Proc, orig.MTI
+		if amt == 0 {
+			amt = orig.Amount
+		}
+	}
+	mti := "0400"
+	if advice {
+		mti = "0420"
+	}
+	m := t.cardMsg(mti, proc, amt, "00")
+	m.Field(11, stan) // the original's STAN
+	t.State.STAN--    // ...so the terminal's own counter did not move
+	m.Field(39, reason)
+	if advice && !t.isCUP() {
+		m.Field(90, origMTI+stan+"0000000000"+"00000000000"+"00000000000")
+	}
+	t.f60(m, kind, "000")
+	x, err := t.Send(txn.Reversal, m)
+	if err == nil && x.RC() == txn.Approved && idx >= 0 {
+		rev := t.State.Records[idx]
+		t.State.Records = append(t.State.Records[:idx], t.State.Records[idx+1:]...)
+		if rev.Orig != "" { // a reversed void restores its original
+			for i := range t.State.Records {
+				if t.State.Records[i].STAN == rev.Orig {
+					t.State.Records[i].Voided = false
+				}
+			}
+		}
+	}
+	return x, err
+}
+
+// Last returns the latest booked transaction of the given types that is not
+// voided, or nil.
+func (t *Terminal) Last(types ...txn.Type) *Record {
+	for i := len(t.State.Records) - 1; i >= 0; i-- {
+		r := &t.State.Records[i]
+		for _, typ := range types {
+			if r.Type == typ && !r.Voided {
+				return r
+			}
+		}
+	}
+	return nil
+}

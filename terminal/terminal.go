@@ -1,0 +1,255 @@
+// Package terminal is a POS terminal emulator: it signs on, transacts,
+// reverses and settles against any ISO 8583 host in either dialect, keeping its
+// own record of the batch as a real terminal does. `acqsim send` and acqsim's
+// end-to-end tests both drive hosts with it.
+package terminal
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+
+	"github.com/moov-io/iso8583"
+	connection "github.com/moov-io/iso8583-connection"
+
+	"github.com/acqsim/acqsim/host/dialect"
+	"github.com/acqsim/acqsim/txn"
+)
+
+// Config describes the terminal and where its host is.
+type Config struct {
+	Addr    string
+	Dialect *dialect.Dialect
+	Header  dialect.LengthHeader
+	TID     string // 8 characters
+	MID     string // 15 characters
+	// Card is the test card every transaction uses.
+	Card Card
+	// Currency is F49; empty means the dialect's default.
+	Currency string
+	// TPDU and CUPHeader are the cup preamble; empty means 60 0003 0000 and
+	// 60 31 00 00 00 00.
+	TPDU, CUPHeader []byte
+	// KeyVariant is the cup sign-on's 60.3: 001, 003 (default) or 004.
+	KeyVariant string
+	// Timeout is how long to wait for each response; zero means 30 s.
+	Timeout time.Duration
+}
+
+// Card is a test card.
+type Card struct {
+	PAN    string
+	Expiry string // YYMM
+	// Track2 is sent as F35 when set.
+	Track2 string
+}
+
+// DefaultCard is a test card that real hosts and checkers accept.
+var DefaultCard = Card{PAN: "4761739001010010", Expiry: "2512", Track2: "4761739001010010=25122011143804400000"}
+
+// Terminal is a connected terminal. Its methods are meant to be called one at
+// a time, as a real terminal sends one request and waits for its answer.
+type Terminal struct {
+	cfg   Config
+	conn  *connection.Connection
+	State State
+}
+
+// State is what a terminal remembers between transactions (and, for `acqsim
+// send`, between runs): its trace number, its batch and what is in it.
+type State struct {
+	STAN    int      `json:"stan"`
+	Batch   string   `json:"batch"`
+	Records []Record `json:"records"`
+}
+
+// Record is a transaction in the terminal's batch. It holds no card data.
+type Record struct {
+	Type   txn.Type `json:"type"`
+	MTI    string   `json:"mti"`
+	Proc   string   `json:"proc"`
+	STAN   string   `json:"stan"`
+	RRN    string   `json:"rrn"`
+	Auth   string   `json:"auth"`
+	Amount int64    `json:"amount"`
+	Date   string   `json:"date"`  // MMDD
+	Batch  string   `json:"batch"` // the batch it was booked in
+	Voided bool     `json:"voided,omitempty"`
+	// Orig is the STAN of what a void cancelled.
+	Orig string `json:"orig,omitempty"`
+}
+
+// Exchange is one request and its response.
+type Exchange struct {
+	Type     txn.Type
+	Request  *iso8583.Message
+	Response *iso8583.Message
+	Latency  time.Duration
+}
+
+// RC is the response's F39.
+func (x *Exchange) RC() string { return field(x.Response, 39) }
+
+// Get returns a field of the response.
+func (x *Exchange) Get(id int) string { return field(x.Response, id) }
+
+// Dial connects to the host.
+func Dial(ctx context.Context, cfg Config) (*Terminal, error) {
+	if cfg.Dialect == nil {
+		return nil, errors.New("terminal: no dialect")
+	}
+	if cfg.Header == "" {
+		cfg.Header = dialect.Binary2
+	}
+	if cfg.Card.PAN == "" {
+		cfg.Card = DefaultCard
+	}
+	if cfg.Currency == "" {
+		cfg.Currency = cfg.Dialect.Currency
+	}
+	if len(cfg.TPDU) != 5 {
+		cfg.TPDU = []byte{0x60, 0x00, 0x03, 0x00, 0x00}
+	}
+	if len(cfg.CUPHeader) != 6 {
+		cfg.CUPHeader = []byte{0x60, 0x31, 0x00, 0x00, 0x00, 0x00}
+	}
+	if cfg.KeyVariant == "" {
+		cfg.KeyVariant = "003"
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 30 * time.Second
+	}
+	io := &wireIO{d: cfg.Dialect, framer: cfg.Dialect.Framer(cfg.Header, 0)}
+	if cfg.Dialect.Preamble > 0 {
+		io.preamble = append(append([]byte{}, cfg.TPDU...), cfg.CUPHeader...)
+	}
+	c, err := connection.New(cfg.Addr, cfg.Dialect.Spec, nil, nil,
+		connection.SetMessageReader(io),
+		connection.SetMessageWriter(io),
+		connection.SendTimeout(cfg.Timeout),
+		connection.ErrorHandler(func(error) {}),
+	)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.ConnectCtx(ctx); err != nil {
+		return nil, fmt.Errorf("connecting to %s: %w", cfg.Addr, err)
+	}
+	return &Terminal{cfg: cfg, conn: c, State: State{Batch: "000001"}}, nil
+}
+
+// Close hangs up.
+func (t *Terminal) Close() error { return t.conn.Close() }
+
+// wireIO frames messages for the connection: the length header, and in the
+// cup dialect the TPDU and header.
+type wireIO struct {
+	d        *dialect.Dialect
+	framer   dialect.Framer
+	preamble []byte
+	r        *bufio.Reader
+}
+
+func (w *wireIO) ReadMessage(r io.Reader) (*iso8583.Message, error) {
+	if w.r == nil {
+		w.r = bufio.NewReader(r)
+	}
+	frame, err := w.framer.ReadFrame(w.r, nil)
+	if err != nil {
+		return nil, err
+	}
+	return w.d.Decode(frame[w.d.Preamble:])
+}
+
+func (w *wireIO) WriteMessage(wr io.Writer, m *iso8583.Message) error {
+	packed, err := m.Pack()
+	if err != nil {
+		return err
+	}
+	frame, err := w.framer.AppendFrame(nil, w.preamble, packed)
+	if err != nil {
+		return err
+	}
+	_, err = wr.Write(frame)
+	return err
+}
+
+// Send sends a message as it is and waits for the response. It is the way to
+// send what the other methods would not (a duplicate, a broken field).
+func (t *Terminal) Send(typ txn.Type, req *iso8583.Message) (*Exchange, error) {
+	start := time.Now()
+	resp, err := t.conn.Send(req)
+	x := &Exchange{Type: typ, Request: req, Response: resp, Latency: time.Since(start)}
+	if err != nil {
+		return x, fmt.Errorf("%s: %w", typ, err)
+	}
+	if err := t.check(req, resp); err != nil {
+		return x, fmt.Errorf("%s: %w", typ, err)
+	}
+	return x, nil
+}
+
+// check applies the terminal's acceptance rules: MTI, F3, F11 and F41 match.
+func (t *Terminal) check(req, resp *iso8583.Message) error {
+	reqMTI, _ := req.GetMTI()
+	respMTI, _ := resp.GetMTI()
+	if want := dialect.ResponseMTI(reqMTI); respMTI != want {
+		return fmt.Errorf("response MTI %s, want %s", respMTI, want)
+	}
+	for _, id := range []int{3, 11, 41} {
+		if a, b := field(req, id), field(resp, id); a != "" && b != "" && a != b {
+			return fmt.Errorf("response field %d is %q, want %q", id, b, a)
+		}
+	}
+	if field(resp, 39) == "" {
+		return errors.New("response has no F39")
+	}
+	return nil
+}
+
+func field(m *iso8583.Message, id int) string {
+	if m == nil {
+		return ""
+	}
+	f := m.GetField(id)
+	if f == nil {
+		return ""
+	}
+	s, _ := f.String()
+	return s
+}
+
+func (t *Terminal) nextSTAN() string {
+	t.State.STAN = t.State.STAN%999999 + 1
+	return fmt.Sprintf("%06d", t.State.STAN)
+}
+
+func amount(n int64) string { return fmt.Sprintf("%012d", n) }
+
+// ParseAmount reads "12.34" (major units, up to two decimals) as minor units.
+func ParseAmount(s string) (int64, error) {
+	whole, frac := s, ""
+	for i := 0; i < len(s); i++ {
+		if s[i] == '.' {
+			whole, frac = s[:i], s[i+1:]
+			break
+		}
+	}
+	if whole == "" || len(frac) > 2 {
+		return 0, fmt.Errorf("amount %q: want a number with at most two decimals", s)
+	}
+	for len(frac) < 2 {
+		frac += "0"
+	}
+	n, err := strconv.ParseUint(whole+frac, 10, 63)
+	if err != nil {
+		return 0, fmt.Errorf("amount %q: want a number with at most two decimals", s)
+	}
+	return int64(n), nil
+}
+
+func (t *Terminal) isCUP() bool { return t.cfg.Dialect.Preamble > 0 }
