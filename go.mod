@@ -2,12 +2,16 @@ module github.com/acqsim/acqsim
 
 go 1.26.8
 
-require github.com/moov-io/iso8583 v0.26.1
+require (
+	github.com/moov-io/iso8583 v0.26.1
+	github.com/moov-io/iso8583-connection v0.9.0
+	github.com/spf13/cobra v1.10.2
+	github.com/spf13/pflag v1.0.10
+	gopkg.in/yaml.v3 v3.0.1
+)
 
 require (
-	github.com/kr/text v0.2.0 // indirect
-	github.com/moov-io/iso8583-connection v0.9.0 // indirect
+	github.com/inconshreveable/mousetrap v1.1.0 // indirect
 	github.com/yerden/go-util v1.1.4 // indirect
 	golang.org/x/text v0.41.0 // indirect
-	gopkg.in/yaml.v3 v3.0.1 // indirect
 )

@@ -141,3 +141,20 @@ func MaskPAN(pan string) string {
 	}
 	return pan[:6] + strings.Repeat("*", len(pan)-10) + pan[len(pan)-4:]
 }
+
+// rcText says what each response code means (DOMAIN: response codes).
+var rcText = map[string]string{
+	"00": "approved", "03": "invalid merchant", "05": "do not honour", "06": "error",
+	"12": "invalid transaction", "13": "invalid amount", "14": "invalid card number",
+	"25": "original not found", "30": "format error", "38": "PIN tries exceeded",
+	"40": "function not supported", "51": "insufficient funds", "54": "expired card",
+	"55": "wrong PIN", "57": "not permitted to cardholder", "58": "not permitted at terminal",
+	"61": "exceeds amount limit", "62": "restricted card", "63": "security violation",
+	"64": "original amount incorrect", "65": "exceeds frequency limit", "68": "response received too late",
+	"75": "PIN tries exceeded", "90": "cut-over in progress", "91": "issuer inoperative",
+	"94": "duplicate transmission", "95": "reconcile error", "96": "system malfunction",
+	"97": "terminal not registered", "98": "no response (reversal reason)", "99": "PIN block error", "A0": "MAC error",
+}
+
+// RCText says in words what a response code means, or "" for one it does not know.
+func RCText(rc string) string { return rcText[rc] }

@@ -1,0 +1,344 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/moov-io/iso8583"
+	"github.com/spf13/cobra"
+
+	"github.com/acqsim/acqsim/host/dialect"
+	"github.com/acqsim/acqsim/terminal"
+	"github.com/acqsim/acqsim/txn"
+)
+
+type sendFlags struct {
+	host         string
+	dialect      string
+	lengthHeader string
+	tid, mid     string
+	pan, expiry  string
+	track2       string
+	noTrack      bool
+	amount       string
+	amountSet    bool
+	rrn, stan    string
+	reason       string
+	advice       bool
+	keyVariant   string
+	timeout      time.Duration
+	stateDir     string
+	count        int
+	verbose      bool
+}
+
+// flows are what `acqsim send` can do.
+var flows = []string{"signon", "signoff", "echo", "sale", "void", "refund", "balance",
+	"preauth", "preauth-void", "completion", "advice", "reversal", "settle"}
+
+func newSend() *cobra.Command {
+	var f sendFlags
+	cmd := &cobra.Command{
+		Use:   "send FLOW",
+		Short: "Act as a terminal: send one flow to a host and print the exchange",
+		Long: `Act as a POS terminal against any ISO 8583 host (acqsim or another) and print
+each exchange, card numbers masked. FLOW is one of:
+  ` + strings.Join(flows, ", ") + `
+The terminal remembers its trace number, batch and booked transactions between
+runs in --state-dir, so "void" voids the last sale, "reversal" reverses the last
+transaction and "settle" settles the batch from its own record (settlement
+request, batch upload when out of balance, end of batch).`,
+		Example: `  acqsim send signon
+  acqsim send sale --amount 12.34
+  acqsim send void
+  acqsim send settle
+  acqsim send sale --amount 1 --count 10000     # measure one client's throughput`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 1 || !contains(flows, args[0]) {
+				return usagef("send needs one FLOW: %s", strings.Join(flows, ", "))
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			f.amountSet = cmd.Flags().Changed("amount")
+			return send(cmd, args[0], f)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.host, "host", "127.0.0.1:8583", "the host's `address`")
+	fl.StringVar(&f.dialect, "dialect", "iso87ascii", "wire dialect: iso87ascii or cup")
+	fl.StringVar(&f.lengthHeader, "length-header", "binary2", "frame length header: binary2, ascii4 or bcd2")
+	fl.StringVar(&f.tid, "tid", "TERM0001", "terminal ID (F41, 8 characters)")
+	fl.StringVar(&f.mid, "mid", "898100012340001", "merchant ID (F42, 15 characters)")
+	fl.StringVar(&f.pan, "pan", terminal.DefaultCard.PAN, "card number")
+	fl.StringVar(&f.expiry, "expiry", terminal.DefaultCard.Expiry, "card expiry (YYMM)")
+	fl.StringVar(&f.track2, "track2", "", "track 2 data (default: built from --pan and --expiry)")
+	fl.BoolVar(&f.noTrack, "manual", false, "key the card in (no track 2, F22 012)")
+	fl.StringVar(&f.amount, "amount", "1.00", "amount in major units, e.g. 12.34")
+	fl.StringVar(&f.rrn, "rrn", "", "void: RRN of the original (default the last sale)")
+	fl.StringVar(&f.stan, "stan", "", "reversal: STAN of the original (default the last transaction)")
+	fl.StringVar(&f.reason, "reason", "98", "reversal reason (F39): 98 no response, A0 MAC error, 06 other")
+	fl.BoolVar(&f.advice, "advice", false, "completion as an advice (0220); reversal as 0420")
+	fl.StringVar(&f.keyVariant, "key-variant", "003", "cup sign-on 60.3: 001, 003 or 004")
+	fl.DurationVar(&f.timeout, "timeout", 30*time.Second, "how long to wait for each response")
+	fl.StringVar(&f.stateDir, "state-dir", defaultStateDir(), "where the terminal keeps its state between runs (empty: keep none)")
+	fl.IntVar(&f.count, "count", 1, "send the flow this many times and print throughput and latency")
+	fl.BoolVarP(&f.verbose, "verbose", "v", false, "print every field of each message (card data masked)")
+	return cmd
+}
+
+func defaultStateDir() string {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(dir, "acqsim")
+}
+
+func send(cmd *cobra.Command, flow string, f sendFlags) error {
+	out := cmd.OutOrStdout()
+	d, err := dialect.Load(f.dialect)
+	if err != nil {
+		return usageError{err}
+	}
+	lh, err := dialect.ParseLengthHeader(f.lengthHeader)
+	if err != nil {
+		return usageError{err}
+	}
+	amt, err := terminal.ParseAmount(f.amount)
+	if err != nil {
+		return usageError{err}
+	}
+	if len(f.tid) != 8 || len(f.mid) != 15 {
+		return usagef("--tid must be 8 characters and --mid 15")
+	}
+	if f.count < 1 {
+		return usagef("--count must be at least 1")
+	}
+	card := terminal.Card{PAN: f.pan, Expiry: f.expiry, Track2: f.track2}
+	if card.Track2 == "" && !f.noTrack {
+		card.Track2 = f.pan + "=" + f.expiry + "2011000000000"
+	}
+	if f.noTrack {
+		card.Track2 = ""
+	}
+
+	term, err := terminal.Dial(cmd.Context(), terminal.Config{
+		Addr: f.host, Dialect: d, Header: lh, TID: f.tid, MID: f.mid, Card: card,
+		KeyVariant: f.keyVariant, Timeout: f.timeout,
+	})
+	if err != nil {
+		return err
+	}
+	defer term.Close()
+	statePath := ""
+	if f.stateDir != "" {
+		statePath = filepath.Join(f.stateDir, fmt.Sprintf("%s-%s-%s.json", f.dialect, f.mid, f.tid))
+		if err := loadState(statePath, &term.State); err != nil {
+			return err
+		}
+	}
+	defer func() {
+		if statePath != "" {
+			if err := saveState(statePath, term.State); err != nil {
+				fmt.Fprintf(cmd.ErrOrStderr(), "acqsim: saving terminal state: %v\n", err)
+			}
+		}
+	}()
+
+	if f.count > 1 {
+		return sendMany(out, term, flow, f, amt)
+	}
+	xs, err := runFlow(term, flow, f, amt)
+	for _, x := range xs {
+		printExchange(out, x, f.verbose)
+	}
+	return err
+}
+
+// runFlow performs one flow and returns its exchanges.
+func runFlow(term *terminal.Terminal, flow string, f sendFlags, amt int64) ([]*terminal.Exchange, error) {
+	one := func(x *terminal.Exchange, err error) ([]*terminal.Exchange, error) {
+		if x == nil {
+			return nil, err
+		}
+		return []*terminal.Exchange{x}, err
+	}
+	switch flow {
+	case "signon":
+		return one(term.SignOn())
+	case "signoff":
+		return one(term.SignOff())
+	case "echo":
+		return one(term.Echo())
+	case "sale":
+		return one(term.Sale(amt))
+	case "refund":
+		return one(term.Refund(amt, term.Last(txn.Sale, txn.Completion)))
+	case "balance":
+		return one(term.Balance())
+	case "preauth":
+		return one(term.PreAuth(amt))
+	case "advice":
+		return one(term.Advice(amt))
+	case "completion":
+		return one(term.Completion(amt, term.Last(txn.PreAuth), f.advice))
+	case "void", "preauth-void":
+		types := []txn.Type{txn.Sale, txn.Completion, txn.Advice}
+		if flow == "preauth-void" {
+			types = []txn.Type{txn.PreAuth}
+		}
+		orig := term.Last(types...)
+		if f.rrn != "" {
+			orig = nil
+			for i := range term.State.Records {
+				if term.State.Records[i].RRN == f.rrn {
+					orig = &term.State.Records[i]
+				}
+			}
+			if orig == nil { // not in the terminal's record: void it by RRN alone
+				orig = &terminal.Record{Type: types[0], RRN: f.rrn, Amount: amt, Batch: term.State.Batch}
+			}
+		}
+		if orig == nil {
+			return nil, usagef("%s: nothing to void in the terminal's batch; give --rrn", flow)
+		}
+		return one(term.Void(orig))
+	case "reversal":
+		stan := f.stan
+		if stan == "" {
+			if len(term.State.Records) == 0 {
+				return nil, usagef("reversal: nothing to reverse in the terminal's batch; give --stan and --amount")
+			}
+			stan = term.State.Records[len(term.State.Records)-1].STAN
+		}
+		return one(term.Reverse(stan, amtIfSet(f, amt), f.reason, f.advice))
+	case "settle":
+		return term.Settle()
+	}
+	return nil, usagef("unknown flow %q", flow)
+}
+
+// amtIfSet is --amount when given explicitly for a reversal, else 0 (the
+// original's amount).
+func amtIfSet(f sendFlags, amt int64) int64 {
+	if !f.amountSet {
+		return 0
+	}
+	return amt
+}
+
+// sendMany repeats a flow on one connection, one request at a time, and
+// reports what one terminal-like client gets from the host.
+func sendMany(out io.Writer, term *terminal.Terminal, flow string, f sendFlags, amt int64) error {
+	lat := make([]time.Duration, 0, f.count)
+	rcs := map[string]int{}
+	start := time.Now()
+	for i := 0; i < f.count; i++ {
+		xs, err := runFlow(term, flow, f, amt)
+		if err != nil {
+			return fmt.Errorf("after %d: %w", i, err)
+		}
+		for _, x := range xs {
+			lat = append(lat, x.Latency)
+			rcs[x.RC()]++
+		}
+	}
+	elapsed := time.Since(start)
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	pct := func(p float64) time.Duration { return lat[int(p*float64(len(lat)-1))] }
+	fmt.Fprintf(out, "%d exchanges in %v: %.0f/s; latency p50 %v p99 %v max %v; RC %v\n",
+		len(lat), elapsed.Round(time.Millisecond), float64(len(lat))/elapsed.Seconds(),
+		pct(0.50), pct(0.99), lat[len(lat)-1], rcs)
+	return nil
+}
+
+func printExchange(w io.Writer, x *terminal.Exchange, verbose bool) {
+	req := x.Request
+	fmt.Fprintf(w, "-> %s %-12s %s\n", mtiOf(req), x.Type, summary(req))
+	if verbose {
+		iso8583.Describe(req, w, iso8583.DefaultFilters()...)
+	}
+	if x.Response == nil {
+		fmt.Fprintf(w, "<- no response\n")
+		return
+	}
+	rc := x.RC()
+	fmt.Fprintf(w, "<- %s RC %s %-22s %s (%v)\n", mtiOf(x.Response), rc, txn.RCText(rc), summary(x.Response), x.Latency.Round(time.Microsecond))
+	if verbose {
+		iso8583.Describe(x.Response, w, iso8583.DefaultFilters()...)
+	}
+}
+
+func mtiOf(m *iso8583.Message) string {
+	mti, _ := m.GetMTI()
+	return mti
+}
+
+// summary names the fields people look for first; the card number masked.
+func summary(m *iso8583.Message) string {
+	var b strings.Builder
+	get := func(id int) string {
+		f := m.GetField(id)
+		if f == nil {
+			return ""
+		}
+		s, _ := f.String()
+		return s
+	}
+	add := func(label string, id int) {
+		if v := get(id); v != "" {
+			fmt.Fprintf(&b, " %s=%s", label, v)
+		}
+	}
+	add("stan", 11)
+	add("proc", 3)
+	if v := get(4); v != "" {
+		n, _ := strconv.ParseInt(v, 10, 64)
+		fmt.Fprintf(&b, " amount=%d.%02d", n/100, n%100)
+	}
+	if v := get(2); v != "" {
+		fmt.Fprintf(&b, " pan=%s", txn.MaskPAN(v))
+	}
+	add("tid", 41)
+	add("rrn", 37)
+	add("auth", 38)
+	add("settle", 15)
+	add("f60", 60)
+	add("f48", 48)
+	add("f63", 63)
+	return strings.TrimSpace(b.String())
+}
+
+func loadState(path string, s *terminal.State) error {
+	raw, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(raw, s); err != nil {
+		return fmt.Errorf("terminal state %s: %w (delete it to start afresh)", path, err)
+	}
+	return nil
+}
+
+func saveState(path string, s terminal.State) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	raw, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, raw, 0o644)
+}
