@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	_ "time/tzdata" // --tz and TZ work on hosts and images without a zone database
 
 	"github.com/spf13/cobra"
 )

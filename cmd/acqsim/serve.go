@@ -85,25 +85,29 @@ func applyConfigFile(fl *pflag.FlagSet, path string) error {
 	if err != nil {
 		return usagef("config file: %v", err)
 	}
-	var doc map[string]any
+	// Nodes keep each value's text as written: 2026-12-25 stays a string.
+	var doc map[string]yaml.Node
 	if err := yaml.Unmarshal(raw, &doc); err != nil {
 		return usagef("config file %s: %v", path, err)
 	}
-	for key, v := range doc {
+	for key, node := range doc {
 		fg := fl.Lookup(key)
 		if fg == nil || key == "config" {
-			return usagef("config file %s: unknown key %q (keys are serve's flag names)", path, key)
+			return usagef("config file %s line %d: unknown key %q (keys are serve's flag names)", path, node.Line, key)
 		}
 		if fg.Changed {
 			continue
 		}
-		vals := []any{v}
-		if list, ok := v.([]any); ok {
-			vals = list
+		vals := []*yaml.Node{&node}
+		if node.Kind == yaml.SequenceNode {
+			vals = node.Content
 		}
-		for _, one := range vals {
-			if err := fl.Set(key, fmt.Sprint(one)); err != nil {
-				return usagef("config file %s: %s: %v", path, key, err)
+		for _, v := range vals {
+			if v.Kind != yaml.ScalarNode {
+				return usagef("config file %s line %d: %s: want a value or a list of values", path, v.Line, key)
+			}
+			if err := fl.Set(key, v.Value); err != nil {
+				return usagef("config file %s line %d: %s: %v", path, v.Line, key, err)
 			}
 		}
 	}
