@@ -1,0 +1,109 @@
+// Package keys holds the DES arithmetic terminals and hosts share: keys
+// encrypted under a master key, check values, and the UnionPay ECB MAC.
+package keys
+
+import (
+	"crypto/cipher"
+	"crypto/des"
+	"encoding/hex"
+	"fmt"
+)
+
+// Parse reads a DES key in hex: 8 bytes (single DES), 16 or 24 bytes (3DES).
+func Parse(s string) ([]byte, error) {
+	k, err := hex.DecodeString(s)
+	if err != nil {
+		return nil, fmt.Errorf("key is not hex")
+	}
+	switch len(k) {
+	case 8, 16, 24:
+		return k, nil
+	}
+	return nil, fmt.Errorf("key is %d bytes, want 8, 16 or 24", len(k))
+}
+
+// Cipher returns DES for an 8-byte key and 3DES otherwise (K1 K2 K1 for a
+// double-length key).
+func Cipher(key []byte) (cipher.Block, error) {
+	switch len(key) {
+	case 8:
+		return des.NewCipher(key)
+	case 16:
+		return des.NewTripleDESCipher(append(append([]byte{}, key...), key[:8]...))
+	case 24:
+		return des.NewTripleDESCipher(key)
+	}
+	return nil, fmt.Errorf("key is %d bytes, want 8, 16 or 24", len(key))
+}
+
+// Encrypt encrypts whole 8-byte blocks of src in ECB mode.
+func Encrypt(key, src []byte) ([]byte, error) {
+	b, err := Cipher(key)
+	if err != nil {
+		return nil, err
+	}
+	dst := make([]byte, len(src))
+	for i := 0; i+8 <= len(src); i += 8 {
+		b.Encrypt(dst[i:i+8], src[i:i+8])
+	}
+	return dst, nil
+}
+
+// Decrypt decrypts whole 8-byte blocks of src in ECB mode.
+func Decrypt(key, src []byte) ([]byte, error) {
+	b, err := Cipher(key)
+	if err != nil {
+		return nil, err
+	}
+	dst := make([]byte, len(src))
+	for i := 0; i+8 <= len(src); i += 8 {
+		b.Decrypt(dst[i:i+8], src[i:i+8])
+	}
+	return dst, nil
+}
+
+// CheckValue is the first 4 bytes of the key encrypting 8 zero bytes: how a
+// terminal tells that it decrypted a working key correctly.
+func CheckValue(key []byte) ([]byte, error) {
+	cv, err := Encrypt(key, make([]byte, 8))
+	if err != nil {
+		return nil, err
+	}
+	return cv[:4], nil
+}
+
+// MAC computes the UnionPay "ECB" MAC of data (a message from its MTI to the
+// last field before F64): XOR every 8-byte block (the last one zero-padded),
+// expand the result to 16 hex characters, encrypt the first 8 with the MAC
+// key, XOR with the last 8, encrypt again, and keep the first 8 hex characters
+// of the result. Those 8 ASCII characters are F64.
+func MAC(key, data []byte) ([]byte, error) {
+	b, err := Cipher(key)
+	if err != nil {
+		return nil, err
+	}
+	var x [8]byte
+	for i, c := range data {
+		x[i%8] ^= c
+	}
+	var h [16]byte
+	hex.Encode(h[:], x[:])
+	upper(h[:])
+	var e [8]byte
+	b.Encrypt(e[:], h[:8])
+	for i := range e {
+		e[i] ^= h[8+i]
+	}
+	b.Encrypt(e[:], e[:])
+	hex.Encode(h[:], e[:])
+	upper(h[:])
+	return append([]byte(nil), h[:8]...), nil
+}
+
+func upper(b []byte) {
+	for i, c := range b {
+		if c >= 'a' && c <= 'f' {
+			b[i] = c - 'a' + 'A'
+		}
+	}
+}
