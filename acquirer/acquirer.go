@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/acqsim/acqsim/keys"
 	"github.com/acqsim/acqsim/txn"
 )
 
@@ -17,7 +18,7 @@ import (
 type Config struct {
 	Calendar Calendar
 	// MasterKey is the terminal master key that sign-on working keys are
-	// encrypted under. Nil means DefaultMasterKey.
+	// encrypted under. Nil means keys.TestMasterKey.
 	MasterKey []byte
 	// Seed makes everything drawn at random (auth codes, working keys) repeat
 	// from one run to the next.
@@ -51,9 +52,9 @@ type Host struct {
 // New returns a host with no state.
 func New(cfg Config) (*Host, error) {
 	if cfg.MasterKey == nil {
-		cfg.MasterKey, _ = ParseKey(DefaultMasterKey)
+		cfg.MasterKey, _ = keys.Parse(keys.TestMasterKey)
 	}
-	if _, err := blockCipher(cfg.MasterKey); err != nil {
+	if _, err := keys.Cipher(cfg.MasterKey); err != nil {
 		return nil, fmt.Errorf("master key: %w", err)
 	}
 	if cfg.Balance == 0 {
@@ -171,17 +172,22 @@ func (h *Host) signOn(t *terminal, r *txn.Request) txn.Decision {
 }
 
 // approve accepts a sale, refund, pre-authorisation, completion or advice and
-// books it into the terminal's open batch.
+// books it into the terminal's open batch. A declined one is booked too, so a
+// later void of it is refused as invalid rather than as not found.
 func (h *Host) approve(t *terminal, r *txn.Request, now time.Time) txn.Decision {
-	if r.Amount <= 0 {
-		return txn.Decision{RC: "13", Note: "invalid amount"}
-	}
 	d := txn.Decision{RC: txn.Approved, RRN: h.nextRRN(), Settlement: h.cfg.Calendar.SettlementDate(now)}
-	d.AuthCode = h.authCode(d.RRN)
-	t.book(&record{
-		typ: r.Type, stan: r.STAN, rrn: d.RRN, auth: d.AuthCode, pan: r.PAN,
+	rec := &record{
+		typ: r.Type, stan: r.STAN, rrn: d.RRN, pan: r.PAN,
 		amount: r.Amount, batch: t.batchOf(r), date: now.Format("0102"),
-	})
+	}
+	if r.Amount <= 0 {
+		d = txn.Decision{RC: "13", RRN: d.RRN, Note: "invalid amount"}
+		t.book(rec, declined)
+		return d
+	}
+	d.AuthCode = h.authCode(d.RRN)
+	rec.auth = d.AuthCode
+	t.book(rec, approved)
 	return d
 }
 
@@ -212,7 +218,7 @@ func (h *Host) void(t *terminal, r *txn.Request, now time.Time) txn.Decision {
 	t.book(&record{
 		typ: r.Type, stan: r.STAN, rrn: d.RRN, auth: d.AuthCode, pan: r.PAN,
 		amount: r.Amount, batch: t.batchOf(r), date: now.Format("0102"), orig: orig,
-	})
+	}, approved)
 	d.Note = "void of STAN " + orig.stan
 	return d
 }
@@ -231,6 +237,8 @@ func (h *Host) reverse(t *terminal, r *txn.Request) txn.Decision {
 	switch {
 	case orig == nil:
 		return txn.Decision{RC: txn.Approved, Note: "reversal: original not found"}
+	case orig.state == declined:
+		return txn.Decision{RC: txn.Approved, Note: "reversal: original was declined; nothing to reverse"}
 	case orig.state == reversed:
 		return txn.Decision{RC: txn.Approved, Note: "reversal: already reversed"}
 	case orig.amount != r.Amount:

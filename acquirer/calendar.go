@@ -65,10 +65,14 @@ func (c *Calendar) location() *time.Location {
 
 // ClearingDate is the day a transaction made at now clears on.
 func (c *Calendar) ClearingDate(now time.Time) time.Time {
-	now = now.In(c.location())
+	loc := c.location()
+	now = now.In(loc)
 	y, m, d := now.Date()
-	day := time.Date(y, m, d, 0, 0, 0, 0, c.location())
-	if c.CutOver > 0 && now.Sub(day) >= c.CutOver {
+	day := time.Date(y, m, d, 0, 0, 0, 0, loc)
+	// The cut-over is a time on the wall clock, not a duration since
+	// midnight: a daylight-saving day is 23 or 25 hours long.
+	cut := time.Date(y, m, d, int(c.CutOver/time.Hour), int(c.CutOver%time.Hour/time.Minute), 0, 0, loc)
+	if c.CutOver > 0 && !now.Before(cut) {
 		day = day.AddDate(0, 0, 1)
 	}
 	return day

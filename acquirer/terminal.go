@@ -34,11 +34,12 @@ type state string
 
 const (
 	approved state = "approved"
+	declined state = "declined"
 	voided   state = "voided"
 	reversed state = "reversed"
 )
 
-// record is a transaction the host approved.
+// record is a transaction the host answered.
 type record struct {
 	typ   txn.Type
 	state state
@@ -90,8 +91,8 @@ func (t *terminal) batchOf(r *txn.Request) string {
 	return t.batch
 }
 
-func (t *terminal) book(rec *record) {
-	rec.state = approved
+func (t *terminal) book(rec *record, s state) {
+	rec.state = s
 	t.records = append(t.records, rec)
 	t.byRRN[rec.rrn] = rec
 }
@@ -113,7 +114,7 @@ func (t *terminal) findSTAN(stan, batch string) *record {
 func (t *terminal) totals(batch string, voidsAsCredits bool) txn.Totals {
 	var tot txn.Totals
 	for _, rec := range t.records {
-		if rec.batch != batch || rec.state == reversed {
+		if rec.batch != batch || rec.state == reversed || rec.state == declined {
 			continue
 		}
 		switch rec.typ {

@@ -84,8 +84,8 @@ func (a *API) putClock(w http.ResponseWriter, r *http.Request) {
 	}
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&b); err != nil {
-		writeError(w, http.StatusBadRequest, "body: want {\"now\": RFC3339 time}: "+err.Error())
+	if err := dec.Decode(&b); err != nil || dec.More() {
+		writeError(w, http.StatusBadRequest, "body: want one object {\"now\": RFC3339 time}")
 		return
 	}
 	t, err := time.Parse(time.RFC3339Nano, b.Now)

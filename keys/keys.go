@@ -107,3 +107,55 @@ func upper(b []byte) {
 		}
 	}
 }
+
+// TestMasterKey is the terminal master key hosts and terminals use when none
+// is configured: a well-known test key, never a production one.
+const TestMasterKey = "0123456789ABCDEFFEDCBA9876543210"
+
+// WorkingKeyLength is the length in bytes of each working key a cup sign-on
+// hands out, per network management code (60.3): 001 single-length PIN and MAC
+// keys (24 bytes of F62 with their check values), 003 double-length (40), 004
+// double-length with a track key (60). The bool says whether a track key comes too.
+var WorkingKeyLength = map[string]struct {
+	Bytes int
+	Track bool
+}{
+	"001": {8, false},
+	"003": {16, false},
+	"004": {16, true},
+}
+
+// SplitWorkingKeys decrypts F62 of a sign-on response under the master key and
+// checks each key against its check value, as a terminal does. It returns
+// the PIN, MAC and (when present) track keys.
+func SplitWorkingKeys(master, f62 []byte, code string) (pin, mac, track []byte, err error) {
+	layout, ok := WorkingKeyLength[code]
+	if !ok {
+		return nil, nil, nil, fmt.Errorf("unknown key variant %q", code)
+	}
+	n := 2
+	if layout.Track {
+		n = 3
+	}
+	step := layout.Bytes + 4
+	if len(f62) != n*step {
+		return nil, nil, nil, fmt.Errorf("working keys are %d bytes, want %d", len(f62), n*step)
+	}
+	var out [3][]byte
+	for i := 0; i < n; i++ {
+		part := f62[i*step : (i+1)*step]
+		k, err := Decrypt(master, part[:layout.Bytes])
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		cv, err := CheckValue(k)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		if string(cv) != string(part[layout.Bytes:]) {
+			return nil, nil, nil, fmt.Errorf("working key %d: check value %X does not match %X", i+1, cv, part[layout.Bytes:])
+		}
+		out[i] = k
+	}
+	return out[0], out[1], out[2], nil
+}

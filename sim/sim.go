@@ -19,6 +19,7 @@ import (
 	"github.com/acqsim/acqsim/host"
 	"github.com/acqsim/acqsim/host/dialect"
 	"github.com/acqsim/acqsim/journal"
+	"github.com/acqsim/acqsim/keys"
 )
 
 // Config is everything `acqsim serve` can be told. The zero value of each
@@ -46,7 +47,7 @@ type Config struct {
 	Location *time.Location
 	// Holidays are non-working days (YYYY-MM-DD) for settlement dates.
 	Holidays []string
-	// MasterKey is the terminal master key, in hex; default acquirer.DefaultMasterKey.
+	// MasterKey is the terminal master key, in hex; default keys.TestMasterKey.
 	MasterKey string
 	// IdleTimeout closes a connection silent for this long; zero means never.
 	IdleTimeout time.Duration
@@ -112,7 +113,7 @@ func Start(cfg Config) (*Sim, error) {
 	}
 	acfg := acquirer.Config{Calendar: cal, Seed: cfg.Seed, VoidsAsCredits: d.VoidsAsCredits, BalancedCloses: d.BalancedCloses}
 	if cfg.MasterKey != "" {
-		if acfg.MasterKey, err = acquirer.ParseKey(cfg.MasterKey); err != nil {
+		if acfg.MasterKey, err = keys.Parse(cfg.MasterKey); err != nil {
 			return nil, fmt.Errorf("master key: %w", err)
 		}
 	}
