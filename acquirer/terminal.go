@@ -114,24 +114,8 @@ func (t *terminal) findSTAN(stan, batch string) *record {
 func (t *terminal) totals(batch string, voidsAsCredits bool) txn.Totals {
 	var tot txn.Totals
 	for _, rec := range t.records {
-		if rec.batch != batch || rec.state == reversed || rec.state == declined {
-			continue
-		}
-		switch rec.typ {
-		case txn.Sale, txn.Completion, txn.Advice:
-			if rec.state == voided && !voidsAsCredits {
-				continue
-			}
-			tot.DebitCount++
-			tot.DebitAmount += rec.amount
-		case txn.Refund:
-			tot.CreditCount++
-			tot.CreditAmount += rec.amount
-		case txn.Void:
-			if voidsAsCredits {
-				tot.CreditCount++
-				tot.CreditAmount += rec.amount
-			}
+		if rec.batch == batch && (rec.state == approved || rec.state == voided) {
+			tot.Count(rec.typ, rec.amount, rec.state == voided, voidsAsCredits)
 		}
 	}
 	return tot

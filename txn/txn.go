@@ -158,3 +158,26 @@ var rcText = map[string]string{
 
 // RCText says in words what a response code means, or "" for one it does not know.
 func RCText(rc string) string { return rcText[rc] }
+
+// Count adds one approved transaction to settlement totals, the way both sides
+// of a settlement count: sales, completions and advices are debits; refunds
+// are credits; a voided sale drops out, unless voidsAsCredits (cup), where it
+// stays among the debits and its void counts as a credit.
+func (t *Totals) Count(typ Type, amount int64, voided, voidsAsCredits bool) {
+	switch typ {
+	case Sale, Completion, Advice:
+		if voided && !voidsAsCredits {
+			return
+		}
+		t.DebitCount++
+		t.DebitAmount += amount
+	case Refund:
+		t.CreditCount++
+		t.CreditAmount += amount
+	case Void:
+		if voidsAsCredits {
+			t.CreditCount++
+			t.CreditAmount += amount
+		}
+	}
+}
