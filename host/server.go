@@ -209,6 +209,13 @@ func (c *conn) serve() {
 		if s.IdleTimeout > 0 {
 			c.rwc.SetReadDeadline(time.Now().Add(s.IdleTimeout))
 		}
+		// Checked after the deadline is set: a Shutdown that began while the
+		// last request was being answered has had its deadline overwritten,
+		// and one that begins from here on sets it again.
+		if s.closing.Load() {
+			log.Debug("closed for shutdown")
+			return
+		}
 		frame, err := s.Framer.ReadFrame(r, buf)
 		if err != nil {
 			c.readFailed(log, err)

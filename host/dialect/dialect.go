@@ -119,15 +119,28 @@ func (e *FieldError) Unwrap() error { return e.Err }
 func (d *Dialect) Decode(body []byte) (*iso8583.Message, error) {
 	m := iso8583.NewMessage(d.Spec)
 	err := m.Unpack(body)
+	var ue *iso8583errors.UnpackError
+	if err != nil && (!errors.As(err, &ue) || ue.FieldID == "0") {
+		return nil, ErrNoMTI
+	}
+	// An ASCII MTI field takes any four characters; only digits are an MTI,
+	// and anything else is not worth answering.
+	if mti, _ := m.GetMTI(); !isMTI(mti) {
+		return nil, ErrNoMTI
+	}
 	if err == nil {
 		return m, nil
 	}
-	var ue *iso8583errors.UnpackError
-	if !errors.As(err, &ue) || ue.FieldID == "0" {
-		return nil, ErrNoMTI
-	}
 	// The library's message names the field's content in places; keep only ours.
 	return m, &FieldError{Field: ue.FieldID, Err: errors.New("does not decode")}
+}
+
+func isMTI(s string) bool {
+	if len(s) != 4 {
+		return false
+	}
+	_, err := digits(s)
+	return err == nil
 }
 
 // Request reads what a decoded message asks for. An error means the fields
