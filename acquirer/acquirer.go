@@ -309,3 +309,17 @@ func isDigits(s string, n int) bool {
 	}
 	return true
 }
+
+// MACKey returns the MAC key the terminal was given at its last sign-on, or
+// nil when it has none (it never signed on, or the host was reset since).
+func (h *Host) MACKey(mid, tid string) []byte {
+	h.mu.Lock()
+	t := h.terminals[terminalKey{mid, tid}]
+	h.mu.Unlock()
+	if t == nil {
+		return nil
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.keys.MAC
+}

@@ -284,3 +284,42 @@ func TestRRNsAreUnique(t *testing.T) {
 		}
 	}
 }
+
+// TestMAC: a cup terminal that signed on sends MACs with the key it was given
+// and checks the host's; a MAC the host cannot verify gets A0 and a header
+// asking the terminal to sign on again.
+func TestMAC(t *testing.T) {
+	s := start(t, sim.Config{Dialect: "cup"})
+	term := dial(t, s, dialect.Binary2, "TERM0004")
+	x, err := term.SignOn()
+	expect(t, "sign-on", x, err, txn.Approved)
+	x, err = term.Sale(100)
+	expect(t, "signed sale", x, err, txn.Approved) // the emulator verified the host's MAC
+	if x.Request.GetField(64) == nil || x.Response.GetField(64) == nil {
+		t.Fatal("after a cup sign-on, requests and approvals carry F64")
+	}
+
+	term.UseMACKey([]byte("wrongkey"))
+	x, err = term.Sale(200)
+	expect(t, "sale with a wrong MAC", x, err, txn.MACError)
+	if x.Requirement != 3 {
+		t.Errorf("header processing requirement %d, want 3 (sign on again)", x.Requirement)
+	}
+
+	x, err = term.SignOn()
+	expect(t, "sign-on again", x, err, txn.Approved)
+	s.Reset() // the host forgets the keys it gave
+	x, err = term.Sale(300)
+	expect(t, "signed sale to a host that lost the key", x, err, txn.MACError)
+
+	x, err = term.SignOn()
+	expect(t, "sign-on after the reset", x, err, txn.Approved)
+	x, err = term.Sale(400)
+	expect(t, "sale with the new key", x, err, txn.Approved)
+	if x.Requirement != 0 {
+		t.Errorf("header processing requirement %d on an approval, want 0", x.Requirement)
+	}
+	if e := s.Journal.Query(journal.Filter{RC: txn.MACError}); len(e) != 1 || e[0].Decision == "" {
+		t.Errorf("journal of MAC errors after the reset: %+v", e)
+	}
+}

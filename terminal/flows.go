@@ -1,11 +1,13 @@
 package terminal
 
 import (
+	"fmt"
 	"strconv"
 	"time"
 
 	"github.com/moov-io/iso8583"
 
+	"github.com/acqsim/acqsim/keys"
 	"github.com/acqsim/acqsim/txn"
 )
 
@@ -44,7 +46,16 @@ func (t *Terminal) cardMsg(mti, proc string, amt int64, cond string) *iso8583.Me
 	}
 	m.Field(25, cond)
 	m.Field(49, t.cfg.Currency)
+	t.mac(m)
 	return m
+}
+
+// mac marks a cup request for a MAC once the terminal holds a MAC key; the
+// wire writer computes it over the packed message.
+func (t *Terminal) mac(m *iso8583.Message) {
+	if t.isCUP() && t.wire.macKey != nil {
+		m.BinaryField(64, make([]byte, 8))
+	}
 }
 
 // f60 sets the cup field 60: transaction type, batch, network management code.
@@ -76,9 +87,17 @@ func (t *Terminal) network(typ txn.Type) (*Exchange, error) {
 		m.Field(70, map[txn.Type]string{txn.SignOn: "001", txn.SignOff: "002", txn.Echo: "301"}[typ])
 	}
 	x, err := t.Send(typ, m)
-	if err == nil && typ == txn.SignOn && t.isCUP() {
-		if v := x.Get(60); len(v) >= 8 && x.RC() == txn.Approved {
+	if err == nil && typ == txn.SignOn && t.isCUP() && x.RC() == txn.Approved {
+		if v := x.Get(60); len(v) >= 8 {
 			t.State.Batch = v[2:8] // the host says which batch to use
+		}
+		if f := x.Response.GetField(62); f != nil {
+			raw, _ := f.Bytes()
+			_, mac, _, kerr := keys.SplitWorkingKeys(t.cfg.MasterKey, raw, t.cfg.KeyVariant)
+			if kerr != nil {
+				return x, fmt.Errorf("sign-on: %w", kerr)
+			}
+			t.wire.macKey = mac
 		}
 	}
 	return x, err

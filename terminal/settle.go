@@ -12,24 +12,8 @@ import (
 // way its dialect counts them.
 func (t *Terminal) Totals() txn.Totals {
 	var tot txn.Totals
-	credits := t.cfg.Dialect.VoidsAsCredits
 	for _, r := range t.State.Records {
-		switch r.Type {
-		case txn.Sale, txn.Completion, txn.Advice:
-			if r.Voided && !credits {
-				continue
-			}
-			tot.DebitCount++
-			tot.DebitAmount += r.Amount
-		case txn.Refund:
-			tot.CreditCount++
-			tot.CreditAmount += r.Amount
-		case txn.Void:
-			if credits {
-				tot.CreditCount++
-				tot.CreditAmount += r.Amount
-			}
-		}
+		tot.Count(r.Type, r.Amount, r.Voided, t.cfg.Dialect.VoidsAsCredits)
 	}
 	return tot
 }

@@ -11,12 +11,14 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/moov-io/iso8583"
 	connection "github.com/moov-io/iso8583-connection"
 
 	"github.com/acqsim/acqsim/host/dialect"
+	"github.com/acqsim/acqsim/keys"
 	"github.com/acqsim/acqsim/txn"
 )
 
@@ -36,6 +38,9 @@ type Config struct {
 	TPDU, CUPHeader []byte
 	// KeyVariant is the cup sign-on's 60.3: 001, 003 (default) or 004.
 	KeyVariant string
+	// MasterKey is the terminal master key the cup working keys arrive
+	// encrypted under; nil means keys.TestMasterKey.
+	MasterKey []byte
 	// Timeout is how long to wait for each response; zero means 30 s.
 	Timeout time.Duration
 }
@@ -56,6 +61,7 @@ var DefaultCard = Card{PAN: "4761739001010010", Expiry: "2512", Track2: "4761739
 type Terminal struct {
 	cfg   Config
 	conn  *connection.Connection
+	wire  *wireIO
 	State State
 }
 
@@ -89,6 +95,9 @@ type Exchange struct {
 	Request  *iso8583.Message
 	Response *iso8583.Message
 	Latency  time.Duration
+	// Requirement is the host's processing requirement in a cup response's
+	// header (3: sign on again); 0 otherwise.
+	Requirement byte
 }
 
 // RC is the response's F39.
@@ -123,6 +132,9 @@ func Dial(ctx context.Context, cfg Config) (*Terminal, error) {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 30 * time.Second
 	}
+	if cfg.MasterKey == nil {
+		cfg.MasterKey, _ = keys.Parse(keys.TestMasterKey)
+	}
 	io := &wireIO{d: cfg.Dialect, framer: cfg.Dialect.Framer(cfg.Header, 0)}
 	if cfg.Dialect.Preamble > 0 {
 		io.preamble = append(append([]byte{}, cfg.TPDU...), cfg.CUPHeader...)
@@ -139,7 +151,7 @@ func Dial(ctx context.Context, cfg Config) (*Terminal, error) {
 	if err := c.ConnectCtx(ctx); err != nil {
 		return nil, fmt.Errorf("connecting to %s: %w", cfg.Addr, err)
 	}
-	return &Terminal{cfg: cfg, conn: c, State: State{Batch: "000001"}}, nil
+	return &Terminal{cfg: cfg, conn: c, wire: io, State: State{Batch: "000001"}}, nil
 }
 
 // Close hangs up.
@@ -152,6 +164,12 @@ type wireIO struct {
 	framer   dialect.Framer
 	preamble []byte
 	r        *bufio.Reader
+	// macKey, once a cup sign-on delivered one, signs every request that
+	// carries F64.
+	macKey []byte
+	// requirement is the processing requirement of the last cup response
+	// (the low nibble of its header's third byte).
+	requirement atomic.Uint32
 }
 
 func (w *wireIO) ReadMessage(r io.Reader) (*iso8583.Message, error) {
@@ -162,6 +180,9 @@ func (w *wireIO) ReadMessage(r io.Reader) (*iso8583.Message, error) {
 	if err != nil {
 		return nil, err
 	}
+	if w.d.Preamble >= 8 {
+		w.requirement.Store(uint32(frame[7] & 0x0F))
+	}
 	return w.d.Decode(frame[w.d.Preamble:])
 }
 
@@ -169,6 +190,11 @@ func (w *wireIO) WriteMessage(wr io.Writer, m *iso8583.Message) error {
 	packed, err := m.Pack()
 	if err != nil {
 		return err
+	}
+	if w.macKey != nil && m.GetField(64) != nil {
+		if err := sign(w.macKey, packed); err != nil {
+			return err
+		}
 	}
 	frame, err := w.framer.AppendFrame(nil, w.preamble, packed)
 	if err != nil {
@@ -184,6 +210,9 @@ func (t *Terminal) Send(typ txn.Type, req *iso8583.Message) (*Exchange, error) {
 	start := time.Now()
 	resp, err := t.conn.Send(req)
 	x := &Exchange{Type: typ, Request: req, Response: resp, Latency: time.Since(start)}
+	if resp != nil {
+		x.Requirement = byte(t.wire.requirement.Load())
+	}
 	if err != nil {
 		return x, fmt.Errorf("%s: %w", typ, err)
 	}
@@ -208,6 +237,45 @@ func (t *Terminal) check(req, resp *iso8583.Message) error {
 	if field(resp, 39) == "" {
 		return errors.New("response has no F39")
 	}
+	// Terminals check the MAC of approvals only; a bad one makes them reverse (A0).
+	if t.wire.macKey != nil && req.GetField(64) != nil && field(resp, 39) == txn.Approved {
+		if resp.GetField(64) == nil {
+			return ErrBadMAC
+		}
+		packed, err := resp.Pack()
+		if err != nil {
+			return err
+		}
+		want := append([]byte(nil), packed[len(packed)-8:]...)
+		if err := sign(t.wire.macKey, packed); err != nil {
+			return err
+		}
+		if string(packed[len(packed)-8:]) != string(want) {
+			return ErrBadMAC
+		}
+	}
+	return nil
+}
+
+// UseMACKey replaces the MAC key the last sign-on delivered: a way to send
+// requests with a wrong MAC on purpose. Nil stops signing requests.
+func (t *Terminal) UseMACKey(key []byte) { t.wire.macKey = key }
+
+// ErrBadMAC reports an approval whose MAC does not verify: a real terminal
+// reverses the transaction with reason A0.
+var ErrBadMAC = errors.New("response MAC does not verify")
+
+// sign computes the MAC of a packed message whose last field is an 8-byte F64
+// and writes it there.
+func sign(key, packed []byte) error {
+	if len(packed) < 8 {
+		return errors.New("message too short to carry a MAC")
+	}
+	mac, err := keys.MAC(key, packed[:len(packed)-8])
+	if err != nil {
+		return err
+	}
+	copy(packed[len(packed)-8:], mac)
 	return nil
 }
 

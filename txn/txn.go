@@ -36,6 +36,7 @@ const (
 const (
 	Approved          = "00"
 	InvalidMerchant   = "03"
+	MACError          = "A0"
 	InvalidTxn        = "12"
 	OriginalNotFound  = "25"
 	FormatError       = "30"
@@ -130,6 +131,10 @@ type Decision struct {
 	Balance int64
 	// Domestic and Foreign are the settlement reconciliation codes (cup F48).
 	Domestic, Foreign Reconciliation
+	// Requirement is the host's processing requirement for the terminal, sent
+	// in the low nibble of the cup header's third byte (3: sign on again). Zero
+	// leaves the header as the terminal sent it.
+	Requirement byte
 	// Note says in words what the host decided, for the journal.
 	Note string
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/moov-io/iso8583/specs"
 
 	"github.com/acqsim/acqsim/fixtures"
+	"github.com/acqsim/acqsim/keys"
 	"github.com/acqsim/acqsim/txn"
 )
 
@@ -31,6 +32,10 @@ type Dialect struct {
 	// BalancedCloses: a balanced settlement closes the batch at once (iso87);
 	// otherwise the batch closes with the upload-end message (cup 60.3 207).
 	BalancedCloses bool
+	// MAC computes the MAC of a message from its MTI to the field before F64,
+	// for dialects whose terminals authenticate messages with F64 (cup); nil
+	// where the host neither checks nor computes one.
+	MAC func(key, data []byte) ([]byte, error)
 
 	routes []route
 	wire   wire
@@ -78,7 +83,7 @@ func Load(name string) (*Dialect, error) {
 	case "iso87ascii":
 		d = Dialect{Name: name, Currency: "840", BalancedCloses: true, routes: iso87Routes, wire: iso87{}}
 	case "cup":
-		d = Dialect{Name: name, Preamble: 11, Currency: "156", VoidsAsCredits: true, routes: cupRoutes, wire: cup{}}
+		d = Dialect{Name: name, Preamble: 11, Currency: "156", VoidsAsCredits: true, MAC: keys.MAC, routes: cupRoutes, wire: cup{}}
 	default:
 		return nil, fmt.Errorf("unknown dialect %q (want iso87ascii or cup)", name)
 	}
@@ -240,13 +245,20 @@ func ResponseMTI(mti string) string {
 }
 
 // ReplyPreamble appends the preamble of a response to one that came with req:
-// the TPDU's destination and source swapped, the header echoed.
-func (d *Dialect) ReplyPreamble(dst, req []byte) []byte {
+// the TPDU's destination and source swapped, the header echoed, with the
+// host's processing requirement in the low nibble of its third byte when one
+// is given.
+func (d *Dialect) ReplyPreamble(dst, req []byte, requirement byte) []byte {
 	if d.Preamble == 0 || len(req) < d.Preamble {
 		return dst
 	}
+	n := len(dst)
 	dst = append(dst, req[0], req[3], req[4], req[1], req[2])
-	return append(dst, req[5:d.Preamble]...)
+	dst = append(dst, req[5:d.Preamble]...)
+	if requirement != 0 {
+		dst[n+7] = dst[n+7]&0xF0 | requirement&0x0F
+	}
+	return dst
 }
 
 // get returns a field's value, or "" when the field is absent.

@@ -142,7 +142,7 @@ func (f Framer) ReadFrame(r *bufio.Reader, buf []byte) ([]byte, error) {
 	}
 	buf = buf[:n]
 	if _, err := io.ReadFull(r, buf); err != nil {
-		return nil, fmt.Errorf("%w: connection closed inside a %d-byte frame: %v", ErrBadFrame, n, err)
+		return nil, fmt.Errorf("%w: connection closed inside a %d-byte frame: %w", ErrBadFrame, n, err)
 	}
 	return buf, nil
 }
