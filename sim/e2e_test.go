@@ -261,6 +261,23 @@ func TestMatching(t *testing.T) {
 				t.Errorf("retransmission answered with RRN %s auth %s, want the cached %s %s",
 					again.Get(37), again.Get(38), first.Get(37), first.Get(38))
 			}
+			// Repeats (0221, 0401) are answered as their originals, with the
+			// original's response MTI (0230, 0410).
+			x, err = term.Advice(650)
+			advice := expect(t, "advice", x, err, txn.Approved)
+			x, err = term.Repeat(advice)
+			expect1("advice repeat (0221)", x, err, txn.Approved)
+			if mti, _ := x.Response.GetMTI(); mti != "0230" || x.Get(37) != advice.Get(37) {
+				t.Errorf("0221 answered %s with RRN %s, want 0230 with the first RRN %s", mti, x.Get(37), advice.Get(37))
+			}
+			x, err = term.Reverse(advice.Get(11), 0, "98", false)
+			rev := expect(t, "reversal of the advice", x, err, txn.Approved)
+			x, err = term.Repeat(rev)
+			expect1("reversal repeat (0401)", x, err, txn.Approved)
+			if mti, _ := x.Response.GetMTI(); mti != "0410" {
+				t.Errorf("0401 answered %s, want 0410", mti)
+			}
+
 			changed, _ := first.Request.Clone()
 			changed.Field(4, "000000004300")
 			x, err = term.Send(txn.Sale, changed)

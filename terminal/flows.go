@@ -289,3 +289,15 @@ func (t *Terminal) Last(types ...txn.Type) *Record {
 	}
 	return nil
 }
+
+// Repeat resends an earlier request as its repeat (0220 -> 0221, 0400 -> 0401),
+// as a terminal does when the first got no answer.
+func (t *Terminal) Repeat(x *Exchange) (*Exchange, error) {
+	m, err := x.Request.Clone()
+	if err != nil {
+		return nil, err
+	}
+	mti, _ := m.GetMTI()
+	m.MTI(mti[:3] + "1")
+	return t.Send(x.Type, m)
+}
