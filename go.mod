@@ -3,6 +3,7 @@ module github.com/acqsim/acqsim
 go 1.26.8
 
 require (
+	github.com/expr-lang/expr v1.17.8
 	github.com/moov-io/iso8583 v0.26.1
 	github.com/moov-io/iso8583-connection v0.9.0
 	github.com/spf13/cobra v1.10.2

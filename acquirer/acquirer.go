@@ -93,10 +93,13 @@ func (h *Host) Decide(r *txn.Request, now time.Time) txn.Decision {
 	switch r.Type {
 	case txn.SignOn:
 		return h.signOn(t, r)
-	case txn.SignOff, txn.Echo:
+	case txn.SignOff:
+		t.signedOn = false
+		return txn.Decision{RC: txn.Approved}
+	case txn.Echo:
 		return txn.Decision{RC: txn.Approved}
 	case txn.Settlement:
-		return h.settle(t, r)
+		return h.settle(t, r, false)
 	case txn.Upload:
 		return h.upload(t, r)
 	case txn.UploadEnd:
@@ -117,6 +120,7 @@ func (h *Host) Decide(r *txn.Request, now time.Time) txn.Decision {
 		if seen.fingerprint == r.Fingerprint {
 			d := seen.decision
 			d.Note = "duplicate: the first response again"
+			d.Cached = true
 			return d
 		}
 		return txn.Decision{RC: txn.Duplicate, Note: "duplicate STAN with different content"}
@@ -157,6 +161,7 @@ func (h *Host) signOn(t *terminal, r *txn.Request) txn.Decision {
 			t.batch = r.Batch
 		}
 	}
+	t.signedOn = true
 	d := txn.Decision{RC: txn.Approved, Batch: t.batch}
 	rng := rand.New(rand.NewPCG(h.cfg.Seed, h.signOns.Add(1)))
 	keys, f62, err := newWorkingKeys(rng, h.cfg.MasterKey, r.NetCode)
@@ -178,7 +183,7 @@ func (h *Host) approve(t *terminal, r *txn.Request, now time.Time) txn.Decision 
 	d := txn.Decision{RC: txn.Approved, RRN: h.nextRRN(), Settlement: h.cfg.Calendar.SettlementDate(now)}
 	rec := &record{
 		typ: r.Type, stan: r.STAN, rrn: d.RRN, pan: r.PAN,
-		amount: r.Amount, batch: t.batchOf(r), date: now.Format("0102"),
+		amount: r.Amount, batch: t.batchOf(r), date: now.Format("0102"), at: now,
 	}
 	if r.Amount <= 0 {
 		d = txn.Decision{RC: "13", RRN: d.RRN, Note: "invalid amount"}
@@ -217,9 +222,10 @@ func (h *Host) void(t *terminal, r *txn.Request, now time.Time) txn.Decision {
 	orig.state = voided
 	t.book(&record{
 		typ: r.Type, stan: r.STAN, rrn: d.RRN, auth: d.AuthCode, pan: r.PAN,
-		amount: r.Amount, batch: t.batchOf(r), date: now.Format("0102"), orig: orig,
+		amount: r.Amount, batch: t.batchOf(r), date: now.Format("0102"), at: now, orig: orig,
 	}, approved)
 	d.Note = "void of STAN " + orig.stan
+	d.Released = orig.released(r)
 	return d
 }
 
@@ -247,18 +253,21 @@ func (h *Host) reverse(t *terminal, r *txn.Request) txn.Decision {
 		return txn.Decision{RC: txn.InvalidTxn, Note: "reversal: original already settled"}
 	}
 	orig.state = reversed
+	d := txn.Decision{RC: txn.Approved, Note: fmt.Sprintf("reversal: %s with RRN %s reversed", orig.typ, orig.rrn)}
 	if orig.orig != nil && orig.orig.state == voided {
 		orig.orig.state = approved // reversing a void restores what it voided
+	} else {
+		d.Released = orig.released(r)
 	}
-	return txn.Decision{RC: txn.Approved, Note: fmt.Sprintf("reversal: %s with RRN %s reversed", orig.typ, orig.rrn)}
+	return d
 }
 
 // settle compares the terminal's totals with the host's own for the batch.
-func (h *Host) settle(t *terminal, r *txn.Request) txn.Decision {
+func (h *Host) settle(t *terminal, r *txn.Request, outOfBalance bool) txn.Decision {
 	b := t.batchOf(r)
 	own := t.totals(b, h.cfg.VoidsAsCredits)
 	domestic := own.DebitCount == r.Totals.DebitCount && own.DebitAmount == r.Totals.DebitAmount &&
-		own.CreditCount == r.Totals.CreditCount && own.CreditAmount == r.Totals.CreditAmount
+		own.CreditCount == r.Totals.CreditCount && own.CreditAmount == r.Totals.CreditAmount && !outOfBalance
 	// The host books every card as domestic, so foreign totals balance at zero.
 	foreign := r.Totals.ForeignDebitCount == 0 && r.Totals.ForeignDebitAmount == 0 &&
 		r.Totals.ForeignCreditCount == 0 && r.Totals.ForeignCreditAmount == 0
@@ -322,4 +331,52 @@ func (h *Host) MACKey(mid, tid string) []byte {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.keys.MAC
+}
+
+// SignedOn reports whether the terminal has signed on (and not off) since the
+// host started or was reset.
+func (h *Host) SignedOn(mid, tid string) bool {
+	h.mu.Lock()
+	t := h.terminals[terminalKey{mid, tid}]
+	h.mu.Unlock()
+	if t == nil {
+		return false
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.signedOn
+}
+
+// Force answers a request with a response code a scenario chose instead of
+// the host's own. A declined financial request is booked as declined (a later
+// void of it gets 12); a settlement or upload is left as it was. outOfBalance
+// answers a settlement as out of balance whatever its totals. Forcing "00"
+// without outOfBalance is the default answer.
+func (h *Host) Force(r *txn.Request, now time.Time, rc string, outOfBalance bool) txn.Decision {
+	if r.Type == txn.Settlement && outOfBalance {
+		t := h.terminal(r.MID, r.TID)
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		return h.settle(t, r, true)
+	}
+	if rc == "" || rc == txn.Approved {
+		return h.Decide(r, now)
+	}
+	d := txn.Decision{RC: rc, Note: "scripted response " + rc}
+	switch r.Type {
+	case txn.Sale, txn.Refund, txn.PreAuth, txn.Completion, txn.Advice, txn.Void, txn.PreAuthVoid, txn.Balance:
+		t := h.terminal(r.MID, r.TID)
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		d.RRN = h.nextRRN()
+		t.book(&record{
+			typ: r.Type, stan: r.STAN, rrn: d.RRN, pan: r.PAN, amount: r.Amount,
+			batch: t.batchOf(r), date: now.Format("0102"), at: now,
+		}, declined)
+	}
+	return d
+}
+
+func (rec *record) released(r *txn.Request) *txn.Released {
+	return &txn.Released{Type: rec.typ, PAN: rec.pan, MID: r.MID, TID: r.TID, Amount: rec.amount, At: rec.at}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/acqsim/acqsim/txn"
 )
@@ -19,6 +20,8 @@ type terminal struct {
 	closed  map[string]bool               // batches settled and closed
 	uploads map[string][]txn.UploadRecord // per batch, as the terminal uploaded them
 	keys    WorkingKeys
+	// signedOn is set by an approved sign-on and cleared by a sign-off.
+	signedOn bool
 }
 
 func newTerminal() *terminal {
@@ -48,7 +51,8 @@ type record struct {
 	auth  string
 	pan   string
 	batch string
-	date  string // MMDD
+	date  string    // MMDD
+	at    time.Time // when the host answered it
 	// amount in minor units
 	amount int64
 	// orig is what a void cancelled.

@@ -9,20 +9,15 @@ import (
 	"github.com/moov-io/iso8583"
 
 	"github.com/acqsim/acqsim/host/dialect"
+	"github.com/acqsim/acqsim/host/fault"
 	"github.com/acqsim/acqsim/journal"
+	"github.com/acqsim/acqsim/scenarios"
 	"github.com/acqsim/acqsim/txn"
 )
 
-// MACKeys is implemented by deciders that hand terminals MAC keys at sign-on;
-// the host then checks the MAC of requests that carry one and signs the
-// responses to them.
-type MACKeys interface {
-	MACKey(mid, tid string) []byte
-}
-
-// exchange answers one frame: bytes to message, message to decision, decision
-// to response, response to bytes. It returns false when the connection must
-// close.
+// exchange answers one frame: bytes to message, message to a plan (the
+// decision and how it reaches the wire), plan to response bytes, then the
+// delivery, now or later. It returns false when the connection must close.
 func (c *conn) exchange(log *slog.Logger, frame []byte) bool {
 	s := c.srv
 	started := time.Now()
@@ -30,6 +25,7 @@ func (c *conn) exchange(log *slog.Logger, frame []byte) bool {
 	d := s.Dialect
 	preamble, body := frame[:d.Preamble], frame[d.Preamble:]
 
+	// bytes -> message
 	msg, err := d.Decode(body)
 	if errors.Is(err, dialect.ErrNoMTI) {
 		log.Warn("closing connection: message does not decode", "err", err)
@@ -46,65 +42,113 @@ func (c *conn) exchange(log *slog.Logger, frame []byte) bool {
 		Time: now, MTI: req.MTI, Txn: string(req.Type), Proc: req.Proc, STAN: req.STAN, RRN: req.RRN,
 		TID: req.TID, MID: req.MID, Amount: req.Amount, Currency: req.Currency, PAN: txn.MaskPAN(req.PAN),
 	}
-
-	var macKey []byte
-	signed := d.MAC != nil && msg.GetField(64) != nil
-	if ks, ok := s.Decider.(MACKeys); ok && signed {
-		macKey = ks.MACKey(req.MID, req.TID)
-	}
-	var dec txn.Decision
-	switch {
-	case err != nil:
-		dec = txn.Decision{RC: txn.FormatError, Note: "format error: " + err.Error()}
-		e.Error = err.Error()
-		log.Info("format error", "mti", req.MTI, "err", err)
-	case !isRequest(req.MTI):
+	if !isRequest(req.MTI) {
 		e.Decision = "not a request; no answer"
 		c.journal(e)
 		return true
-	case signed && macKey == nil:
-		dec = txn.Decision{RC: txn.MACError, Requirement: 3, Note: "MAC error: no MAC key for this terminal; sign on again"}
-	case signed && !macValid(d, macKey, body):
-		dec = txn.Decision{RC: txn.MACError, Requirement: 3, Note: "MAC error: the request's MAC does not verify; sign on again"}
-	default:
-		dec = s.Decider.Decide(req, now)
 	}
 
-	packed, err := respond(d, msg, req, &dec, now, macKey)
+	// message -> plan
+	var macKey []byte
+	signed := d.MAC != nil && msg.GetField(64) != nil && req.Type != txn.SignOn
+	if signed && s.Keys != nil {
+		macKey = s.Keys.MACKey(req.MID, req.TID)
+	}
+	var plan scenarios.Plan
+	switch {
+	case err != nil:
+		plan.Decision = txn.Decision{RC: txn.FormatError, Note: "format error: " + err.Error()}
+		e.Error = err.Error()
+		log.Info("format error", "mti", req.MTI, "err", err)
+	case signed && macKey == nil:
+		plan.Decision = txn.Decision{RC: txn.MACError, Requirement: 3, Note: "MAC error: no MAC key for this terminal; sign on again"}
+	case signed && !macValid(d, macKey, body):
+		plan.Decision = txn.Decision{RC: txn.MACError, Requirement: 3, Note: "MAC error: the request's MAC does not verify; sign on again"}
+	default:
+		plan = s.Planner.Plan(req, now)
+	}
+	dec := &plan.Decision
+
+	// plan -> response bytes
+	packed, err := respond(d, msg, req, &plan, now, macKey)
 	if err != nil {
-		// The request decoded, so only our own response can be at fault.
+		// The request decoded, so only our own response (or a scripted edit
+		// of it) can be at fault.
 		log.Error("cannot build the response", "mti", req.MTI, "err", err)
 		e.Error = "building the response: " + err.Error()
 		e.Decision = dec.Note
 		c.journal(e)
 		return true
 	}
+	var pre [16]byte
+	out, err := s.Framer.AppendFrame(nil, d.ReplyPreamble(pre[:0], preamble, dec.Requirement), packed)
+	if err != nil {
+		log.Error("cannot frame the response", "mti", req.MTI, "err", err)
+		e.Error = "framing the response: " + err.Error()
+		c.journal(e)
+		return true
+	}
+
 	e.RespMTI = dialect.ResponseMTI(req.MTI)
 	e.RC = dec.RC
 	e.Decision = dec.Note
 	if dec.RRN != "" {
 		e.RRN = dec.RRN
 	}
+	e.Scenario, e.Rule, e.Step, e.Action = plan.Trace.Scenario, plan.Trace.Rule, plan.Trace.Step, plan.Trace.Action
 	e.LatencyUS = time.Since(started).Microseconds()
-	// Journalled before it is written: a terminal that has its answer finds
+	// Journalled before it is delivered: a terminal that has its answer finds
 	// the exchange in the journal.
 	c.journal(e)
 
-	var pre [16]byte
-	if err := c.write(d.ReplyPreamble(pre[:0], preamble, dec.Requirement), packed); err != nil {
-		log.Warn("cannot write the response", "mti", e.RespMTI, "stan", e.STAN, "err", err)
-		e.Error = "writing the response: " + err.Error()
-		c.journal(e)
-		return false
+	// response -> bytes on the wire, now or after the scripted delay
+	deliver := func() bool {
+		if err := c.deliver(plan.Fault, out); err != nil {
+			log.Warn("cannot write the response", "mti", e.RespMTI, "stan", e.STAN, "err", err)
+			e.Error = "writing the response: " + err.Error()
+			c.journal(e)
+			return false
+		}
+		return true
 	}
-	return true
+	if plan.Delay > 0 {
+		c.Later(plan.Delay, func() {
+			if !deliver() {
+				c.Close()
+			}
+		})
+		return true
+	}
+	return deliver()
 }
 
-// respond packs the response to req; with a MAC key, it signs it in F64.
-func respond(d *dialect.Dialect, msg *iso8583.Message, req *txn.Request, dec *txn.Decision, now time.Time, macKey []byte) ([]byte, error) {
-	resp, err := d.Response(msg, req, dec, now)
+// deliver puts a framed response on the wire, whole or the fault's way.
+func (c *conn) deliver(f fault.Fault, frame []byte) error {
+	if f == nil {
+		return c.Write(frame)
+	}
+	return f.Deliver(c, frame)
+}
+
+// respond packs the response to req with the plan's field changes; with a MAC
+// key, it signs it in F64.
+func respond(d *dialect.Dialect, msg *iso8583.Message, req *txn.Request, plan *scenarios.Plan, now time.Time, macKey []byte) ([]byte, error) {
+	resp, err := d.Response(msg, req, &plan.Decision, now)
 	if err != nil {
 		return nil, err
+	}
+	for id, v := range plan.Set {
+		if err := resp.Field(id, v); err != nil {
+			return nil, err
+		}
+	}
+	for _, id := range plan.Unset {
+		resp.UnsetField(id)
+	}
+	if ed, ok := plan.Fault.(fault.Editor); ok {
+		if err := ed.Edit(resp); err != nil {
+			return nil, err
+		}
 	}
 	if macKey != nil {
 		if err := resp.BinaryField(64, make([]byte, 8)); err != nil {

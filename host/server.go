@@ -18,12 +18,20 @@ import (
 	"github.com/acqsim/acqsim/clock"
 	"github.com/acqsim/acqsim/host/dialect"
 	"github.com/acqsim/acqsim/journal"
+	"github.com/acqsim/acqsim/scenarios"
 	"github.com/acqsim/acqsim/txn"
 )
 
-// Decider says what the host answers to a request.
-type Decider interface {
-	Decide(r *txn.Request, now time.Time) txn.Decision
+// Planner decides what the host does with a request: the answer, and how and
+// when it reaches the wire (scenarios.Engine).
+type Planner interface {
+	Plan(r *txn.Request, now time.Time) scenarios.Plan
+}
+
+// MACKeys gives the MAC key a terminal was handed at sign-on, for dialects
+// whose terminals sign their messages.
+type MACKeys interface {
+	MACKey(mid, tid string) []byte
 }
 
 // Server is an ISO 8583 host. Set its fields, then call Serve; the zero values
@@ -31,7 +39,13 @@ type Decider interface {
 type Server struct {
 	Dialect *dialect.Dialect
 	Framer  dialect.Framer
-	Decider Decider
+	Planner Planner
+	// Keys, when set, has the host check the MAC of requests that carry one
+	// and sign the responses to them.
+	Keys MACKeys
+	// Location is the time zone of host times in responses (F12, F13); nil
+	// means local time.
+	Location *time.Location
 	// Journal, when set, records every exchange.
 	Journal *journal.Journal
 	// Clock is the host's time (F12, F13, settlement dates); nil means real time.
@@ -50,6 +64,8 @@ type Server struct {
 	conns     map[*conn]struct{}
 	wg        sync.WaitGroup
 	closing   atomic.Bool
+	// refuseUntil is when the host takes new connections again (Unix ns).
+	refuseUntil atomic.Int64
 }
 
 // DefaultWriteTimeout bounds a response write when nothing else is configured.
@@ -61,10 +77,10 @@ var ErrServerClosed = errors.New("host: server closed")
 // Serve accepts connections on l until Shutdown, and always returns a non-nil
 // error: ErrServerClosed after Shutdown.
 func (s *Server) Serve(l net.Listener) error {
-	if s.closing.Load() {
+	if !s.track(l, true) {
+		l.Close()
 		return ErrServerClosed
 	}
-	s.track(l, true)
 	defer s.track(l, false)
 	log := s.logger()
 	var backoff time.Duration
@@ -84,7 +100,11 @@ func (s *Server) Serve(l net.Listener) error {
 			return err
 		}
 		backoff = 0
-		c := &conn{srv: s, rwc: rwc, addr: rwc.RemoteAddr().String()}
+		if time.Now().UnixNano() < s.refuseUntil.Load() {
+			resetConn(rwc) // refusing connections for a while (a scripted fault)
+			continue
+		}
+		c := &conn{srv: s, rwc: rwc, addr: rwc.RemoteAddr().String(), timers: map[*time.Timer]struct{}{}}
 		if !s.trackConn(c, true) {
 			rwc.Close()
 			return ErrServerClosed
@@ -104,8 +124,8 @@ func isTemporary(err error) bool {
 // handling, and closes it. When ctx ends first, it closes the remaining
 // connections at once and returns ctx's error.
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.closing.Store(true)
 	s.mu.Lock()
+	s.closing.Store(true)
 	for l := range s.listeners {
 		l.Close()
 	}
@@ -132,17 +152,23 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 }
 
-func (s *Server) track(l net.Listener, add bool) {
+// track adds or removes a listener; it refuses to add one once Shutdown has
+// begun, so that no listener is left open behind it.
+func (s *Server) track(l net.Listener, add bool) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.listeners == nil {
 		s.listeners = map[net.Listener]struct{}{}
 	}
-	if add {
-		s.listeners[l] = struct{}{}
-	} else {
+	if !add {
 		delete(s.listeners, l)
+		return true
 	}
+	if s.closing.Load() {
+		return false
+	}
+	s.listeners[l] = struct{}{}
+	return true
 }
 
 func (s *Server) trackConn(c *conn, add bool) bool {
@@ -172,10 +198,14 @@ func (s *Server) logger() *slog.Logger {
 }
 
 func (s *Server) now() time.Time {
-	if s.Clock == nil {
-		return time.Now()
+	now := time.Now()
+	if s.Clock != nil {
+		now = s.Clock.Now()
 	}
-	return s.Clock.Now()
+	if s.Location != nil {
+		now = now.In(s.Location)
+	}
+	return now
 }
 
 func (s *Server) writeTimeout() time.Duration {
@@ -193,6 +223,11 @@ type conn struct {
 
 	wmu  sync.Mutex // one response on the wire at a time, each written whole
 	wbuf []byte
+
+	tmu      sync.Mutex // guards timers and done
+	timers   map[*time.Timer]struct{}
+	done     bool
+	inflight sync.WaitGroup // scheduled work running now
 }
 
 func (c *conn) serve() {
@@ -200,6 +235,7 @@ func (c *conn) serve() {
 	log := s.logger().With("conn", c.addr)
 	defer func() {
 		c.rwc.Close()
+		c.stopTimers()
 		s.trackConn(c, false)
 	}()
 	log.Debug("connected")
@@ -256,16 +292,67 @@ func (c *conn) journal(e journal.Entry) {
 	c.srv.Journal.Append(e)
 }
 
-// write sends one whole frame, within the write timeout.
-func (c *conn) write(preamble, message []byte) error {
+// Write sends bytes whole, within the write timeout: a frame, or what a fault
+// makes of one. conn is the fault.Wire of its terminal.
+func (c *conn) Write(b []byte) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	var err error
-	c.wbuf, err = c.srv.Framer.AppendFrame(c.wbuf[:0], preamble, message)
-	if err != nil {
-		return err
-	}
 	c.rwc.SetWriteDeadline(time.Now().Add(c.srv.writeTimeout()))
-	_, err = c.rwc.Write(c.wbuf)
+	_, err := c.rwc.Write(b)
 	return err
+}
+
+// Close hangs up; the connection's reader sees it and ends.
+func (c *conn) Close() { c.rwc.Close() }
+
+// Reset aborts the connection with a TCP RST.
+func (c *conn) Reset() { resetConn(c.rwc) }
+
+func resetConn(rwc net.Conn) {
+	if tc, ok := rwc.(*net.TCPConn); ok {
+		tc.SetLinger(0)
+	}
+	rwc.Close()
+}
+
+// Refuse turns away new connections for d.
+func (c *conn) Refuse(d time.Duration) {
+	c.srv.refuseUntil.Store(time.Now().Add(d).UnixNano())
+}
+
+// Later runs f after d on a timer: no goroutine waits meanwhile. When the
+// connection ends first, f never runs.
+func (c *conn) Later(d time.Duration, f func()) {
+	c.tmu.Lock()
+	defer c.tmu.Unlock()
+	if c.done {
+		return
+	}
+	var t *time.Timer
+	// The callback takes tmu first, so it cannot see t before it is set.
+	t = time.AfterFunc(d, func() {
+		c.tmu.Lock()
+		if _, ok := c.timers[t]; !ok || c.done {
+			c.tmu.Unlock()
+			return
+		}
+		delete(c.timers, t)
+		c.inflight.Add(1)
+		c.tmu.Unlock()
+		defer c.inflight.Done()
+		f()
+	})
+	c.timers[t] = struct{}{}
+}
+
+// stopTimers abandons scheduled work and waits for any already running.
+func (c *conn) stopTimers() {
+	c.tmu.Lock()
+	c.done = true
+	for t := range c.timers {
+		t.Stop()
+	}
+	c.timers = nil
+	c.tmu.Unlock()
+	c.inflight.Wait()
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/acqsim/acqsim/host"
 	"github.com/acqsim/acqsim/host/dialect"
 	"github.com/acqsim/acqsim/journal"
+	"github.com/acqsim/acqsim/scenarios"
 	"github.com/acqsim/acqsim/sim"
 	"github.com/acqsim/acqsim/txn"
 )
@@ -582,16 +583,16 @@ func TestShutdown(t *testing.T) {
 	}
 }
 
-// blockingDecider approves everything, but only once released.
-type blockingDecider struct {
+// blockingPlanner approves everything, but only once released.
+type blockingPlanner struct {
 	entered chan struct{}
 	release chan struct{}
 }
 
-func (b *blockingDecider) Decide(*txn.Request, time.Time) txn.Decision {
+func (b *blockingPlanner) Plan(*txn.Request, time.Time) scenarios.Plan {
 	b.entered <- struct{}{}
 	<-b.release
-	return txn.Decision{RC: txn.Approved}
+	return scenarios.Plan{Decision: txn.Decision{RC: txn.Approved}}
 }
 
 // TestShutdownFinishesInFlight: a request being decided when Shutdown starts
@@ -601,8 +602,8 @@ func TestShutdownFinishesInFlight(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dec := &blockingDecider{entered: make(chan struct{}), release: make(chan struct{})}
-	srv := &host.Server{Dialect: d, Framer: d.Framer(dialect.Binary2, 0), Decider: dec, IdleTimeout: time.Hour}
+	dec := &blockingPlanner{entered: make(chan struct{}), release: make(chan struct{})}
+	srv := &host.Server{Dialect: d, Framer: d.Framer(dialect.Binary2, 0), Planner: dec, IdleTimeout: time.Hour}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

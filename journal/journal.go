@@ -26,18 +26,25 @@ type Entry struct {
 	Currency string    `json:"currency,omitempty"`
 	PAN      string    `json:"pan,omitempty"` // masked: first six and last four digits
 	RC       string    `json:"rc,omitempty"`  // F39 of the response
-	// LatencyUS is the time from the request's last byte read to the response's
-	// last byte written, in microseconds.
+	// LatencyUS is the time from the request's arrival to its response being
+	// ready to write (before any scripted delay), in microseconds.
 	LatencyUS int64 `json:"latency_us"`
 	// Decision says in words what the host decided.
 	Decision string `json:"decision,omitempty"`
+	// Scenario, Rule and Step say which scenario rule decided the exchange,
+	// and Action what it did ("respond rc=51", "delay 45s", "no-response");
+	// empty when the default host behaviour answered.
+	Scenario string `json:"scenario,omitempty"`
+	Rule     string `json:"rule,omitempty"`
+	Step     int    `json:"step,omitempty"`
+	Action   string `json:"action,omitempty"`
 	// Error is set when the request could not be answered normally.
 	Error string `json:"error,omitempty"`
 }
 
 // Filter selects entries; empty fields match anything.
 type Filter struct {
-	TID, MID, STAN, RRN, MTI, Txn, RC string
+	TID, MID, STAN, RRN, MTI, Txn, RC, Scenario, Rule string
 	// Since and Until bound the entries' time (inclusive, exclusive).
 	Since, Until time.Time
 	// Limit caps the number of entries returned (the latest ones); 0 means all.
@@ -52,6 +59,8 @@ func (f Filter) match(e *Entry) bool {
 		(f.MTI == "" || f.MTI == e.MTI) &&
 		(f.Txn == "" || f.Txn == e.Txn) &&
 		(f.RC == "" || f.RC == e.RC) &&
+		(f.Scenario == "" || f.Scenario == e.Scenario) &&
+		(f.Rule == "" || f.Rule == e.Rule) &&
 		(f.Since.IsZero() || !e.Time.Before(f.Since)) &&
 		(f.Until.IsZero() || e.Time.Before(f.Until))
 }

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 	"github.com/acqsim/acqsim/host/dialect"
 	"github.com/acqsim/acqsim/journal"
 	"github.com/acqsim/acqsim/keys"
+	"github.com/acqsim/acqsim/scenarios"
 )
 
 // Config is everything `acqsim serve` can be told. The zero value of each
@@ -55,6 +57,9 @@ type Config struct {
 	WriteTimeout time.Duration
 	// JournalSize is how many exchanges the journal keeps; default journal.DefaultCapacity.
 	JournalSize int
+	// Scenario is the scenario every terminal gets: a built-in name or a
+	// file; empty for the default host behaviour.
+	Scenario string
 	// Logger defaults to discarding everything.
 	Logger *slog.Logger
 }
@@ -62,6 +67,8 @@ type Config struct {
 // Sim is a running host.
 type Sim struct {
 	Acquirer *acquirer.Host
+	Engine   *scenarios.Engine
+	Library  *scenarios.Library
 	Journal  *journal.Journal
 	Clock    *clock.Clock
 	Dialect  *dialect.Dialect
@@ -122,15 +129,30 @@ func Start(cfg Config) (*Sim, error) {
 		return nil, err
 	}
 
+	lib, err := scenarios.BuiltIn()
+	if err != nil {
+		return nil, err
+	}
+	engine := scenarios.NewEngine(acq, cfg.Seed, cfg.Location)
+	if cfg.Scenario != "" {
+		sc, err := Resolve(lib, cfg.Scenario)
+		if err != nil {
+			return nil, err
+		}
+		engine.SetGlobal(sc)
+	}
+
 	s := &Sim{
 		Acquirer: acq,
+		Engine:   engine,
+		Library:  lib,
 		Journal:  journal.New(cfg.JournalSize),
 		Clock:    clock.New(cfg.Clock),
 		Dialect:  d,
 		serveErr: make(chan error, 2),
 	}
 	s.iso = &host.Server{
-		Dialect: d, Framer: d.Framer(lh, cfg.MaxFrame), Decider: acq,
+		Dialect: d, Framer: d.Framer(lh, cfg.MaxFrame), Planner: engine, Keys: acq, Location: cfg.Location,
 		Journal: s.Journal, Clock: s.Clock, Logger: log,
 		IdleTimeout: cfg.IdleTimeout, WriteTimeout: cfg.WriteTimeout,
 	}
@@ -179,10 +201,24 @@ func (s *Sim) AdminAddr() string {
 // Err reports a listener that stopped on its own.
 func (s *Sim) Err() <-chan error { return s.serveErr }
 
-// Reset forgets all state: terminals, batches, transactions and the journal.
+// Reset forgets all state: terminals, batches, transactions, scenario
+// counters and the journal.
 func (s *Sim) Reset() {
 	s.Acquirer.Reset()
+	s.Engine.Reset("")
 	s.Journal.Reset()
+}
+
+// Resolve finds a scenario by built-in name, or else loads it from a file.
+func Resolve(lib *scenarios.Library, nameOrFile string) (*scenarios.Compiled, error) {
+	if sc, ok := lib.Get(nameOrFile); ok {
+		return sc, nil
+	}
+	sc, err := scenarios.LoadFile(nameOrFile)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("scenario %q: no built-in scenario or file of that name", nameOrFile)
+	}
+	return sc, err
 }
 
 // Shutdown stops accepting, lets in-flight exchanges finish until ctx ends,

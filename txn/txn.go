@@ -81,6 +81,9 @@ type Request struct {
 	UploadCount int
 	// Fingerprint is what makes two requests with the same STAN the same request.
 	Fingerprint string
+	// Field returns any field of the request by number, "" when absent (for
+	// scenario expressions); nil when the dialect did not set it.
+	Field func(id int) string
 }
 
 // Original is a reference to an earlier transaction.
@@ -131,12 +134,28 @@ type Decision struct {
 	Balance int64
 	// Domestic and Foreign are the settlement reconciliation codes (cup F48).
 	Domestic, Foreign Reconciliation
+	// Cached is set when the answer is the one given to an identical earlier
+	// request (a retransmission): nothing new happened.
+	Cached bool
+	// Released is what an approved reversal or void took back: the original
+	// it undid, so that risk limits can give back what the original used.
+	Released *Released
 	// Requirement is the host's processing requirement for the terminal, sent
 	// in the low nibble of the cup header's third byte (3: sign on again). Zero
 	// leaves the header as the terminal sent it.
 	Requirement byte
 	// Note says in words what the host decided, for the journal.
 	Note string
+}
+
+// Released describes an original transaction that a reversal or void undid.
+type Released struct {
+	Type     Type
+	PAN      string // clear; never log it
+	MID, TID string
+	Amount   int64
+	// At is when the original was approved, on the host's clock.
+	At time.Time
 }
 
 // MaskPAN keeps the first six and last four digits of a card number.

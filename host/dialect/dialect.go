@@ -152,7 +152,7 @@ func isMTI(s string) bool {
 // decoded but do not make sense together (a format error, RC 30).
 func (d *Dialect) Request(m *iso8583.Message) (*txn.Request, error) {
 	mti, _ := m.GetMTI()
-	r := &txn.Request{MTI: mti}
+	r := &txn.Request{MTI: mti, Field: func(id int) string { return get(m, id) }}
 	r.Repeat = len(mti) == 4 && mti[3] == '1'
 	k := d.wire.key(m)
 	r.Type = txn.Unknown

@@ -1,0 +1,36 @@
+package fault
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"time"
+)
+
+// Duplicate sends the response twice, the second after a gap.
+type Duplicate struct {
+	// Gap is the time between the two copies; zero sends them back to back.
+	Gap time.Duration `yaml:"gap" json:"gap,omitempty"`
+}
+
+func init() { Register("duplicate", func() Spec { return &Duplicate{} }) }
+
+func (d *Duplicate) Validate() error {
+	if d.Gap < 0 {
+		return fmt.Errorf("duplicate: gap must not be negative")
+	}
+	return nil
+}
+
+func (d *Duplicate) New(*rand.Rand) Fault { return *d }
+
+func (d Duplicate) Deliver(w Wire, frame []byte) error {
+	if err := w.Write(frame); err != nil {
+		return err
+	}
+	if d.Gap == 0 {
+		return w.Write(frame)
+	}
+	again := append([]byte(nil), frame...)
+	w.Later(d.Gap, func() { w.Write(again) })
+	return nil
+}

@@ -1,0 +1,235 @@
+package scenarios
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/vm"
+
+	"github.com/acqsim/acqsim/txn"
+)
+
+// Compiled is a validated scenario with its expressions compiled, ready to
+// decide. It holds no state: an Engine keeps the counters per binding.
+type Compiled struct {
+	Scenario
+	rules  []compiledRule
+	limits []Limit
+}
+
+type compiledRule struct {
+	Rule
+	match *vm.Program // nil matches everything
+	label string      // the rule's name, or "rule N"
+}
+
+// Env is what a rule's match expression sees.
+type Env struct {
+	MTI       string    `expr:"mti"`
+	Txn       string    `expr:"txn"`
+	Proc      string    `expr:"proc"`
+	Amount    int64     `expr:"amount"`
+	Currency  string    `expr:"currency"`
+	PAN       string    `expr:"pan"`
+	BIN       string    `expr:"bin"`
+	TID       string    `expr:"tid"`
+	MID       string    `expr:"mid"`
+	STAN      string    `expr:"stan"`
+	RRN       string    `expr:"rrn"`
+	Batch     string    `expr:"batch"`
+	EntryMode string    `expr:"entry_mode"`
+	Now       time.Time `expr:"now"`
+	// Field returns a request field's value by number, "" when absent.
+	Field func(int) string `expr:"field"`
+	// Between is true when the host's time of day is in [from, to); a window
+	// may run past midnight ("23:50", "00:10").
+	Between func(from, to string) bool `expr:"between"`
+}
+
+var validTxn = map[string]bool{}
+
+func init() {
+	for _, t := range []txn.Type{txn.SignOn, txn.SignOff, txn.Echo, txn.Sale, txn.Void, txn.Refund, txn.Balance,
+		txn.PreAuth, txn.PreAuthVoid, txn.Completion, txn.Advice, txn.Reversal, txn.Settlement, txn.Upload,
+		txn.UploadEnd, txn.Unknown} {
+		validTxn[string(t)] = true
+	}
+}
+
+// literalChecker refuses, at compile time, what would only fail per message:
+// a between() with a time that does not parse, a txn name that does not exist.
+type literalChecker struct{ err error }
+
+func (c *literalChecker) Visit(node *ast.Node) {
+	switch n := (*node).(type) {
+	case *ast.CallNode:
+		if id, ok := n.Callee.(*ast.IdentifierNode); ok && id.Value == "between" {
+			for _, arg := range n.Arguments {
+				if s, ok := arg.(*ast.StringNode); ok {
+					if _, err := timeOfDay(s.Value); err != nil && c.err == nil {
+						c.err = err
+					}
+				}
+			}
+		}
+	case *ast.BinaryNode:
+		id, isID := n.Left.(*ast.IdentifierNode)
+		s, isStr := n.Right.(*ast.StringNode)
+		if isID && isStr && id.Value == "txn" && !validTxn[s.Value] && c.err == nil {
+			c.err = fmt.Errorf("txn is never %q", s.Value)
+		}
+	}
+}
+
+func compileMatch(src string) (*vm.Program, error) {
+	check := &literalChecker{}
+	prog, err := expr.Compile(src, expr.Env(Env{}), expr.AsBool(), expr.Patch(check))
+	if err != nil {
+		return nil, err
+	}
+	return prog, check.err
+}
+
+// timeOfDay reads "HH:MM" as minutes after midnight.
+func timeOfDay(s string) (int, error) {
+	t, err := time.Parse("15:04", s)
+	if err != nil {
+		return 0, fmt.Errorf("time of day %q: want HH:MM", s)
+	}
+	return t.Hour()*60 + t.Minute(), nil
+}
+
+var (
+	pers    = map[string]bool{"": true, "terminal": true, "card": true, "merchant": true, "global": true}
+	periods = map[string]bool{"txn": true, "day": true, "month": true}
+	status  = map[string]bool{"active": true, "frozen": true, "closed": true, "unregistered": true,
+		"settlement-suspended": true, "void-disabled": true}
+)
+
+// compile validates a decoded scenario and compiles its expressions.
+func compile(sc *Scenario, at locator) (*Compiled, error) {
+	if sc.Name == "" {
+		return nil, at.errorf("name: every scenario needs a name")
+	}
+	c := &Compiled{Scenario: *sc, limits: sc.Limits}
+	for i, r := range sc.Rules {
+		here := at.at("rules", i)
+		cr := compiledRule{Rule: r, label: r.Name}
+		if cr.label == "" {
+			cr.label = "rule " + itoa(i+1)
+		}
+		if r.Match != "" {
+			prog, err := compileMatch(r.Match)
+			if err != nil {
+				return nil, here.at("match").errorf("rule %q: match: %v", cr.label, oneLine(err))
+			}
+			cr.match = prog
+		}
+		if !pers[r.Per] {
+			return nil, here.at("per").errorf("rule %q: per %q: want terminal, card, merchant or global", cr.label, r.Per)
+		}
+		if p := r.Probability; p != nil && (*p < 0 || *p > 1) {
+			return nil, here.at("probability").errorf("rule %q: probability %v: want 0 to 1", cr.label, *p)
+		}
+		if r.Every < 0 {
+			return nil, here.at("every").errorf("rule %q: every must not be negative", cr.label)
+		}
+		if len(r.Steps) > 0 && !r.Outcome.empty() {
+			return nil, here.errorf("rule %q: has both steps and its own respond/delay/action; put them in a step", cr.label)
+		}
+		if err := r.Outcome.check(here, cr.label); err != nil {
+			return nil, err
+		}
+		for j, s := range r.Steps {
+			sh := here.at("steps", j)
+			if s.Times < 0 {
+				return nil, sh.at("times").errorf("rule %q step %d: times must not be negative", cr.label, j+1)
+			}
+			if s.Times == 0 && j != len(r.Steps)-1 {
+				return nil, sh.errorf("rule %q step %d: only the last step may go on for ever (give it times:)", cr.label, j+1)
+			}
+			if err := s.Outcome.check(sh, fmt.Sprintf("%s step %d", cr.label, j+1)); err != nil {
+				return nil, err
+			}
+		}
+		c.rules = append(c.rules, cr)
+	}
+	for i, l := range sc.Limits {
+		here := at.at("limits", i)
+		switch {
+		case l.Per != "" && l.Per != "card" && l.Per != "terminal" && l.Per != "merchant":
+			return nil, here.at("per").errorf("limit %d: per %q: want card, terminal or merchant", i+1, l.Per)
+		case !periods[l.Period]:
+			return nil, here.at("period").errorf("limit %d: period %q: want txn, day or month", i+1, l.Period)
+		case l.MaxAmount <= 0 && l.MaxCount <= 0:
+			return nil, here.errorf("limit %d: needs max_amount or max_count", i+1)
+		case l.MaxAmount > 0 && l.MaxCount > 0:
+			return nil, here.errorf("limit %d: give max_amount or max_count, not both (make two limits)", i+1)
+		case l.Period == "txn" && l.MaxCount > 0:
+			return nil, here.errorf("limit %d: a per-transaction limit can only cap the amount", i+1)
+		case l.RC != "" && !validRC(l.RC):
+			return nil, here.at("rc").errorf("limit %d: rc %q: want two digits or letters", i+1, l.RC)
+		}
+		if c.limits[i].RC == "" {
+			c.limits[i].RC = "61"
+			if l.MaxCount > 0 {
+				c.limits[i].RC = "65"
+			}
+		}
+	}
+	for kind, parties := range map[string]map[string]Party{"merchants": sc.Merchants, "terminals": sc.Terminals} {
+		for id, p := range parties {
+			here := at.at(kind, id)
+			if !status[p.Status] {
+				return nil, here.errorf("%s %q: status %q: want active, frozen, closed, unregistered, settlement-suspended or void-disabled", kind, id, p.Status)
+			}
+			if p.RC != "" && !validRC(p.RC) {
+				return nil, here.errorf("%s %q: rc %q: want two digits or letters", kind, id, p.RC)
+			}
+		}
+	}
+	return c, nil
+}
+
+func (o *Outcome) empty() bool { return o.Respond == nil && o.Delay == nil && o.Action == nil }
+
+func (o *Outcome) check(at locator, label string) error {
+	if r := o.Respond; r != nil {
+		here := at.at("respond")
+		if r.RC != "" && !validRC(r.RC) {
+			return here.errorf("%s: rc %q: want two digits or letters", label, r.RC)
+		}
+		if r.Requirement < 0 || r.Requirement > 7 {
+			return here.errorf("%s: requirement %d: want 0 to 7", label, r.Requirement)
+		}
+		for id := range r.Set {
+			if id < 2 || id > 128 || id == 39 {
+				return here.errorf("%s: set: field %d cannot be set (2 to 128; F39 is rc)", label, id)
+			}
+		}
+		for _, id := range r.Unset {
+			if id < 2 || id > 128 {
+				return here.errorf("%s: unset: field %d: want 2 to 128", label, id)
+			}
+		}
+		if a := o.Action; a != nil {
+			switch a.Name {
+			case "no-response", "reset", "garbage":
+				return at.errorf("%s: respond with action %s: the answer is never sent", label, a.Name)
+			}
+		}
+	}
+	return nil
+}
+
+func oneLine(err error) string {
+	s := err.Error()
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\n' {
+			return s[:i]
+		}
+	}
+	return s
+}

@@ -1,0 +1,419 @@
+package scenarios
+
+import (
+	"fmt"
+	"hash/fnv"
+	"math"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/expr-lang/expr"
+
+	"github.com/acqsim/acqsim/host/fault"
+	"github.com/acqsim/acqsim/txn"
+)
+
+// Decider is the default host behaviour a scenario falls back on and
+// overrides: acquirer.Host.
+type Decider interface {
+	Decide(r *txn.Request, now time.Time) txn.Decision
+	Force(r *txn.Request, now time.Time, rc string, outOfBalance bool) txn.Decision
+	SignedOn(mid, tid string) bool
+}
+
+// Plan is everything the host does with one request: the answer, changes to
+// its fields, how long it waits, how it reaches the wire, and which scenario
+// rule said so.
+type Plan struct {
+	Decision txn.Decision
+	// Set and Unset change response fields after the dialect has built them.
+	Set   map[int]string
+	Unset []int
+	// Delay holds the response back.
+	Delay time.Duration
+	// Fault delivers the response its own way; nil writes it whole.
+	Fault fault.Fault
+	// Trace says who decided, for the journal.
+	Trace Trace
+}
+
+// Trace names the scenario, rule and step that decided an exchange, and the
+// action taken. Empty when the default host behaviour answered.
+type Trace struct {
+	Scenario string `json:"scenario,omitempty"`
+	Rule     string `json:"rule,omitempty"`
+	Step     int    `json:"step,omitempty"`
+	Action   string `json:"action,omitempty"`
+}
+
+// Engine decides each request from the scenario bound to its terminal, or the
+// global one, falling back on the default host behaviour. It is safe for
+// concurrent use.
+type Engine struct {
+	host Decider
+	seed uint64
+	loc  *time.Location
+
+	mu       sync.RWMutex
+	global   *binding
+	terminal map[string]*binding // by terminal ID
+}
+
+// NewEngine returns an engine over the default host behaviour. seed drives
+// every random draw; loc is the time zone of time windows and limit periods
+// (nil: local time).
+func NewEngine(host Decider, seed uint64, loc *time.Location) *Engine {
+	if loc == nil {
+		loc = time.Local
+	}
+	return &Engine{host: host, seed: seed, loc: loc, terminal: map[string]*binding{}}
+}
+
+// SetGlobal makes sc the scenario of every terminal without one of its own;
+// nil restores the default host behaviour. Its counters start afresh.
+func (e *Engine) SetGlobal(sc *Compiled) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.global = e.bind(sc)
+}
+
+// Bind gives one terminal its own scenario (nil: the default host behaviour,
+// whatever the global one). Its counters start afresh.
+func (e *Engine) Bind(tid string, sc *Compiled) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	b := e.bind(sc)
+	if b == nil {
+		b = &binding{} // an explicit "no scenario" for this terminal
+	}
+	e.terminal[tid] = b
+}
+
+// Unbind returns a terminal to the global scenario.
+func (e *Engine) Unbind(tid string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	delete(e.terminal, tid)
+}
+
+// Bindings reports the global scenario's name ("" for none) and each
+// terminal's own.
+func (e *Engine) Bindings() (global string, terminals map[string]string) {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	terminals = map[string]string{}
+	for tid, b := range e.terminal {
+		terminals[tid] = b.name()
+	}
+	return e.global.name(), terminals
+}
+
+// Reset starts every scenario's counters and limits afresh; with a terminal
+// ID, only what is counted for that terminal.
+func (e *Engine) Reset(tid string) {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	for _, b := range append([]*binding{e.global}, values(e.terminal)...) {
+		b.reset(tid)
+	}
+}
+
+func values(m map[string]*binding) []*binding {
+	out := make([]*binding, 0, len(m))
+	for _, b := range m {
+		out = append(out, b)
+	}
+	return out
+}
+
+func (e *Engine) bind(sc *Compiled) *binding {
+	if sc == nil {
+		return nil
+	}
+	b := &binding{sc: sc, engine: e}
+	b.reset("")
+	return b
+}
+
+func (e *Engine) bindingFor(tid string) *binding {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	if b, ok := e.terminal[tid]; ok {
+		return b
+	}
+	return e.global
+}
+
+// Plan decides one request.
+func (e *Engine) Plan(r *txn.Request, now time.Time) Plan {
+	b := e.bindingFor(r.TID)
+	if b == nil || b.sc == nil {
+		return Plan{Decision: e.host.Decide(r, now)}
+	}
+	return b.plan(r, now)
+}
+
+// binding is a scenario in force, with its counters.
+type binding struct {
+	sc     *Compiled
+	engine *Engine
+
+	mu     sync.Mutex
+	counts map[countKey]int
+	usage  map[usageKey]*usage
+	rngs   map[string]*rand.Rand // per terminal, so each terminal's run repeats
+}
+
+type countKey struct {
+	rule int
+	who  string
+}
+
+type usageKey struct {
+	limit  int
+	who    string
+	bucket string
+}
+
+type usage struct {
+	count  int
+	amount int64
+}
+
+func (b *binding) name() string {
+	if b == nil || b.sc == nil {
+		return ""
+	}
+	return b.sc.Name
+}
+
+func (b *binding) reset(tid string) {
+	if b == nil || b.sc == nil {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if tid == "" {
+		b.counts = map[countKey]int{}
+		b.usage = map[usageKey]*usage{}
+		b.rngs = map[string]*rand.Rand{}
+		return
+	}
+	for k := range b.counts {
+		if k.who == "terminal:"+tid {
+			delete(b.counts, k)
+		}
+	}
+	for k := range b.usage {
+		if k.who == "terminal:"+tid {
+			delete(b.usage, k)
+		}
+	}
+	delete(b.rngs, tid)
+}
+
+func (b *binding) rng(tid string) *rand.Rand {
+	r := b.rngs[tid]
+	if r == nil {
+		h := fnv.New64a()
+		h.Write([]byte(tid))
+		r = rand.New(rand.NewPCG(b.engine.seed, h.Sum64()))
+		b.rngs[tid] = r
+	}
+	return r
+}
+
+// who is the counter key a rule or limit counts by.
+func who(per string, r *txn.Request) string {
+	switch per {
+	case "card":
+		return "card:" + r.PAN
+	case "merchant":
+		return "merchant:" + r.MID
+	case "global":
+		return "global"
+	}
+	return "terminal:" + r.TID
+}
+
+func (b *binding) plan(r *txn.Request, now time.Time) Plan {
+	e := b.engine
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	trace := Trace{Scenario: b.sc.Name}
+
+	if rc, why := b.registry(r); rc != "" {
+		trace.Action = why
+		return Plan{Decision: e.host.Force(r, now, rc, false), Trace: trace}
+	}
+	if b.sc.SignOnRequired && needsSignOn(r.Type) && !e.host.SignedOn(r.MID, r.TID) {
+		trace.Action = "sign-on required"
+		return Plan{Decision: txn.Decision{RC: "97", Requirement: 3, Note: "not signed on"}, Trace: trace}
+	}
+
+	env := b.env(r, now)
+	for i := range b.sc.rules {
+		rule := &b.sc.rules[i]
+		if rule.match != nil {
+			out, err := expr.Run(rule.match, env)
+			if err != nil || out != true {
+				continue
+			}
+		}
+		rng := b.rng(r.TID)
+		if p := rule.Probability; p != nil && rng.Float64() >= *p {
+			continue
+		}
+		key := countKey{i, who(rule.Per, r)}
+		b.counts[key]++
+		n := b.counts[key]
+		if rule.Every > 1 && n%rule.Every != 0 {
+			continue
+		}
+		if rule.Every > 1 {
+			n /= rule.Every
+		}
+		outcome, step, ok := rule.outcomeFor(n)
+		if !ok {
+			continue // every step used up: the rule no longer applies
+		}
+		trace.Rule, trace.Step = rule.label, step
+		return b.apply(r, now, outcome, rng, trace)
+	}
+
+	if rc, which := b.overLimit(r, now); rc != "" {
+		trace.Rule = which
+		trace.Action = "respond rc=" + rc
+		return Plan{Decision: e.host.Force(r, now, rc, false), Trace: trace}
+	}
+	p := Plan{Decision: e.host.Decide(r, now)}
+	b.account(r, now, p.Decision)
+	if len(b.sc.limits) == 0 {
+		p.Trace = Trace{} // the default answer, unchanged
+	} else {
+		p.Trace = trace
+	}
+	return p
+}
+
+// outcomeFor returns the outcome for the nth request the rule applies to, and
+// the 1-based step it comes from (0 for a rule without steps).
+func (r *compiledRule) outcomeFor(n int) (Outcome, int, bool) {
+	if len(r.Steps) == 0 {
+		return r.Outcome, 0, true
+	}
+	for j, s := range r.Steps {
+		if s.Times == 0 || n <= s.Times {
+			return s.Outcome, j + 1, true
+		}
+		n -= s.Times
+	}
+	return Outcome{}, 0, false
+}
+
+// apply turns an outcome into a plan.
+func (b *binding) apply(r *txn.Request, now time.Time, o Outcome, rng *rand.Rand, trace Trace) Plan {
+	var p Plan
+	var what []string
+	if o.Respond != nil {
+		rs := o.Respond
+		p.Decision = b.engine.host.Force(r, now, rs.RC, rs.OutOfBalance)
+		p.Decision.Requirement = byte(rs.Requirement)
+		p.Set, p.Unset = rs.Set, rs.Unset
+		what = append(what, "respond"+rs.describe())
+	} else {
+		p.Decision = b.engine.host.Decide(r, now)
+	}
+	b.account(r, now, p.Decision)
+	if o.Delay != nil {
+		p.Delay = o.Delay.draw(rng)
+		what = append(what, "delay "+p.Delay.String())
+	}
+	if o.Action != nil {
+		p.Fault = o.Action.Spec.New(rng)
+		what = append(what, o.Action.Name)
+	}
+	for i, w := range what {
+		if i > 0 {
+			trace.Action += ", "
+		}
+		trace.Action += w
+	}
+	p.Trace = trace
+	return p
+}
+
+func (rs *Respond) describe() string {
+	s := ""
+	if rs.RC != "" {
+		s += " rc=" + rs.RC
+	}
+	if rs.OutOfBalance {
+		s += " out-of-balance"
+	}
+	if rs.Requirement != 0 {
+		s += fmt.Sprintf(" requirement=%d", rs.Requirement)
+	}
+	if len(rs.Set) > 0 || len(rs.Unset) > 0 {
+		s += " fields"
+	}
+	return s
+}
+
+func (d *Delay) draw(rng *rand.Rand) time.Duration {
+	var v float64
+	switch d.Distribution {
+	case "uniform":
+		v = float64(d.Min) + rng.Float64()*float64(d.Max-d.Min)
+	case "normal":
+		v = float64(d.Mean) + rng.NormFloat64()*float64(d.StdDev)
+	case "exponential":
+		v = rng.ExpFloat64() * float64(d.Mean)
+	default:
+		return d.Min
+	}
+	if d.Max > 0 && d.Distribution != "uniform" {
+		v = math.Min(v, float64(d.Max))
+	}
+	return max(time.Duration(v), d.Min, 0)
+}
+
+func (b *binding) env(r *txn.Request, now time.Time) Env {
+	loc := b.engine.loc
+	field := r.Field
+	if field == nil {
+		field = func(int) string { return "" }
+	}
+	bin := r.PAN
+	if len(bin) > 6 {
+		bin = bin[:6]
+	}
+	return Env{
+		MTI: r.MTI, Txn: string(r.Type), Proc: r.Proc, Amount: r.Amount, Currency: r.Currency,
+		PAN: r.PAN, BIN: bin, TID: r.TID, MID: r.MID, STAN: r.STAN, RRN: r.RRN, Batch: r.Batch,
+		EntryMode: r.EntryMode, Now: now.In(loc), Field: field,
+		Between: func(from, to string) bool {
+			a, err1 := timeOfDay(from)
+			z, err2 := timeOfDay(to)
+			if err1 != nil || err2 != nil {
+				return false
+			}
+			t := now.In(loc)
+			m := t.Hour()*60 + t.Minute()
+			if a <= z {
+				return a <= m && m < z
+			}
+			return m >= a || m < z
+		},
+	}
+}
+
+// needsSignOn lists what a terminal may not do before signing on.
+func needsSignOn(t txn.Type) bool {
+	switch t {
+	case txn.SignOn, txn.SignOff, txn.Echo, txn.Unknown:
+		return false
+	}
+	return true
+}

@@ -1,0 +1,60 @@
+package scenarios
+
+import (
+	"fmt"
+	"io/fs"
+	"path"
+	"sort"
+	"strings"
+
+	"github.com/acqsim/acqsim/fixtures"
+)
+
+// Library is a set of scenarios by name: the built-in ones and any loaded since.
+type Library struct {
+	byName map[string]*Compiled
+}
+
+// BuiltIn loads the scenario library embedded in the binary. Each file is
+// named after its scenario.
+func BuiltIn() (*Library, error) {
+	lib := &Library{byName: map[string]*Compiled{}}
+	files, err := fs.Glob(fixtures.Scenarios, "scenarios/*.yaml")
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range files {
+		raw, err := fixtures.Scenarios.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		c, err := Load("fixtures/"+f, raw)
+		if err != nil {
+			return nil, err
+		}
+		if want := strings.TrimSuffix(path.Base(f), ".yaml"); c.Name != want {
+			return nil, fmt.Errorf("fixtures/%s: scenario is named %q, want %q", f, c.Name, want)
+		}
+		lib.byName[c.Name] = c
+	}
+	return lib, nil
+}
+
+// Get returns the named scenario.
+func (l *Library) Get(name string) (*Compiled, bool) {
+	c, ok := l.byName[name]
+	return c, ok
+}
+
+// Add adds (or replaces) a scenario under its name.
+func (l *Library) Add(c *Compiled) { l.byName[c.Name] = c }
+
+// All returns the scenarios sorted by name.
+func (l *Library) All() []*Compiled {
+	out := make([]*Compiled, 0, len(l.byName))
+	for _, c := range l.byName {
+		out = append(out, c)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}

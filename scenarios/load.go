@@ -1,0 +1,228 @@
+package scenarios
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/acqsim/acqsim/host/fault"
+)
+
+// LoadFile reads, decodes and validates a scenario file.
+func LoadFile(path string) (*Compiled, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return Load(path, raw)
+}
+
+// Load decodes and validates a scenario; source names it in errors
+// ("file.yaml:12: ..."). Every problem is found here, never while a request
+// is being answered.
+func Load(source string, raw []byte) (*Compiled, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(raw, &root); err != nil {
+		return nil, loadError(source, err)
+	}
+	if len(root.Content) == 0 {
+		return nil, fmt.Errorf("%s: empty scenario", source)
+	}
+	var sc Scenario
+	dec := yaml.NewDecoder(bytes.NewReader(raw))
+	dec.KnownFields(true)
+	if err := dec.Decode(&sc); err != nil {
+		return nil, loadError(source, err)
+	}
+	c, err := compile(&sc, locator{root.Content[0]})
+	if err != nil {
+		return nil, fmt.Errorf("%s:%w", source, err)
+	}
+	return c, nil
+}
+
+var lineRE = regexp.MustCompile(`line (\d+): `)
+
+// loadError turns the YAML library's errors into "file:line: reason" lines.
+func loadError(source string, err error) error {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	msg = strings.TrimPrefix(msg, "unmarshal errors:\n")
+	var lines []string
+	for _, l := range strings.Split(msg, "\n") {
+		l = strings.TrimSpace(l)
+		if m := lineRE.FindStringSubmatchIndex(l); m != nil && m[0] == 0 {
+			l = l[m[2]:m[3]] + ": " + l[m[1]:]
+		} else if m != nil {
+			l = l[m[2]:m[3]] + ": " + l[:m[0]] + l[m[1]:]
+		}
+		lines = append(lines, source+":"+l)
+	}
+	return errors.New(strings.Join(lines, "\n"))
+}
+
+// lineError is a validation problem at a line of the file.
+type lineError struct {
+	line int
+	msg  string
+}
+
+func (e *lineError) Error() string { return fmt.Sprintf("%d: %s", e.line, e.msg) }
+
+// locator finds where a value is in the file, for error messages.
+type locator struct{ n *yaml.Node }
+
+// at walks mapping keys (string) and sequence indexes (int) as far as they go.
+func (l locator) at(path ...any) locator {
+	n := l.n
+	for _, p := range path {
+		var next *yaml.Node
+		switch key := p.(type) {
+		case string:
+			if n.Kind == yaml.MappingNode {
+				for i := 0; i+1 < len(n.Content); i += 2 {
+					if n.Content[i].Value == key {
+						next = n.Content[i+1]
+					}
+				}
+			}
+		case int:
+			if n.Kind == yaml.SequenceNode && key < len(n.Content) {
+				next = n.Content[key]
+			}
+		}
+		if next == nil {
+			break
+		}
+		n = next
+	}
+	return locator{n}
+}
+
+func (l locator) errorf(format string, args ...any) error {
+	return &lineError{line: l.n.Line, msg: fmt.Sprintf(format, args...)}
+}
+
+// UnmarshalYAML reads an action: a name ("reset"), or a name with
+// parameters ({garbage: {bytes: 32}}), decoded strictly.
+func (a *Action) UnmarshalYAML(n *yaml.Node) error {
+	var params *yaml.Node
+	switch {
+	case n.Kind == yaml.ScalarNode:
+		a.Name = n.Value
+	case n.Kind == yaml.MappingNode && len(n.Content) == 2:
+		a.Name, params = n.Content[0].Value, n.Content[1]
+	default:
+		return fmt.Errorf("line %d: action: want a name or {name: {parameters}}", n.Line)
+	}
+	spec, err := fault.Lookup(a.Name)
+	if err != nil {
+		return fmt.Errorf("line %d: %v", n.Line, err)
+	}
+	if params != nil && !(params.Kind == yaml.ScalarNode && params.Value == "") {
+		if err := decodeStrict(params, spec); err != nil {
+			return err
+		}
+	}
+	if err := spec.Validate(); err != nil {
+		return fmt.Errorf("line %d: %v", n.Line, err)
+	}
+	a.Spec = spec
+	return nil
+}
+
+// MarshalYAML writes an action back as its name and parameters.
+func (a Action) MarshalYAML() (any, error) {
+	return map[string]any{a.Name: a.Spec}, nil
+}
+
+// UnmarshalYAML reads "45s", "1s..5s" or a distribution mapping.
+func (d *Delay) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		lo, hi, isRange := strings.Cut(n.Value, "..")
+		min, err := time.ParseDuration(strings.TrimSpace(lo))
+		if err != nil {
+			return fmt.Errorf("line %d: delay %q: want a duration such as 45s, a range such as 1s..5s, or a distribution", n.Line, n.Value)
+		}
+		d.Min, d.Max = min, min
+		if isRange {
+			d.Distribution = "uniform"
+			if d.Max, err = time.ParseDuration(strings.TrimSpace(hi)); err != nil {
+				return fmt.Errorf("line %d: delay %q: the range's upper end is not a duration", n.Line, n.Value)
+			}
+		}
+		return d.validate(n.Line)
+	}
+	type plain Delay
+	var p plain
+	if err := decodeStrict(n, &p); err != nil {
+		return err
+	}
+	*d = Delay(p)
+	return d.validate(n.Line)
+}
+
+func (d *Delay) validate(line int) error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("line %d: delay: %s", line, fmt.Sprintf(format, args...))
+	}
+	switch d.Distribution {
+	case "", "fixed":
+		if d.Mean != 0 || d.StdDev != 0 {
+			return bad("mean and stddev need a distribution (normal or exponential)")
+		}
+		if d.Max == 0 {
+			d.Max = d.Min
+		}
+		if d.Min != d.Max {
+			return bad("a fixed delay has one value; use distribution: uniform for a range")
+		}
+	case "uniform":
+		if d.Max < d.Min {
+			return bad("max %v is below min %v", d.Max, d.Min)
+		}
+	case "normal":
+		if d.Mean <= 0 || d.StdDev < 0 {
+			return bad("a normal delay needs a positive mean and a non-negative stddev")
+		}
+	case "exponential":
+		if d.Mean <= 0 {
+			return bad("an exponential delay needs a positive mean")
+		}
+	default:
+		return bad("distribution %q: want uniform, normal or exponential", d.Distribution)
+	}
+	if d.Min < 0 || d.Max < 0 {
+		return bad("must not be negative")
+	}
+	return nil
+}
+
+// decodeStrict decodes a node, refusing keys the target does not have.
+func decodeStrict(n *yaml.Node, v any) error {
+	raw, err := yaml.Marshal(n)
+	if err != nil {
+		return err
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(raw))
+	dec.KnownFields(true)
+	if err := dec.Decode(v); err != nil {
+		msg := strings.TrimPrefix(err.Error(), "yaml: unmarshal errors:\n")
+		msg = lineRE.ReplaceAllString(strings.TrimSpace(msg), "")
+		return fmt.Errorf("line %d: %s", n.Line, msg)
+	}
+	return nil
+}
+
+// rcPattern is what a response code looks like: two letters or digits.
+var rcPattern = regexp.MustCompile(`^[0-9A-Z]{2}$`)
+
+func validRC(rc string) bool { return rcPattern.MatchString(rc) }
+
+func itoa(n int) string { return strconv.Itoa(n) }

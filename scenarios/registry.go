@@ -1,0 +1,47 @@
+package scenarios
+
+import "github.com/acqsim/acqsim/txn"
+
+// registry applies the merchant and terminal statuses: the response code a
+// request gets from its merchant's or terminal's standing, and why, or "".
+func (b *binding) registry(r *txn.Request) (rc, why string) {
+	if p, ok := b.sc.Terminals[r.TID]; ok {
+		if rc := p.code(r.Type); rc != "" {
+			return rc, "terminal " + p.Status
+		}
+	}
+	if p, ok := b.sc.Merchants[r.MID]; ok {
+		if rc := p.code(r.Type); rc != "" {
+			return rc, "merchant " + p.Status
+		}
+	}
+	return "", ""
+}
+
+// code is the response code a party's status gives a request of type t, or
+// "" when the status does not stop it.
+func (p Party) code(t txn.Type) string {
+	def := ""
+	switch p.Status {
+	case "unregistered":
+		if t != txn.Echo {
+			def = "97"
+		}
+	case "frozen", "closed":
+		if t != txn.Echo && t != txn.SignOff {
+			def = "03"
+		}
+	case "settlement-suspended":
+		if t == txn.Settlement || t == txn.Upload || t == txn.UploadEnd {
+			def = "03"
+		}
+	case "void-disabled":
+		if t == txn.Void || t == txn.PreAuthVoid {
+			def = "58"
+		}
+	}
+	if def != "" && p.RC != "" {
+		return p.RC
+	}
+	return def
+}
