@@ -70,6 +70,18 @@ func (h *Host) Reset() {
 	h.mu.Unlock()
 }
 
+// ResetTerminal forgets one terminal ID's batches, transactions and keys,
+// under every merchant.
+func (h *Host) ResetTerminal(tid string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for k := range h.terminals {
+		if k.tid == tid {
+			delete(h.terminals, k)
+		}
+	}
+}
+
 type terminalKey struct{ mid, tid string }
 
 func (h *Host) terminal(mid, tid string) *terminal {

@@ -11,14 +11,21 @@ import (
 
 	"github.com/acqsim/acqsim/clock"
 	"github.com/acqsim/acqsim/journal"
+	"github.com/acqsim/acqsim/scenarios"
 )
 
 // API is what the admin endpoints act on.
 type API struct {
 	Journal *journal.Journal
 	Clock   *clock.Clock
-	// Reset forgets all host state: terminals, batches, transactions, the journal.
+	// Reset forgets all host state: terminals, batches, transactions,
+	// scenario counters, the journal.
 	Reset func()
+	// ResetTerminal forgets one terminal's state and scenario counters.
+	ResetTerminal func(tid string)
+	// Engine and Library, when set, serve the scenario endpoints.
+	Engine  *scenarios.Engine
+	Library *scenarios.Library
 }
 
 // maxBody bounds request bodies; the API takes nothing large.
@@ -32,9 +39,22 @@ func (a *API) Handler() http.Handler {
 	})
 	mux.HandleFunc("GET /journal", a.journal)
 	mux.HandleFunc("POST /reset", func(w http.ResponseWriter, r *http.Request) {
+		if tid := r.URL.Query().Get("tid"); tid != "" && a.ResetTerminal != nil {
+			a.ResetTerminal(tid)
+			writeJSON(w, http.StatusOK, map[string]string{"status": "reset", "tid": tid})
+			return
+		}
 		a.Reset()
 		writeJSON(w, http.StatusOK, map[string]string{"status": "reset"})
 	})
+	if a.Engine != nil && a.Library != nil {
+		mux.HandleFunc("GET /scenarios", a.listScenarios)
+		mux.HandleFunc("GET /scenarios/{name}", a.getScenario)
+		mux.HandleFunc("PUT /scenario", a.putScenario)
+		mux.HandleFunc("DELETE /scenario", a.deleteScenario)
+		mux.HandleFunc("PUT /terminals/{tid}/scenario", a.bindTerminal)
+		mux.HandleFunc("DELETE /terminals/{tid}/scenario", a.unbindTerminal)
+	}
 	mux.HandleFunc("GET /clock", a.getClock)
 	mux.HandleFunc("PUT /clock", a.putClock)
 	return mux
@@ -46,6 +66,7 @@ func (a *API) journal(w http.ResponseWriter, r *http.Request) {
 	f := journal.Filter{
 		TID: q.Get("tid"), MID: q.Get("mid"), STAN: q.Get("stan"), RRN: q.Get("rrn"),
 		MTI: q.Get("mti"), Txn: q.Get("txn"), RC: q.Get("rc"),
+		Scenario: q.Get("scenario"), Rule: q.Get("rule"),
 	}
 	for name, dst := range map[string]*time.Time{"since": &f.Since, "until": &f.Until} {
 		if v := q.Get(name); v != "" {

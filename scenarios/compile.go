@@ -15,6 +15,8 @@ import (
 // decide. It holds no state: an Engine keeps the counters per binding.
 type Compiled struct {
 	Scenario
+	// Source is the scenario file as it was loaded.
+	Source []byte
 	rules  []compiledRule
 	limits []Limit
 }

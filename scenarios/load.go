@@ -45,6 +45,7 @@ func Load(source string, raw []byte) (*Compiled, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s:%w", source, err)
 	}
+	c.Source = raw
 	return c, nil
 }
 

@@ -164,7 +164,8 @@ func Start(cfg Config) (*Sim, error) {
 			s.isoLn.Close()
 			return nil, fmt.Errorf("listening for the admin API: %w", err)
 		}
-		api := &admin.API{Journal: s.Journal, Clock: s.Clock, Reset: s.Reset}
+		api := &admin.API{Journal: s.Journal, Clock: s.Clock, Reset: s.Reset, ResetTerminal: s.ResetTerminal,
+			Engine: s.Engine, Library: s.Library}
 		s.admin = &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	}
 
@@ -207,6 +208,12 @@ func (s *Sim) Reset() {
 	s.Acquirer.Reset()
 	s.Engine.Reset("")
 	s.Journal.Reset()
+}
+
+// ResetTerminal forgets one terminal's state and its scenario counters.
+func (s *Sim) ResetTerminal(tid string) {
+	s.Acquirer.ResetTerminal(tid)
+	s.Engine.Reset(tid)
 }
 
 // Resolve finds a scenario by built-in name, or else loads it from a file.

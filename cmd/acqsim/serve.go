@@ -36,6 +36,7 @@ type serveFlags struct {
 	journalSize  int
 	logFormat    string
 	logLevel     string
+	scenario     string
 }
 
 func newServe() *cobra.Command {
@@ -73,6 +74,7 @@ Once both listen, one line containing "listening", "iso8583=HOST:PORT" and
 	fl.DurationVar(&f.writeTimeout, "write-timeout", 10*time.Second, "give up writing a response after this long and close the connection")
 	fl.DurationVar(&f.grace, "grace", 10*time.Second, "on SIGINT/SIGTERM, how long in-flight requests may take to finish")
 	fl.IntVar(&f.journalSize, "journal-size", 100_000, "how many exchanges the in-memory journal keeps")
+	fl.StringVar(&f.scenario, "scenario", "", "scenario for every terminal: a built-in `name` (acqsim scenarios list) or a file")
 	fl.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
 	fl.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	return cmd
@@ -138,7 +140,7 @@ func serve(ctx context.Context, stdout, stderr io.Writer, f serveFlags) error {
 		Listen: f.listen, Admin: f.admin, Dialect: f.dialect, LengthHeader: f.lengthHeader,
 		MaxFrame: f.maxFrame, Seed: f.seed, CutOver: f.cutOver, Holidays: f.holidays,
 		MasterKey: f.masterKey, IdleTimeout: f.idleTimeout, WriteTimeout: f.writeTimeout,
-		JournalSize: f.journalSize, Logger: log,
+		JournalSize: f.journalSize, Scenario: f.scenario, Logger: log,
 	}
 	if !contains(dialect.Names, f.dialect) {
 		return usagef("--dialect %q: want iso87ascii or cup", f.dialect)
@@ -167,8 +169,8 @@ func serve(ctx context.Context, stdout, stderr io.Writer, f serveFlags) error {
 		}
 		return usageError{err}
 	}
-	fmt.Fprintf(stdout, "acqsim listening iso8583=%s admin=%s dialect=%s length-header=%s\n",
-		s.Addr(), s.AdminAddr(), f.dialect, f.lengthHeader)
+	fmt.Fprintf(stdout, "acqsim listening iso8583=%s admin=%s dialect=%s length-header=%s scenario=%s\n",
+		s.Addr(), s.AdminAddr(), f.dialect, f.lengthHeader, orNone(f.scenario))
 	log.Info("listening", "iso8583", s.Addr(), "admin", s.AdminAddr(), "dialect", f.dialect, "length_header", f.lengthHeader)
 
 	var serveErr error
@@ -194,4 +196,11 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
 }

@@ -1,0 +1,107 @@
+package admin
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+
+	"github.com/acqsim/acqsim/scenarios"
+)
+
+// scenarioInfo is a scenario as GET /scenarios lists it.
+type scenarioInfo struct {
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"`
+}
+
+type scenarioList struct {
+	Scenarios []scenarioInfo `json:"scenarios"`
+	// Global is the scenario every terminal without its own gets ("" for the
+	// default host behaviour).
+	Global string `json:"global"`
+	// Terminals are the terminals bound to a scenario of their own.
+	Terminals map[string]string `json:"terminals"`
+}
+
+func (a *API) listScenarios(w http.ResponseWriter, r *http.Request) {
+	var out scenarioList
+	for _, c := range a.Library.All() {
+		out.Scenarios = append(out.Scenarios, scenarioInfo{Name: c.Name, Description: c.Description})
+	}
+	out.Global, out.Terminals = a.Engine.Bindings()
+	writeJSON(w, http.StatusOK, out)
+}
+
+// getScenario answers GET /scenarios/{name} with the scenario file.
+func (a *API) getScenario(w http.ResponseWriter, r *http.Request) {
+	c, ok := a.Library.Get(r.PathValue("name"))
+	if !ok {
+		writeError(w, http.StatusNotFound, "no scenario named "+r.PathValue("name"))
+		return
+	}
+	w.Header().Set("Content-Type", "application/yaml")
+	w.Write(c.Source)
+}
+
+// scenarioFromBody reads {"name": NAME} (a scenario already known) or a YAML
+// scenario, which is validated and added to the library.
+func (a *API) scenarioFromBody(w http.ResponseWriter, r *http.Request) (*scenarios.Compiled, bool) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	if err != nil {
+		writeError(w, http.StatusRequestEntityTooLarge, "body too large")
+		return nil, false
+	}
+	var byName struct {
+		Name string `json:"name"`
+	}
+	trimmed := bytes.TrimSpace(body)
+	if len(trimmed) > 0 && trimmed[0] == '{' && json.Unmarshal(trimmed, &byName) == nil {
+		c, ok := a.Library.Get(byName.Name)
+		if !ok {
+			writeError(w, http.StatusNotFound, "no scenario named "+byName.Name)
+			return nil, false
+		}
+		return c, true
+	}
+	c, err := scenarios.Load("body", body)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return nil, false
+	}
+	a.Library.Add(c)
+	return c, true
+}
+
+// putScenario answers PUT /scenario: the scenario every terminal without its
+// own gets.
+func (a *API) putScenario(w http.ResponseWriter, r *http.Request) {
+	c, ok := a.scenarioFromBody(w, r)
+	if !ok {
+		return
+	}
+	a.Engine.SetGlobal(c)
+	writeJSON(w, http.StatusOK, map[string]string{"global": c.Name})
+}
+
+// deleteScenario answers DELETE /scenario: back to the default host behaviour.
+func (a *API) deleteScenario(w http.ResponseWriter, r *http.Request) {
+	a.Engine.SetGlobal(nil)
+	writeJSON(w, http.StatusOK, map[string]string{"global": ""})
+}
+
+func (a *API) bindTerminal(w http.ResponseWriter, r *http.Request) {
+	c, ok := a.scenarioFromBody(w, r)
+	if !ok {
+		return
+	}
+	tid := r.PathValue("tid")
+	a.Engine.Bind(tid, c)
+	writeJSON(w, http.StatusOK, map[string]string{"terminal": tid, "scenario": c.Name})
+}
+
+func (a *API) unbindTerminal(w http.ResponseWriter, r *http.Request) {
+	tid := r.PathValue("tid")
+	a.Engine.Unbind(tid)
+	writeJSON(w, http.StatusOK, map[string]string{"terminal": tid, "scenario": ""})
+}
