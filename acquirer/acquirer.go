@@ -102,6 +102,17 @@ func (h *Host) Decide(r *txn.Request, now time.Time) txn.Decision {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 
+	// A settlement or end of batch resent because its answer was lost gets
+	// that answer again, not a comparison with the batch that came next.
+	if r.Type == txn.Settlement || r.Type == txn.UploadEnd {
+		if last, ok := t.lastClose[r.MTI+r.STAN]; ok && last.fingerprint == r.Fingerprint {
+			d := last.decision
+			d.Note = "duplicate: the first response again"
+			d.Cached = true
+			return d
+		}
+	}
+
 	switch r.Type {
 	case txn.SignOn:
 		return h.signOn(t, r)
@@ -111,11 +122,11 @@ func (h *Host) Decide(r *txn.Request, now time.Time) txn.Decision {
 	case txn.Echo:
 		return txn.Decision{RC: txn.Approved}
 	case txn.Settlement:
-		return h.settle(t, r, false)
+		return t.remember(r, h.settle(t, r, false))
 	case txn.Upload:
 		return h.upload(t, r)
 	case txn.UploadEnd:
-		return h.uploadEnd(t, r)
+		return t.remember(r, h.uploadEnd(t, r))
 	case txn.Unknown:
 		return txn.Decision{RC: txn.NotSupported, Note: "function not supported"}
 	}
@@ -176,7 +187,7 @@ func (h *Host) signOn(t *terminal, r *txn.Request) txn.Decision {
 	t.signedOn = true
 	d := txn.Decision{RC: txn.Approved, Batch: t.batch}
 	rng := rand.New(rand.NewPCG(h.cfg.Seed, h.signOns.Add(1)))
-	keys, f62, err := newWorkingKeys(rng, h.cfg.MasterKey, r.NetCode)
+	keys, f62, err := newWorkingKeys(rng, h.cfg.MasterKey, r.KeyVariant)
 	if err != nil {
 		return txn.Decision{RC: txn.SystemError, Note: err.Error()}
 	}
@@ -198,7 +209,7 @@ func (h *Host) approve(t *terminal, r *txn.Request, now time.Time) txn.Decision 
 		amount: r.Amount, batch: t.batchOf(r), date: now.Format("0102"), at: now,
 	}
 	if r.Amount <= 0 {
-		d = txn.Decision{RC: "13", RRN: d.RRN, Note: "invalid amount"}
+		d = txn.Decision{RC: txn.InvalidAmount, RRN: d.RRN, Note: "invalid amount"}
 		t.book(rec, declined)
 		return d
 	}
@@ -248,10 +259,11 @@ func voidable(void, orig txn.Type) bool {
 	return orig == txn.Sale || orig == txn.Completion || orig == txn.Advice
 }
 
-// reverse undoes the transaction with the reversal's STAN. A reversal the host
-// cannot match is approved: the original never arrived.
+// reverse undoes the transaction with the reversal's STAN in the terminal's
+// open batches. A reversal the host cannot match is approved: the original
+// never arrived (a settled transaction with the same STAN is an older one).
 func (h *Host) reverse(t *terminal, r *txn.Request) txn.Decision {
-	orig := t.findSTAN(r.STAN, "")
+	orig := t.findOpenSTAN(r.STAN)
 	switch {
 	case orig == nil:
 		return txn.Decision{RC: txn.Approved, Note: "reversal: original not found"}
@@ -261,8 +273,6 @@ func (h *Host) reverse(t *terminal, r *txn.Request) txn.Decision {
 		return txn.Decision{RC: txn.Approved, Note: "reversal: already reversed"}
 	case orig.amount != r.Amount:
 		return txn.Decision{RC: txn.OriginalNotFound, Note: "reversal: amount differs from the original"}
-	case t.closed[orig.batch]:
-		return txn.Decision{RC: txn.InvalidTxn, Note: "reversal: original already settled"}
 	}
 	orig.state = reversed
 	d := txn.Decision{RC: txn.Approved, Note: fmt.Sprintf("reversal: %s with RRN %s reversed", orig.typ, orig.rrn)}
@@ -319,6 +329,7 @@ func (h *Host) uploadEnd(t *terminal, r *txn.Request) txn.Decision {
 	return txn.Decision{RC: txn.Approved, Note: fmt.Sprintf("batch %s closed after an upload of %d record(s)", b, n)}
 }
 
+// isDigits reports whether s is n decimal digits.
 func isDigits(s string, n int) bool {
 	if len(s) != n {
 		return false

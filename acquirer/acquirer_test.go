@@ -382,8 +382,15 @@ func TestDecide(t *testing.T) {
 			sale("000001", 1000).want("00"),
 			settle("000002", debits(1, 1000)).want("00").recon(txn.Balanced, txn.Balanced).noting("closed"),
 			voidByRRN("000003", 1000).naming(0).want("12"),
-			reversal("000001", 1000).want("12"),
+			// Reversals look in open batches only: a settled STAN is not the original.
+			reversal("000001", 1000).want("00").noting("original not found"),
 			settle("000004", debits(0, 0)).want("00").recon(txn.Balanced, txn.Balanced),
+		}},
+		{"a resent settlement gets its first answer, not a comparison with the next batch (iso87)", iso87Cfg, []step{
+			sale("000001", 1000).want("00"),
+			settle("000002", debits(1, 1000)).want("00").noting("closed"),
+			settle("000002", debits(1, 1000)).want("00").noting("duplicate"),
+			settle("000003", debits(1, 1000)).want("95"),
 		}},
 		{"balanced settlement leaves the batch open for its upload (cup)", cupCfg, []step{
 			sale("000001", 1000).want("00"),

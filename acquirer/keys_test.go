@@ -151,7 +151,7 @@ var signOnTime = time.Date(2026, 6, 11, 9, 0, 0, 0, time.UTC)
 
 func signOn(code string) *txn.Request {
 	return &txn.Request{
-		Type: txn.SignOn, MTI: "0800", NetCode: code,
+		Type: txn.SignOn, MTI: "0800", KeyVariant: code,
 		MID: "898310048990001", TID: "10000001",
 	}
 }

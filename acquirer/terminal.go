@@ -22,15 +22,28 @@ type terminal struct {
 	keys    WorkingKeys
 	// signedOn is set by an approved sign-on and cleared by a sign-off.
 	signedOn bool
+	// lastClose holds the answers to settlements and ends of batch, by MTI
+	// and STAN, so that a resent one gets the same answer.
+	lastClose map[string]seenRequest
 }
 
 func newTerminal() *terminal {
 	return &terminal{
-		byRRN:   map[string]*record{},
-		seen:    map[dupKey]seenRequest{},
-		closed:  map[string]bool{},
-		uploads: map[string][]txn.UploadRecord{},
+		byRRN:     map[string]*record{},
+		seen:      map[dupKey]seenRequest{},
+		closed:    map[string]bool{},
+		uploads:   map[string][]txn.UploadRecord{},
+		lastClose: map[string]seenRequest{},
 	}
+}
+
+// remember keeps a settlement's or end of batch's answer for a resend.
+func (t *terminal) remember(r *txn.Request, d txn.Decision) txn.Decision {
+	if len(t.lastClose) > 16 {
+		clear(t.lastClose) // only the latest few can be resent
+	}
+	t.lastClose[r.MTI+r.STAN] = seenRequest{fingerprint: r.Fingerprint, decision: d}
+	return d
 }
 
 type state string
@@ -99,6 +112,18 @@ func (t *terminal) book(rec *record, s state) {
 	rec.state = s
 	t.records = append(t.records, rec)
 	t.byRRN[rec.rrn] = rec
+}
+
+// findOpenSTAN returns the latest transaction with the given STAN in a batch
+// not yet closed.
+func (t *terminal) findOpenSTAN(stan string) *record {
+	for i := len(t.records) - 1; i >= 0; i-- {
+		rec := t.records[i]
+		if rec.stan == stan && !t.closed[rec.batch] {
+			return rec
+		}
+	}
+	return nil
 }
 
 // findSTAN returns the latest transaction with the given STAN (in the given

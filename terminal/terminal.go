@@ -222,20 +222,25 @@ func (t *Terminal) Send(typ txn.Type, req *iso8583.Message) (*Exchange, error) {
 	return x, nil
 }
 
-// check applies the terminal's acceptance rules: MTI, F3, F11 and F41 match.
+// check applies a terminal's acceptance rules: MTI, F3, F11 and F41 match
+// (and on approval F4 and F42 too).
 func (t *Terminal) check(req, resp *iso8583.Message) error {
 	reqMTI, _ := req.GetMTI()
 	respMTI, _ := resp.GetMTI()
 	if want := dialect.ResponseMTI(reqMTI); respMTI != want {
 		return fmt.Errorf("response MTI %s, want %s", respMTI, want)
 	}
-	for _, id := range []int{3, 11, 41} {
-		if a, b := field(req, id), field(resp, id); a != "" && b != "" && a != b {
-			return fmt.Errorf("response field %d is %q, want %q", id, b, a)
-		}
-	}
 	if field(resp, 39) == "" {
 		return errors.New("response has no F39")
+	}
+	mustMatch := []int{3, 11, 41}
+	if field(resp, 39) == txn.Approved {
+		mustMatch = append(mustMatch, 4, 42)
+	}
+	for _, id := range mustMatch {
+		if a, b := field(req, id), field(resp, id); a != "" && a != b {
+			return fmt.Errorf("response field %d is %q, want %q", id, b, a)
+		}
 	}
 	// Terminals check the MAC of approvals only; a bad one makes them reverse (A0).
 	if t.wire.macKey != nil && req.GetField(64) != nil && field(resp, 39) == txn.Approved {

@@ -38,6 +38,7 @@ const (
 	InvalidMerchant   = "03"
 	MACError          = "A0"
 	InvalidTxn        = "12"
+	InvalidAmount     = "13"
 	OriginalNotFound  = "25"
 	FormatError       = "30"
 	NotSupported      = "40"
@@ -68,6 +69,9 @@ type Request struct {
 	Batch string
 	// NetCode is the network management code: cup 60.3 or iso87 F70.
 	NetCode string
+	// KeyVariant is the working-key layout a sign-on asks for, in dialects
+	// whose sign-on hands out keys (cup 60.3: 001, 003, 004); "" otherwise.
+	KeyVariant string
 	// Orig identifies the original of a void, refund or completion, where the
 	// dialect carries it (cup F61).
 	Orig Original
@@ -164,6 +168,17 @@ func MaskPAN(pan string) string {
 		return strings.Repeat("*", len(pan))
 	}
 	return pan[:6] + strings.Repeat("*", len(pan)-10) + pan[len(pan)-4:]
+}
+
+// MaskTrack masks track data: the card number as MaskPAN does, and all that
+// follows the separator (expiry, service code, discretionary data).
+func MaskTrack(track string) string {
+	for i := 0; i < len(track); i++ {
+		if track[i] == '=' || track[i] == 'D' {
+			return MaskPAN(track[:i]) + "=" + strings.Repeat("*", len(track)-i-1)
+		}
+	}
+	return strings.Repeat("*", len(track))
 }
 
 // rcText says what each response code means (DOMAIN: response codes).

@@ -48,3 +48,15 @@ func TestRCText(t *testing.T) {
 		t.Errorf("RCText: 00 %q, A0 %q, ZZ %q", RCText("00"), RCText("A0"), RCText("ZZ"))
 	}
 }
+
+func TestMaskTrack(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{"4761739001010010=25122011143804400000", "476173******0010=********************"},
+		{"6222021234567890123D2512201", "622202*********0123=*******"},
+		{"no separator", "************"},
+	} {
+		if got := MaskTrack(tt.in); got != tt.want {
+			t.Errorf("MaskTrack(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}

@@ -159,3 +159,28 @@ func TestUsageErrorsExit2(t *testing.T) {
 		}
 	}
 }
+
+// TestSendMasksCardData: every flow's printout, verbose, shows no card
+// number, track data or upload record in clear, including a cup batch upload
+// forced by an out-of-balance settlement.
+func TestSendMasksCardData(t *testing.T) {
+	iso, _, _ := serveInBackground(t, "--dialect", "cup", "--scenario", "settlement-out-of-balance")
+	state := t.TempDir()
+	var all bytes.Buffer
+	for _, args := range [][]string{{"signon"}, {"sale", "--amount", "7.00"}, {"settle"}} {
+		var out, errb bytes.Buffer
+		cmd := append([]string{"send", "-v", "--host", iso, "--dialect", "cup", "--state-dir", state, "--timeout", "5s"}, args...)
+		if code := run(context.Background(), cmd, &out, &errb); code != 0 {
+			t.Fatalf("send %v: exit %d: %s", args, code, errb.String())
+		}
+		all.Write(out.Bytes())
+	}
+	if !strings.Contains(all.String(), "0320") {
+		t.Fatalf("the out-of-balance settlement did not upload the batch:\n%s", all.String())
+	}
+	for _, secret := range []string{"4761739001010010", "=25122011", "739001010"} {
+		if strings.Contains(all.String(), secret) {
+			t.Errorf("send output contains %q in clear:\n%s", secret, all.String())
+		}
+	}
+}

@@ -13,9 +13,11 @@ import (
 	"time"
 
 	"github.com/moov-io/iso8583"
+	"github.com/moov-io/iso8583/field"
 	"github.com/spf13/cobra"
 
 	"github.com/acqsim/acqsim/host/dialect"
+	"github.com/acqsim/acqsim/keys"
 	"github.com/acqsim/acqsim/terminal"
 	"github.com/acqsim/acqsim/txn"
 )
@@ -34,6 +36,7 @@ type sendFlags struct {
 	reason       string
 	advice       bool
 	keyVariant   string
+	masterKey    string
 	timeout      time.Duration
 	stateDir     string
 	count        int
@@ -88,6 +91,7 @@ request, batch upload when out of balance, end of batch).`,
 	fl.StringVar(&f.reason, "reason", "98", "reversal reason (F39): 98 no response, A0 MAC error, 06 other")
 	fl.BoolVar(&f.advice, "advice", false, "completion as an advice (0220); reversal as 0420")
 	fl.StringVar(&f.keyVariant, "key-variant", "003", "cup sign-on 60.3: 001, 003 or 004")
+	fl.StringVar(&f.masterKey, "master-key", keys.TestMasterKey, "terminal master key in hex, to decrypt and check the cup working keys")
 	fl.DurationVar(&f.timeout, "timeout", 30*time.Second, "how long to wait for each response")
 	fl.StringVar(&f.stateDir, "state-dir", defaultStateDir(), "where the terminal keeps its state between runs (empty: keep none)")
 	fl.IntVar(&f.count, "count", 1, "send the flow this many times and print throughput and latency")
@@ -123,6 +127,13 @@ func send(cmd *cobra.Command, flow string, f sendFlags) error {
 	if f.count < 1 {
 		return usagef("--count must be at least 1")
 	}
+	if _, ok := keys.WorkingKeyLength[f.keyVariant]; !ok {
+		return usagef("--key-variant %q: want 001, 003 or 004", f.keyVariant)
+	}
+	master, err := keys.Parse(f.masterKey)
+	if err != nil {
+		return usagef("--master-key: %v", err)
+	}
 	card := terminal.Card{PAN: f.pan, Expiry: f.expiry, Track2: f.track2}
 	if card.Track2 == "" && !f.noTrack {
 		card.Track2 = f.pan + "=" + f.expiry + "2011000000000"
@@ -133,7 +144,7 @@ func send(cmd *cobra.Command, flow string, f sendFlags) error {
 
 	term, err := terminal.Dial(cmd.Context(), terminal.Config{
 		Addr: f.host, Dialect: d, Header: lh, TID: f.tid, MID: f.mid, Card: card,
-		KeyVariant: f.keyVariant, Timeout: f.timeout,
+		KeyVariant: f.keyVariant, MasterKey: master, Timeout: f.timeout,
 	})
 	if err != nil {
 		return err
@@ -261,11 +272,26 @@ func sendMany(out io.Writer, term *terminal.Terminal, flow string, f sendFlags, 
 	return nil
 }
 
+// cardFilters mask card data in a message dump: the library's defaults, with
+// track data masked whole after the separator (its own track filters leave a
+// plain string field as it is), and batch upload records, which carry PANs.
+func cardFilters(m *iso8583.Message) []iso8583.FieldFilter {
+	track := func(in string, _ field.Field) string { return txn.MaskTrack(in) }
+	filters := append(iso8583.DefaultFilters(),
+		iso8583.FilterField("35", track), iso8583.FilterField("36", track), iso8583.FilterField("45", track))
+	if mtiOf(m)[:3] == "032" {
+		filters = append(filters, iso8583.FilterField("48", func(in string, _ field.Field) string {
+			return strings.Repeat("*", len(in))
+		}))
+	}
+	return filters
+}
+
 func printExchange(w io.Writer, x *terminal.Exchange, verbose bool) {
 	req := x.Request
 	fmt.Fprintf(w, "-> %s %-12s %s\n", mtiOf(req), x.Type, summary(req))
 	if verbose {
-		iso8583.Describe(req, w, iso8583.DefaultFilters()...)
+		iso8583.Describe(req, w, cardFilters(req)...)
 	}
 	if x.Response == nil {
 		fmt.Fprintf(w, "<- no response\n")
@@ -274,7 +300,7 @@ func printExchange(w io.Writer, x *terminal.Exchange, verbose bool) {
 	rc := x.RC()
 	fmt.Fprintf(w, "<- %s RC %s %-22s %s (%v)\n", mtiOf(x.Response), rc, txn.RCText(rc), summary(x.Response), x.Latency.Round(time.Microsecond))
 	if verbose {
-		iso8583.Describe(x.Response, w, iso8583.DefaultFilters()...)
+		iso8583.Describe(x.Response, w, cardFilters(x.Response)...)
 	}
 }
 
@@ -313,7 +339,9 @@ func summary(m *iso8583.Message) string {
 	add("auth", 38)
 	add("settle", 15)
 	add("f60", 60)
-	add("f48", 48)
+	if mti := mtiOf(m); len(mti) == 4 && mti[:3] != "032" { // upload records carry PANs
+		add("f48", 48)
+	}
 	add("f63", 63)
 	return strings.TrimSpace(b.String())
 }

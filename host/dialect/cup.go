@@ -57,6 +57,9 @@ func (cup) key(m *iso8583.Message) routeKey {
 
 func (cup) read(m *iso8583.Message, r *txn.Request) error {
 	_, r.Batch, r.NetCode = f60(get(m, 60))
+	if r.Type == txn.SignOn {
+		r.KeyVariant = r.NetCode
+	}
 	if o := get(m, 61); len(o) >= 12 {
 		r.Orig = txn.Original{Batch: o[:6], STAN: o[6:12]}
 		if len(o) >= 16 {
@@ -163,10 +166,8 @@ func (cup) write(resp, req *iso8583.Message, r *txn.Request, d *txn.Decision) er
 			return fmt.Errorf("setting field 60: %w", err)
 		}
 	}
-	for _, id := range []int{61} {
-		if v := get(req, id); v != "" {
-			_ = resp.Field(id, v)
-		}
+	if v := get(req, 61); v != "" {
+		_ = resp.Field(61, v)
 	}
 	switch r.Type {
 	case txn.SignOn:

@@ -191,8 +191,18 @@ func (d *Dialect) Request(m *iso8583.Message) (*txn.Request, error) {
 	if err := d.wire.read(m, r); err != nil {
 		return r, err
 	}
-	r.Fingerprint = r.PAN + "|" + r.Proc + "|" + strconv.FormatInt(r.Amount, 10) + "|" + r.RRN + "|" + r.Orig.STAN
+	r.Fingerprint = fingerprint(r)
 	return r, nil
+}
+
+// fingerprint is what must be equal for two requests with the same STAN to be
+// one request sent twice.
+func fingerprint(r *txn.Request) string {
+	f := r.PAN + "|" + r.Proc + "|" + strconv.FormatInt(r.Amount, 10) + "|" + r.RRN + "|" + r.Orig.STAN
+	if r.Type == txn.Settlement || r.Type == txn.UploadEnd {
+		f += fmt.Sprintf("|%+v|%d", r.Totals, r.UploadCount)
+	}
+	return f
 }
 
 // Response builds the answer to req. now is the host's time, for F12 and F13.
