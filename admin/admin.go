@@ -90,32 +90,77 @@ func (a *API) journal(w http.ResponseWriter, r *http.Request) {
 }
 
 type clockBody struct {
-	Now time.Time `json:"now"`
+	Now    time.Time `json:"now"`
+	Offset string    `json:"offset"`
+	Frozen bool      `json:"frozen"`
+}
+
+func (a *API) clockState() clockBody {
+	return clockBody{Now: a.Clock.Now(), Offset: a.Clock.Offset().Round(time.Millisecond).String(), Frozen: a.Clock.Frozen()}
 }
 
 func (a *API) getClock(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, clockBody{Now: a.Clock.Now()})
+	writeJSON(w, http.StatusOK, a.clockState())
 }
 
-// putClock answers PUT /clock {"now": RFC3339}: the clock reads that time and
-// advances in real time from there.
+// putClock answers PUT /clock. The body sets the clock to an instant
+// {"now": RFC3339}, or to an offset from real time {"offset": "-2h"}, or moves
+// it {"advance": "90s"}, and may freeze or release it {"freeze": true}; the
+// keys combine (a freeze first, a release last).
 func (a *API) putClock(w http.ResponseWriter, r *http.Request) {
 	var b struct {
-		Now string `json:"now"`
+		Now     *string `json:"now"`
+		Offset  *string `json:"offset"`
+		Advance *string `json:"advance"`
+		Freeze  *bool   `json:"freeze"`
 	}
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&b); err != nil || dec.More() {
-		writeError(w, http.StatusBadRequest, "body: want one object {\"now\": RFC3339 time}")
+		writeError(w, http.StatusBadRequest, "body: want one object with now (RFC 3339), offset, advance (durations) or freeze (bool)")
 		return
 	}
-	t, err := time.Parse(time.RFC3339Nano, b.Now)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, "now: want an RFC 3339 time such as 2026-06-11T22:59:00+08:00")
+	if b.Now == nil && b.Offset == nil && b.Advance == nil && b.Freeze == nil {
+		writeError(w, http.StatusBadRequest, "body: give now, offset, advance or freeze")
 		return
 	}
-	a.Clock.Set(t)
-	writeJSON(w, http.StatusOK, clockBody{Now: a.Clock.Now()})
+	var now time.Time
+	var offset, advance time.Duration
+	var err error
+	if b.Now != nil {
+		if now, err = time.Parse(time.RFC3339Nano, *b.Now); err != nil {
+			writeError(w, http.StatusBadRequest, "now: want an RFC 3339 time such as 2026-06-11T22:59:00+08:00")
+			return
+		}
+	}
+	for name, v := range map[string]struct {
+		src *string
+		dst *time.Duration
+	}{"offset": {b.Offset, &offset}, "advance": {b.Advance, &advance}} {
+		if v.src != nil {
+			if *v.dst, err = time.ParseDuration(*v.src); err != nil {
+				writeError(w, http.StatusBadRequest, name+": want a duration such as 90s or -2h")
+				return
+			}
+		}
+	}
+	// Freezing first stops the clock exactly at the time given with it.
+	if b.Freeze != nil && *b.Freeze {
+		a.Clock.Freeze(true)
+	}
+	if b.Now != nil {
+		a.Clock.Set(now)
+	}
+	if b.Offset != nil {
+		a.Clock.SetOffset(offset)
+	}
+	if b.Advance != nil {
+		a.Clock.Advance(advance)
+	}
+	if b.Freeze != nil && !*b.Freeze {
+		a.Clock.Freeze(false)
+	}
+	writeJSON(w, http.StatusOK, a.clockState())
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

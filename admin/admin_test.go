@@ -251,7 +251,9 @@ func TestPutClock(t *testing.T) {
 				t.Errorf("after PUT the clock reads %v, want within %v after %v", f.clock.Now(), margin, tt.want)
 			}
 			var got struct {
-				Now time.Time `json:"now"`
+				Now    time.Time `json:"now"`
+				Offset string    `json:"offset"`
+				Frozen bool      `json:"frozen"`
 			}
 			decode(t, body, &got)
 			if d := got.Now.Sub(tt.want); d < 0 || d > margin {
@@ -275,7 +277,10 @@ func TestPutClockBadBody(t *testing.T) {
 		{"not JSON", "now=2026-06-11T22:59:00Z"},
 		{"truncated JSON", `{"now": "2026-06-11T22:59:00Z"`},
 		{"a list", `["2026-06-11T22:59:00Z"]`},
-		{"unknown field", `{"now": "2026-06-11T22:59:00Z", "offset": "1h"}`},
+		{"unknown field", `{"now": "2026-06-11T22:59:00Z", "speed": "2x"}`},
+		{"bad offset", `{"offset": "an hour"}`},
+		{"bad advance", `{"advance": 90}`},
+		{"bad freeze", `{"freeze": "yes"}`},
 		{"only an unknown field", `{"time": "2026-06-11T22:59:00Z"}`},
 		{"no time", `{}`},
 		{"a number", `{"now": 1749682740}`},
@@ -347,5 +352,30 @@ func TestUnknownPath(t *testing.T) {
 		if status, _, _ := f.do(t, http.MethodGet, p, ""); status != http.StatusNotFound {
 			t.Errorf("GET %s: status %d, want 404", p, status)
 		}
+	}
+}
+
+// PUT /clock can also set an offset from real time, advance, and freeze.
+func TestPutClockOffsetAdvanceFreeze(t *testing.T) {
+	f := newServer(t)
+	do := func(body string) {
+		t.Helper()
+		if status, _, out := f.do(t, http.MethodPut, "/clock", body); status != http.StatusOK {
+			t.Fatalf("PUT /clock %s: status %d, body %s", body, status, out)
+		}
+	}
+	do(`{"offset": "-2h"}`)
+	if d := time.Until(f.clock.Now()); d > -2*time.Hour+time.Minute || d < -2*time.Hour-time.Minute {
+		t.Fatalf("after offset -2h the clock is %v from real time", d)
+	}
+	do(`{"now": "2026-06-11T23:59:58Z", "freeze": true}`)
+	do(`{"advance": "3s"}`)
+	want := time.Date(2026, 6, 12, 0, 0, 1, 0, time.UTC)
+	if got := f.clock.Now(); !got.Equal(want) {
+		t.Fatalf("frozen at 23:59:58 and advanced 3s, the clock reads %v, want %v", got, want)
+	}
+	do(`{"freeze": false}`)
+	if f.clock.Frozen() {
+		t.Fatal("still frozen after freeze: false")
 	}
 }

@@ -1,16 +1,19 @@
 // Package clock is the host's virtual clock: real time shifted by an offset
-// that a user or a test can set, so that cut-over, settlement dates and
-// time windows can be reached without waiting for them.
+// that a user or a test can set, advance or freeze, so that cut-over,
+// settlement dates and time windows can be reached without waiting for them.
 package clock
 
 import (
-	"sync/atomic"
+	"sync"
 	"time"
 )
 
 // Clock is safe for concurrent use. The zero value tells real time.
 type Clock struct {
-	offset atomic.Int64 // nanoseconds added to real time
+	mu     sync.RWMutex
+	offset time.Duration // added to real time
+	frozen bool
+	at     time.Time // the time it reads while frozen
 }
 
 // New returns a clock that reads start now and then advances in real time. A
@@ -25,15 +28,59 @@ func New(start time.Time) *Clock {
 
 // Now returns the host's current time.
 func (c *Clock) Now() time.Time {
-	return time.Now().Add(time.Duration(c.offset.Load()))
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if c.frozen {
+		return c.at
+	}
+	return time.Now().Add(c.offset)
 }
 
-// Set makes the clock read t now; it goes on advancing in real time from there.
+// Set makes the clock read t now; it goes on advancing in real time from
+// there, or stays at t while frozen.
 func (c *Clock) Set(t time.Time) {
-	c.offset.Store(int64(time.Until(t)))
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.offset = time.Until(t)
+	c.at = t
+}
+
+// SetOffset makes the clock read real time plus d.
+func (c *Clock) SetOffset(d time.Duration) {
+	c.Set(time.Now().Add(d))
+}
+
+// Offset is how far the clock is from real time.
+func (c *Clock) Offset() time.Duration {
+	return time.Until(c.Now())
 }
 
 // Advance moves the clock forward by d (backwards when d is negative).
 func (c *Clock) Advance(d time.Duration) {
-	c.offset.Add(int64(d))
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.offset += d
+	c.at = c.at.Add(d)
+}
+
+// Freeze stops the clock where it is (true) or lets it run on from there (false).
+func (c *Clock) Freeze(frozen bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if frozen == c.frozen {
+		return
+	}
+	if frozen {
+		c.at = time.Now().Add(c.offset)
+	} else {
+		c.offset = time.Until(c.at)
+	}
+	c.frozen = frozen
+}
+
+// Frozen reports whether the clock is stopped.
+func (c *Clock) Frozen() bool {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.frozen
 }

@@ -20,3 +20,33 @@ func TestSetAndAdvance(t *testing.T) {
 		t.Fatalf("after Advance(2m) the clock reads %v past the set time", got)
 	}
 }
+
+func TestFreeze(t *testing.T) {
+	start := time.Date(2026, 6, 11, 23, 59, 58, 0, time.UTC)
+	c := New(start)
+	c.Freeze(true)
+	a := c.Now()
+	if !c.Frozen() {
+		t.Fatal("Frozen() is false after Freeze(true)")
+	}
+	c.Advance(2 * time.Second)
+	if got := c.Now().Sub(a); got != 2*time.Second {
+		t.Fatalf("a frozen clock advanced by 2s moved %v", got)
+	}
+	c.Set(start)
+	if !c.Now().Equal(start) {
+		t.Fatalf("a frozen clock set to %v reads %v", start, c.Now())
+	}
+	c.Freeze(false)
+	if got := c.Now().Sub(start); got < 0 || got > time.Second {
+		t.Fatalf("unfrozen, the clock reads %v past where it stood", got)
+	}
+}
+
+func TestSetOffset(t *testing.T) {
+	c := New(time.Time{})
+	c.SetOffset(-time.Hour)
+	if off := c.Offset(); off > -time.Hour+time.Second || off < -time.Hour-time.Second {
+		t.Fatalf("offset %v, want about -1h", off)
+	}
+}
