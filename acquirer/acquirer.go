@@ -98,6 +98,9 @@ func (h *Host) terminal(mid, tid string) *terminal {
 
 // Decide answers a request as the host would, at the host's time now.
 func (h *Host) Decide(r *txn.Request, now time.Time) txn.Decision {
+	if r.Type == txn.Unknown { // and no state for whoever sent it
+		return txn.Decision{RC: txn.NotSupported, Note: "function not supported"}
+	}
 	t := h.terminal(r.MID, r.TID)
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -127,8 +130,6 @@ func (h *Host) Decide(r *txn.Request, now time.Time) txn.Decision {
 		return h.upload(t, r)
 	case txn.UploadEnd:
 		return t.remember(r, h.uploadEnd(t, r))
-	case txn.Unknown:
-		return txn.Decision{RC: txn.NotSupported, Note: "function not supported"}
 	}
 
 	// Reversals are matched, not deduplicated: their own rules make a resent
