@@ -220,7 +220,9 @@ func TestGetClock(t *testing.T) {
 	}
 	wantJSON(t, ct)
 	var got struct {
-		Now time.Time `json:"now"`
+		Now    time.Time `json:"now"`
+		Offset string    `json:"offset"`
+		Frozen bool      `json:"frozen"`
 	}
 	decode(t, body, &got)
 	// The clock was set to t0 when the server started.

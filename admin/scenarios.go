@@ -52,14 +52,16 @@ func (a *API) scenarioFromBody(w http.ResponseWriter, r *http.Request) (*scenari
 		writeError(w, http.StatusRequestEntityTooLarge, "body too large")
 		return nil, false
 	}
-	var byName struct {
-		Name string `json:"name"`
-	}
+	// {"name": NAME} alone names a scenario; any other body (YAML, or JSON,
+	// which is YAML too) is one.
+	var byName map[string]json.RawMessage
+	var name string
 	trimmed := bytes.TrimSpace(body)
-	if len(trimmed) > 0 && trimmed[0] == '{' && json.Unmarshal(trimmed, &byName) == nil {
-		c, ok := a.Library.Get(byName.Name)
+	if len(trimmed) > 0 && trimmed[0] == '{' && json.Unmarshal(trimmed, &byName) == nil &&
+		len(byName) == 1 && json.Unmarshal(byName["name"], &name) == nil {
+		c, ok := a.Library.Get(name)
 		if !ok {
-			writeError(w, http.StatusNotFound, "no scenario named "+byName.Name)
+			writeError(w, http.StatusNotFound, "no scenario named "+name)
 			return nil, false
 		}
 		return c, true

@@ -6,12 +6,14 @@ import (
 	"path"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/acqsim/acqsim/fixtures"
 )
 
 // Library is a set of scenarios by name: the built-in ones and any loaded since.
 type Library struct {
+	mu     sync.RWMutex
 	byName map[string]*Compiled
 }
 
@@ -42,15 +44,23 @@ func BuiltIn() (*Library, error) {
 
 // Get returns the named scenario.
 func (l *Library) Get(name string) (*Compiled, bool) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
 	c, ok := l.byName[name]
 	return c, ok
 }
 
 // Add adds (or replaces) a scenario under its name.
-func (l *Library) Add(c *Compiled) { l.byName[c.Name] = c }
+func (l *Library) Add(c *Compiled) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.byName[c.Name] = c
+}
 
 // All returns the scenarios sorted by name.
 func (l *Library) All() []*Compiled {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
 	out := make([]*Compiled, 0, len(l.byName))
 	for _, c := range l.byName {
 		out = append(out, c)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"regexp"
 	"strconv"
@@ -40,6 +41,10 @@ func Load(source string, raw []byte) (*Compiled, error) {
 	dec.KnownFields(true)
 	if err := dec.Decode(&sc); err != nil {
 		return nil, loadError(source, err)
+	}
+	var more yaml.Node
+	if err := dec.Decode(&more); !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("%s:%d: one scenario per file (a second YAML document starts here)", source, more.Line)
 	}
 	c, err := compile(&sc, locator{root.Content[0]})
 	if err != nil {

@@ -56,7 +56,7 @@ func isCobraUsage(err error) bool {
 	s := err.Error()
 	return strings.HasPrefix(s, "unknown command") || strings.HasPrefix(s, "unknown flag") ||
 		strings.HasPrefix(s, "unknown shorthand flag") || strings.Contains(s, "accepts ") ||
-		strings.HasPrefix(s, "required flag")
+		strings.HasPrefix(s, "required flag") || strings.HasPrefix(s, "requires ")
 }
 
 func newRoot(stdout, stderr io.Writer) *cobra.Command {

@@ -38,6 +38,10 @@ func newScenarios() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "scenarios",
 		Short: "List and print the built-in scenario library",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return usagef("scenarios needs a subcommand: list or show NAME")
+		},
 	}
 	cmd.AddCommand(&cobra.Command{
 		Use:   "list",
