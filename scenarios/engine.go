@@ -316,19 +316,28 @@ func (r *compiledRule) outcomeFor(n int) (Outcome, int, bool) {
 func (b *binding) apply(r *txn.Request, now time.Time, o Outcome, rng *rand.Rand, trace Trace) Plan {
 	var p Plan
 	var what []string
-	if o.Respond != nil {
-		rs := o.Respond
+	rs := o.Respond
+	scripted := rs != nil && (rs.RC != "" && rs.RC != txn.Approved || rs.OutOfBalance)
+	switch rc, which := b.overLimit(r, now); {
+	case scripted:
 		p.Decision = b.engine.host.Force(r, now, rs.RC, rs.OutOfBalance)
+	case rc != "":
+		// The rule lets the normal answer through, and the normal answer
+		// respects the limits.
+		p.Decision = b.engine.host.Force(r, now, rc, false)
+		what = append(what, which+" respond rc="+rc)
+	default:
+		p.Decision = b.engine.host.Decide(r, now)
+	}
+	if rs != nil {
 		p.Decision.Requirement = byte(rs.Requirement)
 		p.Set, p.Unset = rs.Set, rs.Unset
 		what = append(what, "respond"+rs.describe())
-	} else {
-		p.Decision = b.engine.host.Decide(r, now)
 	}
 	b.account(r, now, p.Decision)
 	if o.Delay != nil {
 		p.Delay = o.Delay.draw(rng)
-		what = append(what, "delay "+p.Delay.String())
+		what = append(what, "delay "+seconds(p.Delay))
 	}
 	if o.Action != nil {
 		p.Fault = o.Action.Spec.New(rng)
@@ -342,6 +351,14 @@ func (b *binding) apply(r *txn.Request, now time.Time, o Outcome, rng *rand.Rand
 	}
 	p.Trace = trace
 	return p
+}
+
+// seconds writes a delay as a scenario file would: 65s, not 1m5s.
+func seconds(d time.Duration) string {
+	if d%time.Second == 0 {
+		return fmt.Sprintf("%ds", d/time.Second)
+	}
+	return d.String()
 }
 
 func (rs *Respond) describe() string {
