@@ -404,3 +404,18 @@ func (h *Host) Force(r *txn.Request, now time.Time, rc string, outOfBalance bool
 func (rec *record) released(r *txn.Request) *txn.Released {
 	return &txn.Released{Type: rec.typ, PAN: rec.pan, MID: r.MID, TID: r.TID, Amount: rec.amount, At: rec.at}
 }
+
+// Repeated reports whether r is an identical retransmission of a financial
+// request the host has already answered.
+func (h *Host) Repeated(r *txn.Request) bool {
+	h.mu.Lock()
+	t := h.terminals[terminalKey{r.MID, r.TID}]
+	h.mu.Unlock()
+	if t == nil {
+		return false
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	seen, ok := t.seen[dupKey{class: dupClass(r), stan: r.STAN, batch: t.batchOf(r)}]
+	return ok && seen.fingerprint == r.Fingerprint
+}

@@ -28,6 +28,7 @@ func (approver) Force(_ *txn.Request, _ time.Time, rc string, _ bool) txn.Decisi
 	return txn.Decision{RC: rc}
 }
 func (approver) SignedOn(string, string) bool { return true }
+func (approver) Repeated(*txn.Request) bool   { return false }
 
 var _ scenarios.Decider = approver{}
 

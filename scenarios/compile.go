@@ -8,6 +8,7 @@ import (
 	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/vm"
 
+	"github.com/acqsim/acqsim/host/fault"
 	"github.com/acqsim/acqsim/txn"
 )
 
@@ -65,24 +66,47 @@ func init() {
 type literalChecker struct{ err error }
 
 func (c *literalChecker) Visit(node *ast.Node) {
+	fail := func(err error) {
+		if c.err == nil {
+			c.err = err
+		}
+	}
 	switch n := (*node).(type) {
 	case *ast.CallNode:
 		if id, ok := n.Callee.(*ast.IdentifierNode); ok && id.Value == "between" {
 			for _, arg := range n.Arguments {
 				if s, ok := arg.(*ast.StringNode); ok {
-					if _, err := timeOfDay(s.Value); err != nil && c.err == nil {
-						c.err = err
+					if _, err := timeOfDay(s.Value); err != nil {
+						fail(err)
 					}
 				}
 			}
 		}
 	case *ast.BinaryNode:
-		id, isID := n.Left.(*ast.IdentifierNode)
-		s, isStr := n.Right.(*ast.StringNode)
-		if isID && isStr && id.Value == "txn" && !validTxn[s.Value] && c.err == nil {
-			c.err = fmt.Errorf("txn is never %q", s.Value)
+		var names []ast.Node
+		switch n.Operator {
+		case "==", "!=":
+			if isTxn(n.Left) {
+				names = append(names, n.Right)
+			} else if isTxn(n.Right) {
+				names = append(names, n.Left)
+			}
+		case "in", "not in":
+			if arr, ok := n.Right.(*ast.ArrayNode); ok && isTxn(n.Left) {
+				names = arr.Nodes
+			}
+		}
+		for _, name := range names {
+			if s, ok := name.(*ast.StringNode); ok && !validTxn[s.Value] {
+				fail(fmt.Errorf("txn is never %q", s.Value))
+			}
 		}
 	}
+}
+
+func isTxn(n ast.Node) bool {
+	id, ok := n.(*ast.IdentifierNode)
+	return ok && id.Value == "txn"
 }
 
 func compileMatch(src string) (*vm.Program, error) {
@@ -185,10 +209,10 @@ func compile(sc *Scenario, at locator) (*Compiled, error) {
 		for id, p := range parties {
 			here := at.at(kind, id)
 			if !status[p.Status] {
-				return nil, here.errorf("%s %q: status %q: want active, frozen, closed, unregistered, settlement-suspended or void-disabled", kind, id, p.Status)
+				return nil, here.at("status").errorf("%s %q: status %q: want active, frozen, closed, unregistered, settlement-suspended or void-disabled", kind, id, p.Status)
 			}
 			if p.RC != "" && !validRC(p.RC) {
-				return nil, here.errorf("%s %q: rc %q: want two digits or letters", kind, id, p.RC)
+				return nil, here.at("rc").errorf("%s %q: rc %q: want two digits or letters", kind, id, p.RC)
 			}
 		}
 	}
@@ -201,29 +225,39 @@ func (o *Outcome) check(at locator, label string) error {
 	if r := o.Respond; r != nil {
 		here := at.at("respond")
 		if r.RC != "" && !validRC(r.RC) {
-			return here.errorf("%s: rc %q: want two digits or letters", label, r.RC)
+			return here.at("rc").errorf("%s: rc %q: want two digits or letters", label, r.RC)
 		}
 		if r.Requirement < 0 || r.Requirement > 7 {
-			return here.errorf("%s: requirement %d: want 0 to 7", label, r.Requirement)
+			return here.at("requirement").errorf("%s: requirement %d: want 0 to 7", label, r.Requirement)
 		}
 		for id := range r.Set {
 			if id < 2 || id > 128 || id == 39 {
-				return here.errorf("%s: set: field %d cannot be set (2 to 128; F39 is rc)", label, id)
+				return here.at("set", itoa(id)).errorf("%s: set: field %d cannot be set (2 to 128; F39 is rc)", label, id)
 			}
 		}
-		for _, id := range r.Unset {
+		for i, id := range r.Unset {
 			if id < 2 || id > 128 {
-				return here.errorf("%s: unset: field %d: want 2 to 128", label, id)
+				return here.at("unset", i).errorf("%s: unset: field %d: want 2 to 128", label, id)
 			}
 		}
-		if a := o.Action; a != nil {
-			switch a.Name {
-			case "no-response", "reset", "garbage":
-				return at.errorf("%s: respond with action %s: the answer is never sent", label, a.Name)
-			}
+		if a := o.Action; a != nil && !delivers(a) {
+			return at.at("action").errorf("%s: respond with action %s: the answer is never sent", label, a.Name)
 		}
 	}
 	return nil
+}
+
+// delivers reports whether an action puts the answer on the wire at all.
+func delivers(a *Action) bool {
+	switch spec := a.Spec.(type) {
+	case *fault.Close:
+		return spec.After
+	}
+	switch a.Name {
+	case "no-response", "reset", "garbage":
+		return false
+	}
+	return true
 }
 
 func oneLine(err error) string {

@@ -20,6 +20,9 @@ type Decider interface {
 	Decide(r *txn.Request, now time.Time) txn.Decision
 	Force(r *txn.Request, now time.Time, rc string, outOfBalance bool) txn.Decision
 	SignedOn(mid, tid string) bool
+	// Repeated reports an identical retransmission of a request already
+	// answered: it gets its first answer, whatever the limits say now.
+	Repeated(r *txn.Request) bool
 }
 
 // Plan is everything the host does with one request: the answer, changes to
@@ -282,7 +285,7 @@ func (b *binding) plan(r *txn.Request, now time.Time) Plan {
 		return b.apply(r, now, outcome, rng, trace)
 	}
 
-	if rc, which := b.overLimit(r, now); rc != "" {
+	if rc, which := b.overLimit(r, now); rc != "" && !e.host.Repeated(r) {
 		trace.Rule = which
 		trace.Action = "respond rc=" + rc
 		return Plan{Decision: e.host.Force(r, now, rc, false), Trace: trace}
@@ -321,18 +324,23 @@ func (b *binding) apply(r *txn.Request, now time.Time, o Outcome, rng *rand.Rand
 	switch rc, which := b.overLimit(r, now); {
 	case scripted:
 		p.Decision = b.engine.host.Force(r, now, rs.RC, rs.OutOfBalance)
-	case rc != "":
+		what = append(what, "respond"+rs.describe())
+	case rc != "" && !b.engine.host.Repeated(r):
 		// The rule lets the normal answer through, and the normal answer
 		// respects the limits.
 		p.Decision = b.engine.host.Force(r, now, rc, false)
-		what = append(what, which+" respond rc="+rc)
+		what = append(what, which+": respond rc="+rc)
 	default:
 		p.Decision = b.engine.host.Decide(r, now)
+		if rs != nil {
+			what = append(what, "respond"+rs.describe())
+		}
 	}
 	if rs != nil {
-		p.Decision.Requirement = byte(rs.Requirement)
+		if rs.Requirement != 0 {
+			p.Decision.Requirement = byte(rs.Requirement)
+		}
 		p.Set, p.Unset = rs.Set, rs.Unset
-		what = append(what, "respond"+rs.describe())
 	}
 	b.account(r, now, p.Decision)
 	if o.Delay != nil {

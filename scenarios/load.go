@@ -34,7 +34,7 @@ func Load(source string, raw []byte) (*Compiled, error) {
 		return nil, loadError(source, err)
 	}
 	if len(root.Content) == 0 {
-		return nil, fmt.Errorf("%s: empty scenario", source)
+		return nil, fmt.Errorf("%s:1: empty scenario", source)
 	}
 	var sc Scenario
 	dec := yaml.NewDecoder(bytes.NewReader(raw))
@@ -43,8 +43,12 @@ func Load(source string, raw []byte) (*Compiled, error) {
 		return nil, loadError(source, err)
 	}
 	var more yaml.Node
-	if err := dec.Decode(&more); !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("%s:%d: one scenario per file (a second YAML document starts here)", source, more.Line)
+	switch err := dec.Decode(&more); {
+	case errors.Is(err, io.EOF):
+	case err != nil:
+		return nil, loadError(source, err)
+	case len(more.Content) > 0: // an empty trailing document is no scenario
+		return nil, fmt.Errorf("%s:%d: one scenario per file (a second YAML document is here)", source, more.Content[0].Line)
 	}
 	c, err := compile(&sc, locator{root.Content[0]})
 	if err != nil {
@@ -165,8 +169,8 @@ func (d *Delay) UnmarshalYAML(n *yaml.Node) error {
 		}
 		return d.validate(n.Line)
 	}
-	type plain Delay
-	var p plain
+	type delay Delay // without this method, so decoding does not recurse
+	var p delay
 	if err := decodeStrict(n, &p); err != nil {
 		return err
 	}

@@ -16,9 +16,10 @@ type Scenario struct {
 	// Rules are tried in order for each request; the first that matches
 	// decides. A request no rule matches gets the default host behaviour.
 	Rules []Rule `yaml:"rules,omitempty" json:"rules,omitempty"`
-	// Limits are risk limits on approved debits (sales, pre-authorisations,
-	// completions, advices), checked after the rules for requests no rule
-	// decided. An approved reversal or void gives back what its original used.
+	// Limits are risk limits on approved sales, pre-authorisations and
+	// advices: a request that would be approved (by no rule, or by a rule
+	// that lets the normal answer through) is declined beyond them. An
+	// approved reversal or void gives back what its original used.
 	Limits []Limit `yaml:"limits,omitempty" json:"limits,omitempty"`
 	// Merchants gives merchants (by F42) a status other than active.
 	Merchants map[string]Party `yaml:"merchants,omitempty" json:"merchants,omitempty"`

@@ -1,0 +1,371 @@
+package scenarios_test
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/acqsim/acqsim/scenarios"
+	"github.com/acqsim/acqsim/txn"
+)
+
+const fixtureDir = "../fixtures/scenarios"
+
+// fixtureFiles lists the scenario files on disk, whether embedded or not.
+func fixtureFiles(t testing.TB) []string {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(fixtureDir, "*.yaml"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no scenario files in %s: %v", fixtureDir, err)
+	}
+	return files
+}
+
+func builtIn(t testing.TB) *scenarios.Library {
+	t.Helper()
+	lib, err := scenarios.BuiltIn()
+	if err != nil {
+		t.Fatalf("BuiltIn: %v", err)
+	}
+	return lib
+}
+
+// Every file in the library loads on its own and is named after its file.
+func TestEveryFixtureLoads(t *testing.T) {
+	for _, f := range fixtureFiles(t) {
+		want := strings.TrimSuffix(filepath.Base(f), ".yaml")
+		t.Run(want, func(t *testing.T) {
+			c, err := scenarios.LoadFile(f)
+			if err != nil {
+				t.Fatalf("LoadFile: %v", err)
+			}
+			if c.Name != want {
+				t.Errorf("name %q in %s", c.Name, f)
+			}
+			if strings.TrimSpace(c.Description) == "" {
+				t.Errorf("%s has no description: it is the library's documentation", f)
+			}
+		})
+	}
+}
+
+// The embedded library is the files on disk, all of them, as they are.
+func TestBuiltIn(t *testing.T) {
+	lib := builtIn(t)
+	files := fixtureFiles(t)
+	var names []string
+	for _, f := range files {
+		name := strings.TrimSuffix(filepath.Base(f), ".yaml")
+		names = append(names, name)
+		c, ok := lib.Get(name)
+		if !ok {
+			t.Errorf("%s is not in the built-in library", name)
+			continue
+		}
+		if c.Name != name {
+			t.Errorf("Get(%q) returned %q", name, c.Name)
+		}
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(c.Source, raw) {
+			t.Errorf("%s: Source is not the file as it is on disk", name)
+		}
+	}
+	var got []string
+	for _, c := range lib.All() {
+		got = append(got, c.Name)
+	}
+	sort.Strings(names) // Glob sorts already; say so
+	if strings.Join(got, " ") != strings.Join(names, " ") {
+		t.Errorf("All() = %v, want %v", got, names)
+	}
+	if _, ok := lib.Get("no-such-scenario"); ok {
+		t.Error("Get of an unknown name found one")
+	}
+}
+
+func TestLibraryAdd(t *testing.T) {
+	lib := builtIn(t)
+	n := len(lib.All())
+	mine := mustLoad(t, "name: aaa-mine\nrules:\n  - respond: {rc: \"05\"}\n")
+	lib.Add(mine)
+	if c, ok := lib.Get("aaa-mine"); !ok || c != mine {
+		t.Errorf("Get after Add = %v, %v", c, ok)
+	}
+	if all := lib.All(); len(all) != n+1 || all[0] != mine {
+		t.Errorf("All after Add: %d scenarios, first %q; want %d, aaa-mine first", len(all), all[0].Name, n+1)
+	}
+	replacement := mustLoad(t, "name: timeout\ndescription: mine now\n")
+	lib.Add(replacement)
+	if c, _ := lib.Get("timeout"); c != replacement {
+		t.Error("Add did not replace the scenario of the same name")
+	}
+	if len(lib.All()) != n+1 {
+		t.Errorf("replacing added a scenario: %d", len(lib.All()))
+	}
+}
+
+// The admin API adds scenarios to the library from concurrent requests while
+// others read it (run with -race).
+func TestLibraryConcurrentUse(t *testing.T) {
+	lib := builtIn(t)
+	sc := mustLoad(t, "name: mine\n")
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 100 {
+				lib.Add(sc)
+				lib.Get("mine")
+				lib.All()
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// exchange is one request to a built-in scenario and what it must get.
+type exchange struct {
+	req  *txn.Request
+	at   time.Time // zero: noon UTC
+	want result
+}
+
+func sales(n int, amount int64, want result, opts ...reqOpt) []exchange {
+	out := make([]exchange, n)
+	for i := range out {
+		out[i] = exchange{req: request(txn.Sale, amount, opts...), want: want}
+	}
+	return out
+}
+
+func concat(parts ...[]exchange) []exchange {
+	var out []exchange
+	for _, p := range parts {
+		out = append(out, p...)
+	}
+	return out
+}
+
+func clock(hh, mm int) time.Time { return time.Date(2026, 6, 11, hh, mm, 0, 0, time.UTC) }
+
+// Each built-in scenario does what its description says, bound globally on
+// an engine in UTC.
+func TestBuiltInBehaviour(t *testing.T) {
+	dropped := dropped()
+	resetConn := result{RC: "00", Fault: "fault.Reset"}
+	magic := []exchange{
+		{req: request(txn.Sale, 1000), want: approved()},
+		{req: request(txn.Sale, 1099), want: approved()},
+		{req: request(txn.Void, 1005), want: approved()},
+	}
+	for i, code := range []string{"05", "12", "13", "14", "30", "51", "54", "55", "57", "61", "62", "65", "75", "91", "96"} {
+		typ := []txn.Type{txn.Sale, txn.PreAuth, txn.Refund}[i%3]
+		amount := int64(100*(i+1)) + int64(code[0]-'0')*10 + int64(code[1]-'0')
+		magic = append(magic, exchange{req: request(typ, amount), want: rc(code)})
+	}
+
+	tests := map[string][]exchange{
+		"connection-reset": {
+			{req: request(txn.Sale, 100), want: resetConn},
+			{req: request(txn.Refund, 100), want: approved()},
+		},
+		"cutover": {
+			{req: request(txn.Sale, 100), at: clock(22, 59), want: approved()},
+			{req: request(txn.Sale, 100), at: clock(23, 0), want: rc("90")},
+			{req: request(txn.Settlement, 0), at: clock(23, 4), want: rc("90")},
+			{req: request(txn.Echo, 0), at: clock(23, 1), want: approved()},
+			{req: request(txn.Sale, 100), at: clock(23, 5), want: approved()},
+		},
+		"daily-limit": concat([]exchange{
+			{req: request(txn.Sale, 6000000), want: approved()},
+			{req: request(txn.Sale, 4000000), want: approved()},
+			{req: request(txn.Sale, 1), want: rc("61")},
+			{req: request(txn.Sale, 1), at: clock(12, 0).Add(24 * time.Hour), want: approved()},
+		}, sales(20, 1, approved(), withCard(pan2)), sales(1, 1, rc("65"), withCard(pan2))),
+		"duplicate-response": {
+			{req: request(txn.Sale, 100), want: result{RC: "00", Fault: "fault.Duplicate"}},
+		},
+		"flaky-network": {
+			{req: request(txn.Echo, 0), want: approved()},
+		},
+		"garbage-response": {
+			{req: request(txn.Sale, 100), want: result{RC: "00", Fault: "*fault.Garbage"}},
+			{req: request(txn.Echo, 0), want: approved()},
+		},
+		"insufficient-funds": {
+			{req: request(txn.Sale, 100), want: rc("51")},
+			{req: request(txn.Refund, 100), want: approved()},
+		},
+		"issuer-flaky": {
+			{req: request(txn.Sale, 6000000, atMerchant(mid2)), want: rc("61")},
+			{req: request(txn.Sale, 100, atMerchant(mid2)), want: dropped},
+			{req: request(txn.Sale, 100, atMerchant(mid2)), want: dropped},
+			{req: request(txn.Sale, 100, atMerchant(mid2)), want: approved()},
+			{req: request(txn.Sale, 100, atMerchant(mid2), onTerminal(tid2)), want: dropped},
+			// The approval the rule lets through respects the daily limit.
+			{req: request(txn.Sale, 5000000, atMerchant(mid2), withCard(pan2)), want: approved()},
+			{req: request(txn.Sale, 5000000, atMerchant(mid2), withCard(pan2)), want: approved()},
+			{req: request(txn.Sale, 1, atMerchant(mid2), withCard(pan2)), want: rc("61")},
+			{req: request(txn.Sale, 100), want: rc("03")},
+			{req: request(txn.Sale, 100, atMerchant(mid2), onTerminal("T0000099")), want: rc("97")},
+			{req: request(txn.Settlement, 0, atMerchant(mid2)), at: clock(22, 59), want: approved()},
+			{req: request(txn.Settlement, 0, atMerchant(mid2)), at: clock(23, 30), want: delayed(45 * time.Second)},
+			{req: request(txn.Settlement, 0, atMerchant(mid2)), at: clock(0, 59), want: delayed(45 * time.Second)},
+			{req: request(txn.Settlement, 0, atMerchant(mid2)), at: clock(1, 0), want: approved()},
+		},
+		"key-error": {
+			{req: request(txn.SignOn, 0), want: result{RC: "00", Fault: "fault.Corrupt"}},
+			{req: request(txn.Sale, 100), want: approved()},
+		},
+		"late-response": {
+			{req: request(txn.Sale, 100), want: delayed(65 * time.Second)},
+		},
+		"magic-amounts": magic,
+		"maintenance-window": {
+			{req: request(txn.Sale, 100), at: clock(23, 49), want: approved()},
+			{req: request(txn.Sale, 100), at: clock(23, 55), want: rc("91")},
+			{req: request(txn.Balance, 0), at: clock(0, 5), want: rc("91")},
+			{req: request(txn.SignOn, 0), at: clock(23, 55), want: approved()},
+			{req: request(txn.Settlement, 0), at: clock(23, 55), want: approved()},
+			{req: request(txn.Sale, 100), at: clock(0, 10), want: approved()},
+		},
+		"merchant-frozen": {
+			{req: request(txn.Sale, 100), want: rc("03")},
+			{req: request(txn.SignOn, 0), want: rc("03")},
+			{req: request(txn.Echo, 0), want: approved()},
+			{req: request(txn.SignOff, 0), want: approved()},
+		},
+		"settlement-delay": {
+			{req: request(txn.Settlement, 0), want: delayed(45 * time.Second)},
+			{req: request(txn.Sale, 100), want: approved()},
+		},
+		"settlement-failure": {
+			{req: request(txn.Settlement, 0), want: rc("96")},
+			{req: request(txn.Sale, 100), want: approved()},
+		},
+		"settlement-out-of-balance": {
+			{req: request(txn.Settlement, 0), want: rc("95")},
+			{req: request(txn.UploadEnd, 0), want: approved()},
+		},
+		"single-limit": {
+			{req: request(txn.Sale, 5000000), want: approved()},
+			{req: request(txn.Sale, 5000001), want: rc("61")},
+			{req: request(txn.Advice, 5000001), want: rc("61")},
+			{req: request(txn.Refund, 9000000), want: approved()},
+		},
+		"terminal-unregistered": {
+			{req: request(txn.Sale, 100), want: rc("97")},
+			{req: request(txn.SignOn, 0), want: rc("97")},
+			{req: request(txn.Echo, 0), want: approved()},
+		},
+		"timeout": {
+			{req: request(txn.Sale, 100), want: dropped},
+			{req: request(txn.Reversal, 100), want: approved()},
+		},
+		"undelivered-approval": concat(
+			sales(2, 100, approved()), sales(1, 100, dropped),
+			sales(2, 100, approved(), onTerminal(tid2)), sales(1, 100, dropped, onTerminal(tid2)),
+			sales(2, 100, approved()), sales(1, 100, dropped),
+		),
+		"void-disabled": {
+			{req: request(txn.Void, 100), want: rc("58")},
+			{req: request(txn.PreAuthVoid, 100), want: rc("58")},
+			{req: request(txn.Refund, 100), want: approved()},
+		},
+		"wrong-pin": concat(
+			sales(3, 100, rc("55")), sales(2, 100, rc("75")),
+			sales(1, 100, rc("55"), withCard(pan2)), sales(1, 100, rc("75"), onTerminal(tid2)),
+		),
+	}
+
+	lib := builtIn(t)
+	for _, c := range lib.All() {
+		if _, ok := tests[c.Name]; !ok {
+			t.Errorf("built-in scenario %s has no case here", c.Name)
+		}
+	}
+	for name, exchanges := range tests {
+		t.Run(name, func(t *testing.T) {
+			sc, ok := lib.Get(name)
+			if !ok {
+				t.Fatalf("no built-in scenario %s", name)
+			}
+			e := scenarios.NewEngine(newFakeHost(), 1, time.UTC)
+			e.SetGlobal(sc)
+			for i, x := range exchanges {
+				at := x.at
+				if at.IsZero() {
+					at = noon
+				}
+				p := e.Plan(x.req, at)
+				if got := summary(p); got != x.want {
+					t.Errorf("request %d (%s %d from %s at %s): %v, want %v",
+						i+1, x.req.Type, x.req.Amount, x.req.TID, at.Format("15:04"), got, x.want)
+				}
+				if x.want != approved() && p.Trace.Scenario != name {
+					t.Errorf("request %d: Trace.Scenario = %q, want %q", i+1, p.Trace.Scenario, name)
+				}
+			}
+		})
+	}
+}
+
+// flaky-network spreads its faults as its description says: about a tenth
+// each of dropped, reset, cut short and slow, the rest normal.
+func TestBuiltInFlakyNetworkShares(t *testing.T) {
+	sc, _ := builtIn(t).Get("flaky-network")
+	e := scenarios.NewEngine(newFakeHost(), 99, time.UTC)
+	e.SetGlobal(sc)
+	const n = 2000
+	got := map[string]int{}
+	for range n {
+		p := e.Plan(request(txn.Sale, 100), noon)
+		switch {
+		case p.Fault != nil:
+			got[p.Trace.Rule]++
+		case p.Delay > 0:
+			if p.Delay < 2*time.Second || p.Delay > 8*time.Second {
+				t.Fatalf("slow answer after %v, want 2s to 8s", p.Delay)
+			}
+			got[p.Trace.Rule]++
+		default:
+			got["normal"]++
+		}
+	}
+	want := map[string]float64{"dropped": 0.1, "reset": 0.1, "cut short": 0.1, "slow": 0.1, "normal": 0.6}
+	for rule, share := range want {
+		if lo, hi := int(share*n*0.75), int(share*n*1.25); got[rule] < lo || got[rule] > hi {
+			t.Errorf("%s: %d of %d, want %d to %d", rule, got[rule], n, lo, hi)
+		}
+	}
+}
+
+// issuer-flaky resets about a tenth of echoes, drawn per terminal.
+func TestBuiltInIssuerFlakyEchoes(t *testing.T) {
+	sc, _ := builtIn(t).Get("issuer-flaky")
+	e := scenarios.NewEngine(newFakeHost(), 1, time.UTC)
+	e.SetGlobal(sc)
+	const n = 1000
+	resets := 0
+	for range n {
+		p := e.Plan(request(txn.Echo, 0, atMerchant(mid2)), noon)
+		if p.Fault != nil {
+			if p.Trace.Rule != "a tenth of echoes reset the connection" {
+				t.Fatalf("echo faulted by %+v", p.Trace)
+			}
+			resets++
+		}
+	}
+	if resets < 50 || resets > 150 {
+		t.Errorf("%d of %d echoes reset, want about %d", resets, n, n/10)
+	}
+}
