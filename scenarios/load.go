@@ -28,7 +28,14 @@ func LoadFile(path string) (*Compiled, error) {
 // Load decodes and validates a scenario; source names it in errors
 // ("file.yaml:12: ..."). Every problem is found here, never while a request
 // is being answered.
-func Load(source string, raw []byte) (*Compiled, error) {
+func Load(source string, raw []byte) (c *Compiled, err error) {
+	// The YAML library panics on a few inputs (a merge key with a mapping for
+	// a key, found by fuzzing); a file must never take the host down.
+	defer func() {
+		if p := recover(); p != nil {
+			c, err = nil, fmt.Errorf("%s:1: the YAML cannot be read as a scenario (%v)", source, p)
+		}
+	}()
 	var root yaml.Node
 	if err := yaml.Unmarshal(raw, &root); err != nil {
 		return nil, loadError(source, err)
@@ -37,25 +44,33 @@ func Load(source string, raw []byte) (*Compiled, error) {
 		return nil, fmt.Errorf("%s:1: empty scenario", source)
 	}
 	var sc Scenario
-	dec := yaml.NewDecoder(bytes.NewReader(raw))
-	dec.KnownFields(true)
-	if err := dec.Decode(&sc); err != nil {
-		return nil, loadError(source, err)
+	if err := decodeOne(source, raw, &sc); err != nil {
+		return nil, err
 	}
-	var more yaml.Node
-	switch err := dec.Decode(&more); {
-	case errors.Is(err, io.EOF):
-	case err != nil:
-		return nil, loadError(source, err)
-	case len(more.Content) > 0: // an empty trailing document is no scenario
-		return nil, fmt.Errorf("%s:%d: one scenario per file (a second YAML document is here)", source, more.Content[0].Line)
-	}
-	c, err := compile(&sc, locator{root.Content[0]})
+	c, err = compile(&sc, locator{root.Content[0]})
 	if err != nil {
 		return nil, fmt.Errorf("%s:%w", source, err)
 	}
 	c.Source = raw
 	return c, nil
+}
+
+// decodeOne decodes the file's single document strictly into sc.
+func decodeOne(source string, raw []byte, sc *Scenario) error {
+	dec := yaml.NewDecoder(bytes.NewReader(raw))
+	dec.KnownFields(true)
+	if err := dec.Decode(sc); err != nil {
+		return loadError(source, err)
+	}
+	var more yaml.Node
+	switch err := dec.Decode(&more); {
+	case errors.Is(err, io.EOF):
+	case err != nil:
+		return loadError(source, err)
+	case len(more.Content) > 0: // an empty trailing document is no scenario
+		return fmt.Errorf("%s:%d: one scenario per file (a second YAML document is here)", source, more.Content[0].Line)
+	}
+	return nil
 }
 
 var lineRE = regexp.MustCompile(`line (\d+): `)
