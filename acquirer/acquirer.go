@@ -204,9 +204,10 @@ func (h *Host) signOn(t *terminal, r *txn.Request) txn.Decision {
 // books it into the terminal's open batch. A declined one is booked too, so a
 // later void of it is refused as invalid rather than as not found.
 func (h *Host) approve(t *terminal, r *txn.Request, now time.Time) txn.Decision {
-	d := txn.Decision{RC: txn.Approved, RRN: h.nextRRN(), Settlement: h.cfg.Calendar.SettlementDate(now)}
+	terms := h.terms(r, now)
+	d := txn.Decision{RC: txn.Approved, RRN: h.nextRRN(), Settlement: terms.Settlement}
 	rec := &record{
-		typ: r.Type, stan: r.STAN, rrn: d.RRN, pan: r.PAN,
+		typ: r.Type, stan: r.STAN, rrn: d.RRN, pan: r.PAN, currency: r.Currency, terms: terms,
 		amount: r.Amount, batch: t.batchOf(r), date: now.Format("0102"), at: now,
 	}
 	if r.Amount <= 0 {
@@ -238,14 +239,17 @@ func (h *Host) void(t *terminal, r *txn.Request, now time.Time) txn.Decision {
 		return txn.Decision{RC: txn.InvalidTxn, Note: fmt.Sprintf("void: original is a %s", orig.typ)}
 	case orig.state != approved:
 		return txn.Decision{RC: txn.InvalidTxn, Note: "void: original already " + string(orig.state)}
+	case orig.terms.Mode == "T0":
+		return txn.Decision{RC: txn.InvalidTxn, Note: "void: original settled T+0 (real-time crediting); refund instead"}
 	case orig.amount != r.Amount:
 		return txn.Decision{RC: txn.OriginalAmountBad, Note: "void: amount differs from the original"}
 	}
-	d := txn.Decision{RC: txn.Approved, RRN: h.nextRRN(), Settlement: h.cfg.Calendar.SettlementDate(now)}
+	terms := h.terms(r, now)
+	d := txn.Decision{RC: txn.Approved, RRN: h.nextRRN(), Settlement: terms.Settlement}
 	d.AuthCode = h.authCode(d.RRN)
 	orig.state = voided
 	t.book(&record{
-		typ: r.Type, stan: r.STAN, rrn: d.RRN, auth: d.AuthCode, pan: r.PAN,
+		typ: r.Type, stan: r.STAN, rrn: d.RRN, auth: d.AuthCode, pan: r.PAN, currency: r.Currency, terms: terms,
 		amount: r.Amount, batch: t.batchOf(r), date: now.Format("0102"), at: now, orig: orig,
 	}, approved)
 	d.Note = "void of STAN " + orig.stan
@@ -274,6 +278,8 @@ func (h *Host) reverse(t *terminal, r *txn.Request) txn.Decision {
 		return txn.Decision{RC: txn.Approved, Note: "reversal: already reversed"}
 	case orig.amount != r.Amount:
 		return txn.Decision{RC: txn.OriginalNotFound, Note: "reversal: amount differs from the original"}
+	case orig.terms.Mode == "T0":
+		return txn.Decision{RC: txn.InvalidTxn, Note: "reversal: original settled T+0 (real-time crediting)"}
 	}
 	orig.state = reversed
 	d := txn.Decision{RC: txn.Approved, Note: fmt.Sprintf("reversal: %s with RRN %s reversed", orig.typ, orig.rrn)}
@@ -295,6 +301,12 @@ func (h *Host) settle(t *terminal, r *txn.Request, outOfBalance bool) txn.Decisi
 	foreign := r.Totals.ForeignDebitCount == 0 && r.Totals.ForeignDebitAmount == 0 &&
 		r.Totals.ForeignCreditCount == 0 && r.Totals.ForeignCreditAmount == 0
 	d := txn.Decision{RC: txn.Approved, Domestic: txn.Balanced, Foreign: txn.Balanced}
+	bi := t.batchInfo(b)
+	claimed := r.Totals
+	bi.claimed, bi.state, bi.outcome = &claimed, BatchReconciling, "balanced"
+	if !domestic || !foreign {
+		bi.outcome = "out of balance"
+	}
 	if !foreign {
 		d.Foreign = txn.NotBalanced
 	}
@@ -320,6 +332,7 @@ func (h *Host) settle(t *terminal, r *txn.Request, outOfBalance bool) txn.Decisi
 func (h *Host) upload(t *terminal, r *txn.Request) txn.Decision {
 	b := t.batchOf(r)
 	t.uploads[b] = append(t.uploads[b], r.Uploads...)
+	t.batchInfo(b).state = BatchUploaded
 	return txn.Decision{RC: txn.Approved, Note: fmt.Sprintf("batch upload: %d record(s) for batch %s", len(r.Uploads), b)}
 }
 
@@ -328,6 +341,17 @@ func (h *Host) uploadEnd(t *terminal, r *txn.Request) txn.Decision {
 	n := len(t.uploads[b])
 	t.closeBatch(b)
 	return txn.Decision{RC: txn.Approved, Note: fmt.Sprintf("batch %s closed after an upload of %d record(s)", b, n)}
+}
+
+// terms are how a transaction settles: as the request says (scenario
+// merchant settings), or T1 on the host's calendar, funds at 09:00 on the
+// settlement date, no fee.
+func (h *Host) terms(r *txn.Request, now time.Time) txn.Terms {
+	if r.Terms != nil {
+		return *r.Terms
+	}
+	day := h.cfg.Calendar.SettlementDate(now)
+	return txn.Terms{Mode: "T1", Settlement: day, FundsAt: day.Add(9 * time.Hour)}
 }
 
 // isDigits reports whether s is n decimal digits.

@@ -22,6 +22,8 @@ type terminal struct {
 	keys    WorkingKeys
 	// signedOn is set by an approved sign-on and cleared by a sign-off.
 	signedOn bool
+	// batches holds each batch's settlement state, once it has one.
+	batches map[string]*batchInfo
 	// lastClose holds the answers to settlements and ends of batch, by MTI
 	// and STAN, so that a resent one gets the same answer.
 	lastClose map[string]seenRequest
@@ -34,7 +36,32 @@ func newTerminal() *terminal {
 		closed:    map[string]bool{},
 		uploads:   map[string][]txn.UploadRecord{},
 		lastClose: map[string]seenRequest{},
+		batches:   map[string]*batchInfo{},
 	}
+}
+
+// Batch states, as settlement moves a batch along.
+const (
+	BatchOpen        = "open"
+	BatchReconciling = "reconciling" // settlement answered; upload or end of batch to come
+	BatchUploaded    = "uploaded"    // the terminal has uploaded records; end of batch to come
+	BatchClosed      = "closed"
+)
+
+// batchInfo is what settlement has said about a batch.
+type batchInfo struct {
+	state   string
+	outcome string // balanced or out of balance, once the terminal settled
+	claimed *txn.Totals
+}
+
+func (t *terminal) batchInfo(b string) *batchInfo {
+	bi := t.batches[b]
+	if bi == nil {
+		bi = &batchInfo{state: BatchOpen}
+		t.batches[b] = bi
+	}
+	return bi
 }
 
 // remember keeps a settlement's or end of batch's answer for a resend.
@@ -64,8 +91,10 @@ type record struct {
 	auth  string
 	pan   string
 	batch string
-	date  string    // MMDD
-	at    time.Time // when the host answered it
+	date     string    // MMDD
+	at       time.Time // when the host answered it
+	currency string
+	terms    txn.Terms
 	// amount in minor units
 	amount int64
 	// orig is what a void cancelled.
@@ -153,6 +182,7 @@ func (t *terminal) totals(batch string, voidsAsCredits bool) txn.Totals {
 // closeBatch closes a batch; the terminal's next transactions go to the next one.
 func (t *terminal) closeBatch(batch string) {
 	t.closed[batch] = true
+	t.batchInfo(batch).state = BatchClosed
 	for k := range t.seen {
 		if k.batch == batch {
 			delete(t.seen, k)

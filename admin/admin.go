@@ -23,6 +23,8 @@ type API struct {
 	Reset func()
 	// ResetTerminal forgets one terminal's state and scenario counters.
 	ResetTerminal func(tid string)
+	// Books, when set, serve the settlement endpoints.
+	Books Books
 	// Engine and Library, when set, serve the scenario endpoints.
 	Engine  *scenarios.Engine
 	Library *scenarios.Library
@@ -47,6 +49,10 @@ func (a *API) Handler() http.Handler {
 		a.Reset()
 		writeJSON(w, http.StatusOK, map[string]string{"status": "reset"})
 	})
+	if a.Books != nil {
+		mux.HandleFunc("GET /settlements", a.settlements)
+		mux.HandleFunc("GET /batches", a.batches)
+	}
 	if a.Engine != nil && a.Library != nil {
 		mux.HandleFunc("GET /scenarios", a.listScenarios)
 		mux.HandleFunc("GET /scenarios/{name}", a.getScenario)

@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/expr-lang/expr"
@@ -20,6 +21,7 @@ type Compiled struct {
 	Source []byte
 	rules  []compiledRule
 	limits []Limit
+	books  compiledBooks
 }
 
 type compiledRule struct {
@@ -130,7 +132,7 @@ func timeOfDay(s string) (int, error) {
 var (
 	pers    = map[string]bool{"": true, "terminal": true, "card": true, "merchant": true, "global": true}
 	periods = map[string]bool{"txn": true, "day": true, "month": true}
-	status  = map[string]bool{"active": true, "frozen": true, "closed": true, "unregistered": true,
+	status  = map[string]bool{"": true, "active": true, "frozen": true, "closed": true, "unregistered": true,
 		"settlement-suspended": true, "void-disabled": true}
 )
 
@@ -205,9 +207,27 @@ func compile(sc *Scenario, at locator) (*Compiled, error) {
 			}
 		}
 	}
+	cal, err := compileCalendar(sc.Calendar, at.at("calendar"))
+	if err != nil {
+		return nil, err
+	}
+	c.books.calendar = cal
+	for i, b := range sc.BINs {
+		if b.Prefix == "" || strings.Trim(b.Prefix, "0123456789") != "" || b.Type != "debit" && b.Type != "credit" {
+			return nil, at.at("bins", i).errorf("bins %d: want a prefix of digits and type debit or credit", i+1)
+		}
+	}
 	for kind, parties := range map[string]map[string]Party{"merchants": sc.Merchants, "terminals": sc.Terminals} {
 		for id, p := range parties {
 			here := at.at(kind, id)
+			if p.Settlement != nil {
+				if kind == "terminals" {
+					return nil, here.at("settlement").errorf("terminals %q: settlement belongs to merchants", id)
+				}
+				if err := checkSettlement(p.Settlement, here.at("settlement"), fmt.Sprintf("merchants %q", id)); err != nil {
+					return nil, err
+				}
+			}
 			if !status[p.Status] {
 				return nil, here.at("status").errorf("%s %q: status %q: want active, frozen, closed, unregistered, settlement-suspended or void-disabled", kind, id, p.Status)
 			}

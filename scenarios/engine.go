@@ -5,11 +5,13 @@ import (
 	"hash/fnv"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/expr-lang/expr"
 
+	"github.com/acqsim/acqsim/acquirer"
 	"github.com/acqsim/acqsim/host/fault"
 	"github.com/acqsim/acqsim/txn"
 )
@@ -54,6 +56,10 @@ type Trace struct {
 // global one, falling back on the default host behaviour. It is safe for
 // concurrent use.
 type Engine struct {
+	// Calendar is the host's settlement calendar, for merchants' settlement
+	// dates when a scenario has none of its own.
+	Calendar acquirer.Calendar
+
 	host Decider
 	seed uint64
 	loc  *time.Location
@@ -70,7 +76,10 @@ func NewEngine(host Decider, seed uint64, loc *time.Location) *Engine {
 	if loc == nil {
 		loc = time.Local
 	}
-	return &Engine{host: host, seed: seed, loc: loc, terminal: map[string]*binding{}}
+	return &Engine{
+		host: host, seed: seed, loc: loc, terminal: map[string]*binding{},
+		Calendar: acquirer.Calendar{CutOver: acquirer.DefaultCutOver, Location: loc},
+	}
 }
 
 // SetGlobal makes sc the scenario of every terminal without one of its own;
@@ -255,6 +264,12 @@ func (b *binding) plan(r *txn.Request, now time.Time) Plan {
 		return Plan{Decision: txn.Decision{RC: "97", Requirement: 3, Note: "not signed on"}, Trace: trace}
 	}
 
+	terms, t0rc, t0why := b.terms(r, now)
+	r.Terms = terms
+	if terms != nil && len(terms.Faults) > 0 {
+		trace.Action = "books fault: " + strings.Join(terms.Faults, ", ")
+	}
+
 	env := b.env(r, now)
 	for i := range b.sc.rules {
 		rule := &b.sc.rules[i]
@@ -282,22 +297,37 @@ func (b *binding) plan(r *txn.Request, now time.Time) Plan {
 			continue // every step used up: the rule no longer applies
 		}
 		trace.Rule, trace.Step = rule.label, step
-		return b.apply(r, now, outcome, rng, trace)
+		return b.apply(r, now, outcome, rng, trace, t0rc, t0why)
 	}
 
-	if rc, which := b.overLimit(r, now); rc != "" && !e.host.Repeated(r) {
+	if rc, which := b.refusal(r, now, t0rc, t0why); rc != "" && !e.host.Repeated(r) {
 		trace.Rule = which
-		trace.Action = "respond rc=" + rc
+		trace.Action = join(trace.Action, "respond rc="+rc)
 		return Plan{Decision: e.host.Force(r, now, rc, false), Trace: trace}
 	}
 	p := Plan{Decision: e.host.Decide(r, now)}
 	b.account(r, now, p.Decision)
-	if len(b.sc.limits) == 0 {
+	if len(b.sc.limits) == 0 && trace.Action == "" {
 		p.Trace = Trace{} // the default answer, unchanged
 	} else {
 		p.Trace = trace
 	}
 	return p
+}
+
+// refusal is what stops a normal approval: a T0 limit, then a risk limit.
+func (b *binding) refusal(r *txn.Request, now time.Time, t0rc, t0why string) (rc, which string) {
+	if t0rc != "" {
+		return t0rc, t0why
+	}
+	return b.overLimit(r, now)
+}
+
+func join(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + ", " + b
 }
 
 // outcomeFor returns the outcome for the nth request the rule applies to, and
@@ -316,12 +346,16 @@ func (r *compiledRule) outcomeFor(n int) (Outcome, int, bool) {
 }
 
 // apply turns an outcome into a plan.
-func (b *binding) apply(r *txn.Request, now time.Time, o Outcome, rng *rand.Rand, trace Trace) Plan {
+func (b *binding) apply(r *txn.Request, now time.Time, o Outcome, rng *rand.Rand, trace Trace, t0rc, t0why string) Plan {
 	var p Plan
 	var what []string
+	if trace.Action != "" {
+		what = append(what, trace.Action)
+		trace.Action = ""
+	}
 	rs := o.Respond
 	scripted := rs != nil && (rs.RC != "" && rs.RC != txn.Approved || rs.OutOfBalance)
-	switch rc, which := b.overLimit(r, now); {
+	switch rc, which := b.refusal(r, now, t0rc, t0why); {
 	case scripted:
 		p.Decision = b.engine.host.Force(r, now, rs.RC, rs.OutOfBalance)
 		what = append(what, "respond"+rs.describe())

@@ -61,6 +61,7 @@ func (b *binding) overLimit(r *txn.Request, now time.Time) (rc, which string) {
 // account books an approved debit against the limits, and gives back what an
 // approved reversal or void undid.
 func (b *binding) account(r *txn.Request, now time.Time, d txn.Decision) {
+	b.accountT0(r, now, d)
 	if len(b.sc.limits) == 0 || d.RC != txn.Approved || d.Cached {
 		return
 	}

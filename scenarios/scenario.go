@@ -25,6 +25,13 @@ type Scenario struct {
 	Merchants map[string]Party `yaml:"merchants,omitempty" json:"merchants,omitempty"`
 	// Terminals gives terminals (by F41) a status other than active.
 	Terminals map[string]Party `yaml:"terminals,omitempty" json:"terminals,omitempty"`
+	// Calendar overrides the host's settlement calendar (cut-over, time zone,
+	// holidays) for the merchants' settlement dates.
+	Calendar *Calendar `yaml:"calendar,omitempty" json:"calendar,omitempty"`
+	// BINs say which cards are debit and which credit, by the longest
+	// matching prefix of the card number; without a match, the built-in
+	// table decides (62: debit; 3, 4, 5: credit; anything else: debit).
+	BINs []BIN `yaml:"bins,omitempty" json:"bins,omitempty"`
 	// SignOnRequired refuses financial requests and settlement from a
 	// terminal that has not signed on since the host started or was reset,
 	// with RC 97 (cup: and a header asking it to sign on).
@@ -128,12 +135,80 @@ type Limit struct {
 	RC string `yaml:"rc,omitempty" json:"rc,omitempty"`
 }
 
-// Party is a merchant's or terminal's standing with the host.
+// Party is a merchant's or terminal's standing with the host. Under
+// merchants, the key "*" applies to every merchant not listed.
 type Party struct {
-	// Status is active, frozen (03), closed (03), unregistered (97),
-	// settlement-suspended (settlement refused: 03), or void-disabled (voids
-	// refused: 58).
-	Status string `yaml:"status" json:"status"`
+	// Status is active (the default), frozen (03), closed (03), unregistered
+	// (97), settlement-suspended (settlement refused: 03), or void-disabled
+	// (voids refused: 58).
+	Status string `yaml:"status,omitempty" json:"status,omitempty"`
 	// RC replaces the response code the status gives.
 	RC string `yaml:"rc,omitempty" json:"rc,omitempty"`
+	// Settlement is how the merchant is paid (merchants only).
+	Settlement *Settlement `yaml:"settlement,omitempty" json:"settlement,omitempty"`
+}
+
+// Settlement is a merchant's settlement product.
+type Settlement struct {
+	// Mode is T1 (the default: funds on the next working day after the
+	// clearing date, at 09:00) or T0 (real-time crediting: funds at once,
+	// settlement date the clearing date; a T0 sale cannot be voided or
+	// reversed: 12).
+	Mode string `yaml:"mode,omitempty" json:"mode,omitempty"`
+	// T0 are the limits of real-time crediting.
+	T0 *T0 `yaml:"t0,omitempty" json:"t0,omitempty"`
+	// Fees are what the merchant pays per transaction.
+	Fees *Fees `yaml:"fees,omitempty" json:"fees,omitempty"`
+	// FundsDelay makes the funds arrive this much later than the mode
+	// promises (F13: real-time crediting did not arrive).
+	FundsDelay time.Duration `yaml:"funds_delay,omitempty" json:"funds_delay,omitempty"`
+	// Faults get the books wrong on purpose, the way a buggy acquirer does
+	// (F5, F6): fee-wrong-tier (the other card type's rate), fee-no-cap,
+	// fee-rounding (rounded up, not to nearest), fee-on-void (a voided sale
+	// keeps its fee), holiday-ignored (settlement dates skip weekends but not
+	// holidays), t0-settled-t1 (a T0 merchant paid T1).
+	Faults []string `yaml:"faults,omitempty" json:"faults,omitempty"`
+}
+
+// T0 bounds real-time crediting. Outside them, a sale is refused.
+type T0 struct {
+	// Window is the daily window of real-time crediting ["09:00", "21:00"]
+	// on the host's clock; outside it a debit gets 58.
+	Window []string `yaml:"window,omitempty" json:"window,omitempty"`
+	// MinAmount and MaxAmount bound one transaction (13 below, 61 above).
+	MinAmount int64 `yaml:"min_amount,omitempty" json:"min_amount,omitempty"`
+	MaxAmount int64 `yaml:"max_amount,omitempty" json:"max_amount,omitempty"`
+	// DailyQuota caps the merchant's T0 total per day (61 beyond).
+	DailyQuota int64 `yaml:"daily_quota,omitempty" json:"daily_quota,omitempty"`
+}
+
+// Fees are a merchant's fee schedule.
+type Fees struct {
+	// Debit and Credit are rates by card type, e.g. 0.0055 for 0.55%.
+	Debit  float64 `yaml:"debit,omitempty" json:"debit,omitempty"`
+	Credit float64 `yaml:"credit,omitempty" json:"credit,omitempty"`
+	// DebitCap caps a debit card's fee, in minor units (0: no cap).
+	DebitCap int64 `yaml:"debit_cap,omitempty" json:"debit_cap,omitempty"`
+	// Fixed is added to every fee, in minor units.
+	Fixed int64 `yaml:"fixed,omitempty" json:"fixed,omitempty"`
+	// Refund is kept (the default: a refund carries no fee) or returned (the
+	// refund's fee is given back: a negative fee).
+	Refund string `yaml:"refund,omitempty" json:"refund,omitempty"`
+}
+
+// Calendar is a settlement calendar.
+type Calendar struct {
+	// CutOver is the time of day (HH:MM) the clearing day changes.
+	CutOver string `yaml:"cut_over,omitempty" json:"cut_over,omitempty"`
+	// Timezone is an IANA time zone name; default the host's.
+	Timezone string `yaml:"timezone,omitempty" json:"timezone,omitempty"`
+	// Holidays are non-working days (YYYY-MM-DD).
+	Holidays []string `yaml:"holidays,omitempty" json:"holidays,omitempty"`
+}
+
+// BIN gives the card type of card numbers starting with Prefix.
+type BIN struct {
+	Prefix string `yaml:"prefix" json:"prefix"`
+	// Type is debit or credit.
+	Type string `yaml:"type" json:"type"`
 }

@@ -134,6 +134,7 @@ func Start(cfg Config) (*Sim, error) {
 		return nil, err
 	}
 	engine := scenarios.NewEngine(acq, cfg.Seed, cfg.Location)
+	engine.Calendar = cal
 	if cfg.Scenario != "" {
 		sc, err := Resolve(lib, cfg.Scenario)
 		if err != nil {
@@ -165,7 +166,7 @@ func Start(cfg Config) (*Sim, error) {
 			return nil, fmt.Errorf("listening for the admin API: %w", err)
 		}
 		api := &admin.API{Journal: s.Journal, Clock: s.Clock, Reset: s.Reset, ResetTerminal: s.ResetTerminal,
-			Engine: s.Engine, Library: s.Library}
+			Engine: s.Engine, Library: s.Library, Books: s.Acquirer}
 		s.admin = &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	}
 

@@ -88,6 +88,27 @@ type Request struct {
 	// Field returns any field of the request by number, "" when absent (for
 	// scenario expressions); nil when the dialect did not set it.
 	Field func(id int) string
+	// Terms, when set, are how the merchant's money for this transaction
+	// settles, as the scenario's merchant settings say; nil leaves it to the
+	// host (T1 on its own calendar, no fee).
+	Terms *Terms
+}
+
+// Terms are how a transaction's money reaches the merchant.
+type Terms struct {
+	// Mode is T1 (next working day after the clearing date) or T0 (real-time
+	// crediting).
+	Mode string `json:"mode"`
+	// Settlement is the settlement date (F15).
+	Settlement time.Time `json:"settlement_date"`
+	// FundsAt is when the money is available to the merchant.
+	FundsAt time.Time `json:"funds_available"`
+	// CardType is debit or credit (from the BIN table).
+	CardType string `json:"card_type"`
+	// Fee is the merchant's fee in minor units; negative gives a fee back.
+	Fee int64 `json:"fee"`
+	// Faults are the books faults applied on purpose (fee-no-cap, ...).
+	Faults []string `json:"faults,omitempty"`
 }
 
 // Original is a reference to an earlier transaction.

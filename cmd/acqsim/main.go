@@ -70,6 +70,6 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newServe(), newSend(), newValidate(), newScenarios())
+	root.AddCommand(newServe(), newSend(), newValidate(), newScenarios(), newReport())
 	return root
 }

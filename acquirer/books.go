@@ -1,0 +1,143 @@
+package acquirer
+
+import (
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/acqsim/acqsim/txn"
+)
+
+// Record is a transaction in the host's books, as reports see it: the card
+// number masked.
+type Record struct {
+	MID      string    `json:"mid"`
+	TID      string    `json:"tid"`
+	Batch    string    `json:"batch"`
+	Type     txn.Type  `json:"txn"`
+	State    string    `json:"state"` // approved, declined, voided, reversed
+	STAN     string    `json:"stan"`
+	RRN      string    `json:"rrn"`
+	PAN      string    `json:"pan"` // masked
+	Amount   int64     `json:"amount"`
+	Currency string    `json:"currency"`
+	At       time.Time `json:"at"`
+	Terms    txn.Terms `json:"terms"`
+}
+
+// Batch is a terminal's batch as settlement left it.
+type Batch struct {
+	MID     string `json:"mid"`
+	TID     string `json:"tid"`
+	Batch   string `json:"batch"`
+	State   string `json:"state"`             // open, reconciling, uploaded, closed
+	Outcome string `json:"outcome,omitempty"` // balanced or out of balance, once settled
+	// Host are the host's own totals; Claimed the terminal's, once it settled.
+	Host    txn.Totals  `json:"host_totals"`
+	Claimed *txn.Totals `json:"terminal_totals,omitempty"`
+	// Uploaded is how many records the terminal uploaded; Differences lists
+	// where they disagree with the host's own record.
+	Uploaded    int      `json:"uploaded"`
+	Differences []string `json:"differences,omitempty"`
+}
+
+// Records returns every transaction the host has booked, oldest first.
+func (h *Host) Records() []Record {
+	var out []Record
+	h.each(func(k terminalKey, t *terminal) {
+		for _, rec := range t.records {
+			out = append(out, Record{
+				MID: k.mid, TID: k.tid, Batch: rec.batch, Type: rec.typ, State: string(rec.state),
+				STAN: rec.stan, RRN: rec.rrn, PAN: txn.MaskPAN(rec.pan), Amount: rec.amount,
+				Currency: rec.currency, At: rec.at, Terms: rec.terms,
+			})
+		}
+	})
+	sort.SliceStable(out, func(i, j int) bool { return out[i].At.Before(out[j].At) })
+	return out
+}
+
+// Batches returns every batch the host knows of, by merchant, terminal and number.
+func (h *Host) Batches() []Batch {
+	var out []Batch
+	h.each(func(k terminalKey, t *terminal) {
+		numbers := map[string]bool{}
+		for _, rec := range t.records {
+			numbers[rec.batch] = true
+		}
+		for b := range t.batches {
+			numbers[b] = true
+		}
+		for b := range numbers {
+			bi := t.batchInfo(b)
+			out = append(out, Batch{
+				MID: k.mid, TID: k.tid, Batch: b, State: bi.state, Outcome: bi.outcome,
+				Host: t.totals(b, h.cfg.VoidsAsCredits), Claimed: bi.claimed,
+				Uploaded: len(t.uploads[b]), Differences: t.differences(b),
+			})
+		}
+	})
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.MID != b.MID {
+			return a.MID < b.MID
+		}
+		if a.TID != b.TID {
+			return a.TID < b.TID
+		}
+		return a.Batch < b.Batch
+	})
+	return out
+}
+
+// each calls f for every terminal, holding its lock.
+func (h *Host) each(f func(terminalKey, *terminal)) {
+	h.mu.Lock()
+	keys := make([]terminalKey, 0, len(h.terminals))
+	ts := make([]*terminal, 0, len(h.terminals))
+	for k, t := range h.terminals {
+		keys = append(keys, k)
+		ts = append(ts, t)
+	}
+	h.mu.Unlock()
+	for i, t := range ts {
+		t.mu.Lock()
+		f(keys[i], t)
+		t.mu.Unlock()
+	}
+}
+
+// differences compares a batch's upload with the host's own record of it, by
+// STAN: records missing on either side and amounts that differ. Only a batch
+// settled out of balance is uploaded whole, so only that one is compared.
+func (t *terminal) differences(batch string) []string {
+	ups := t.uploads[batch]
+	if len(ups) == 0 || t.batchInfo(batch).outcome != "out of balance" {
+		return nil
+	}
+	own := map[string]*record{}
+	for _, rec := range t.records {
+		if rec.batch == batch && rec.state != declined && rec.state != reversed {
+			own[rec.stan] = rec
+		}
+	}
+	var diffs []string
+	seen := map[string]bool{}
+	for _, u := range ups {
+		seen[u.STAN] = true
+		rec, ok := own[u.STAN]
+		switch {
+		case !ok:
+			diffs = append(diffs, fmt.Sprintf("STAN %s: uploaded, not in the host's record", u.STAN))
+		case rec.amount != u.Amount:
+			diffs = append(diffs, fmt.Sprintf("STAN %s: amount %d uploaded, %d approved", u.STAN, u.Amount, rec.amount))
+		}
+	}
+	for stan := range own {
+		if !seen[stan] {
+			diffs = append(diffs, fmt.Sprintf("STAN %s: approved by the host, not uploaded", stan))
+		}
+	}
+	sort.Strings(diffs)
+	return diffs
+}

@@ -1,0 +1,140 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/acqsim/acqsim/acquirer"
+	"github.com/acqsim/acqsim/ledger"
+)
+
+type reportFlags struct {
+	admin  string
+	output string
+	mid    string
+	tid    string
+	date   string
+	mode   string
+	state  string
+}
+
+func newReport() *cobra.Command {
+	var f reportFlags
+	cmd := &cobra.Command{
+		Use:   "report settlements|batches",
+		Short: "Print a running host's settlement report or batches (from its admin API)",
+		Long: `Print a running host's settlement report (per merchant and settlement date:
+count, gross, fees and net by card type, funds-available time, the batches and
+how they reconciled) or its batches (state, host and terminal totals, upload
+differences), as a table, JSON or CSV.`,
+		Example: `  acqsim report settlements --mid 898100012340001
+  acqsim report settlements --date 2026-06-12 -o csv
+  acqsim report batches --tid TERM0001 -o json`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 1 || (args[0] != "settlements" && args[0] != "batches") {
+				return usagef("report needs one of: settlements, batches")
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if f.output != "table" && f.output != "json" && f.output != "csv" {
+				return usagef("-o %q: want table, json or csv", f.output)
+			}
+			return report(cmd.OutOrStdout(), args[0], f)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.admin, "admin", "127.0.0.1:8584", "the host's admin API `address`")
+	fl.StringVarP(&f.output, "output", "o", "table", "table, json or csv")
+	fl.StringVar(&f.mid, "mid", "", "only this merchant")
+	fl.StringVar(&f.tid, "tid", "", "batches: only this terminal")
+	fl.StringVar(&f.date, "date", "", "settlements: only this settlement date (YYYY-MM-DD)")
+	fl.StringVar(&f.mode, "mode", "", "settlements: only T0 or T1")
+	fl.StringVar(&f.state, "state", "", "batches: only open, reconciling, uploaded or closed")
+	return cmd
+}
+
+func report(w io.Writer, what string, f reportFlags) error {
+	q := url.Values{}
+	for k, v := range map[string]string{"mid": f.mid, "tid": f.tid, "date": f.date, "mode": f.mode, "state": f.state} {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	if f.output == "csv" {
+		q.Set("format", "csv")
+	}
+	admin := f.admin
+	if !strings.Contains(admin, "://") {
+		admin = "http://" + admin
+	}
+	client := &http.Client{Timeout: 30 * time.Second}
+	resp, err := client.Get(admin + "/" + what + "?" + q.Encode())
+	if err != nil {
+		return fmt.Errorf("asking the host: %w", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("the host answered %s: %s", resp.Status, strings.TrimSpace(string(body)))
+	}
+	if f.output != "table" {
+		_, err = w.Write(body)
+		return err
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+	defer tw.Flush()
+	if what == "batches" {
+		var bs []acquirer.Batch
+		if err := json.Unmarshal(body, &bs); err != nil {
+			return err
+		}
+		fmt.Fprintln(tw, "MID\tTID\tBATCH\tSTATE\tOUTCOME\tDEBITS\tCREDITS\tUPLOADED\tDIFFERENCES\t")
+		for _, b := range bs {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d/%s\t%d/%s\t%d\t%s\t\n", b.MID, b.TID, b.Batch, b.State, b.Outcome,
+				b.Host.DebitCount, amount(b.Host.DebitAmount), b.Host.CreditCount, amount(b.Host.CreditAmount),
+				b.Uploaded, strings.Join(b.Differences, "; "))
+		}
+		return nil
+	}
+	var ss []ledger.Settlement
+	if err := json.Unmarshal(body, &ss); err != nil {
+		return err
+	}
+	fmt.Fprintln(tw, "MID\tSETTLES\tMODE\tCARD\tCOUNT\tGROSS\tFEES\tNET\tFUNDS AVAILABLE\tFAULTS\t")
+	for _, s := range ss {
+		types := make([]string, 0, len(s.ByCardType))
+		for typ := range s.ByCardType {
+			types = append(types, typ)
+		}
+		sort.Strings(types)
+		for _, typ := range types {
+			fig := s.ByCardType[typ]
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t\t\t\n", s.MID, s.SettlementDate, s.Mode, typ, fig.Count, amount(fig.Gross), amount(fig.Fees), amount(fig.Net))
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t\n", s.MID, s.SettlementDate, s.Mode, "total", s.Count, amount(s.Gross), amount(s.Fees), amount(s.Net),
+			s.FundsAvailable.Format("2006-01-02 15:04"), strings.Join(s.Faults, " "))
+	}
+	return nil
+}
+
+// amount writes minor units with two decimals.
+func amount(n int64) string {
+	sign := ""
+	if n < 0 {
+		sign, n = "-", -n
+	}
+	return fmt.Sprintf("%s%d.%02d", sign, n/100, n%100)
+}
