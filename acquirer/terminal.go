@@ -84,13 +84,13 @@ const (
 
 // record is a transaction the host answered.
 type record struct {
-	typ   txn.Type
-	state state
-	stan  string
-	rrn   string
-	auth  string
-	pan   string
-	batch string
+	typ      txn.Type
+	state    state
+	stan     string
+	rrn      string
+	auth     string
+	pan      string
+	batch    string
 	date     string    // MMDD
 	at       time.Time // when the host answered it
 	currency string
