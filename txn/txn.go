@@ -83,11 +83,12 @@ type Request struct {
 	Uploads []UploadRecord
 	// UploadCount is the number of records an upload-end message says were sent.
 	UploadCount int
-	// Fingerprint is what makes two requests with the same STAN the same request.
+	// Fingerprint is what makes two requests with the same STAN the same
+	// request: a hash of their content, without card data in the clear.
 	Fingerprint string
 	// Field returns any field of the request by number, "" when absent (for
 	// scenario expressions); nil when the dialect did not set it.
-	Field func(id int) string
+	Field func(id int) string `json:"-"`
 	// Terms, when set, are how the merchant's money for this transaction
 	// settles, as the scenario's merchant settings say; nil leaves it to the
 	// host (T1 on its own calendar, no fee).

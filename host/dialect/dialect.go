@@ -1,6 +1,8 @@
 package dialect
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
@@ -196,13 +198,15 @@ func (d *Dialect) Request(m *iso8583.Message) (*txn.Request, error) {
 }
 
 // fingerprint is what must be equal for two requests with the same STAN to be
-// one request sent twice.
+// one request sent twice. It is a hash, so that it can be kept (in a durable
+// journal) without the card number in it.
 func fingerprint(r *txn.Request) string {
 	f := r.PAN + "|" + r.Proc + "|" + strconv.FormatInt(r.Amount, 10) + "|" + r.RRN + "|" + r.Orig.STAN
 	if r.Type == txn.Settlement || r.Type == txn.UploadEnd {
 		f += fmt.Sprintf("|%+v|%d", r.Totals, r.UploadCount)
 	}
-	return f
+	sum := sha256.Sum256([]byte(f))
+	return hex.EncodeToString(sum[:16])
 }
 
 // Response builds the answer to req. now is the host's time, for F12 and F13.
