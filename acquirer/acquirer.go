@@ -32,6 +32,9 @@ type Config struct {
 	// BalancedCloses closes a batch as soon as its totals balance (iso87);
 	// otherwise the batch closes at the end of the batch upload (cup, 60.3 207).
 	BalancedCloses bool
+	// Events has every decision carry, in Decision.Replay, what a durable
+	// journal needs to rebuild the host's books after a restart.
+	Events bool
 }
 
 // DefaultBalance is the balance reported when none is configured: 10,000.00.
@@ -98,6 +101,41 @@ func (h *Host) terminal(mid, tid string) *terminal {
 
 // Decide answers a request as the host would, at the host's time now.
 func (h *Host) Decide(r *txn.Request, now time.Time) txn.Decision {
+	b := h.batchFor(r)
+	return h.recorded(r, now, nil, withBatch(b, h.decide(r, now)))
+}
+
+// batchFor is the batch a request is booked in (before a settlement closes
+// it), for the journal.
+func (h *Host) batchFor(r *txn.Request) string {
+	if r.Type == txn.Echo || r.Type == txn.Unknown {
+		return ""
+	}
+	if r.Batch != "" && r.Batch != "000000" {
+		return r.Batch
+	}
+	h.mu.Lock()
+	t := h.terminals[terminalKey{r.MID, r.TID}]
+	h.mu.Unlock()
+	if t == nil {
+		return "000001"
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.batch == "" {
+		return "000001"
+	}
+	return t.batch
+}
+
+func withBatch(b string, d txn.Decision) txn.Decision {
+	if d.Batch == "" {
+		d.Batch = b
+	}
+	return d
+}
+
+func (h *Host) decide(r *txn.Request, now time.Time) txn.Decision {
 	if r.Type == txn.Unknown { // and no state for whoever sent it
 		return txn.Decision{RC: txn.NotSupported, Note: "function not supported"}
 	}
@@ -401,6 +439,11 @@ func (h *Host) SignedOn(mid, tid string) bool {
 // answers a settlement as out of balance whatever its totals. Forcing "00"
 // without outOfBalance is the default answer.
 func (h *Host) Force(r *txn.Request, now time.Time, rc string, outOfBalance bool) txn.Decision {
+	b := h.batchFor(r)
+	return h.recorded(r, now, &forced{rc, outOfBalance}, withBatch(b, h.force(r, now, rc, outOfBalance)))
+}
+
+func (h *Host) force(r *txn.Request, now time.Time, rc string, outOfBalance bool) txn.Decision {
 	if r.Type == txn.Settlement && outOfBalance {
 		t := h.terminal(r.MID, r.TID)
 		t.mu.Lock()
@@ -408,7 +451,7 @@ func (h *Host) Force(r *txn.Request, now time.Time, rc string, outOfBalance bool
 		return h.settle(t, r, true)
 	}
 	if rc == "" || rc == txn.Approved {
-		return h.Decide(r, now)
+		return h.decide(r, now)
 	}
 	d := txn.Decision{RC: rc, Note: "scripted response " + rc}
 	switch r.Type {

@@ -96,10 +96,15 @@ func (c *conn) exchange(log *slog.Logger, frame []byte) bool {
 		e.RRN = dec.RRN
 	}
 	e.Scenario, e.Rule, e.Step, e.Action = plan.Trace.Scenario, plan.Trace.Rule, plan.Trace.Step, plan.Trace.Action
+	e.Batch, e.Replay = dec.Batch, string(dec.Replay)
 	e.LatencyUS = time.Since(started).Microseconds()
 	// Journalled before it is delivered: a terminal that has its answer finds
-	// the exchange in the journal.
-	c.journal(e)
+	// the exchange in the journal, and with a durable journal nothing it was
+	// told is lost. What could not be journalled is not told.
+	if err := c.journal(e); err != nil {
+		log.Error("journal write failed; response withheld", "mti", req.MTI, "stan", req.STAN, "err", err)
+		return true
+	}
 
 	// response -> bytes on the wire, now or after the scripted delay
 	deliver := func() bool {

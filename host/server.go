@@ -280,16 +280,17 @@ func (c *conn) readFailed(log *slog.Logger, err error) {
 	}
 }
 
-func (c *conn) journal(e journal.Entry) {
+// journal records an exchange; with a durable journal, once it is on disk.
+func (c *conn) journal(e journal.Entry) error {
 	if c.srv.Journal == nil {
-		return
+		return nil
 	}
 	e.Conn = c.addr
 	e.Dialect = c.srv.Dialect.Name
 	if e.Time.IsZero() {
 		e.Time = c.srv.now()
 	}
-	c.srv.Journal.Append(e)
+	return c.srv.Journal.Append(e)
 }
 
 // Write sends bytes whole, within the write timeout: a frame, or what a fault

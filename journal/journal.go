@@ -22,6 +22,7 @@ type Entry struct {
 	RRN      string    `json:"rrn,omitempty"`  // F37 of the response, else of the request
 	TID      string    `json:"tid,omitempty"`  // F41
 	MID      string    `json:"mid,omitempty"`  // F42
+	Batch    string    `json:"batch,omitempty"`
 	Amount   int64     `json:"amount,omitempty"`
 	Currency string    `json:"currency,omitempty"`
 	PAN      string    `json:"pan,omitempty"` // masked: first six and last four digits
@@ -38,6 +39,9 @@ type Entry struct {
 	Rule     string `json:"rule,omitempty"`
 	Step     int    `json:"step,omitempty"`
 	Action   string `json:"action,omitempty"`
+	// Replay is what rebuilds the host's books from a durable journal; it is
+	// not part of the exported form.
+	Replay string `json:"-"`
 	// Error is set when the request could not be answered normally.
 	Error string `json:"error,omitempty"`
 }
@@ -73,6 +77,8 @@ type Journal struct {
 	next    int     // where the next entry goes once full
 	seq     uint64
 	cap     int
+
+	store *store // nil: memory only
 }
 
 // DefaultCapacity is how many entries a journal keeps when not told otherwise.
@@ -86,18 +92,29 @@ func New(capacity int) *Journal {
 	return &Journal{cap: capacity}
 }
 
-// Append records e, numbering it.
-func (j *Journal) Append(e Entry) {
+// Append records e, numbering it. With a durable journal, it returns once
+// the entry is on disk, or with the error that kept it off.
+func (j *Journal) Append(e Entry) error {
 	j.mu.Lock()
 	j.seq++
 	e.Seq = j.seq
+	j.remember(e)
+	j.mu.Unlock()
+	if j.store == nil {
+		return nil
+	}
+	return j.store.append(e)
+}
+
+// remember keeps e in the in-memory ring; j.mu is held.
+func (j *Journal) remember(e Entry) {
+	e.Replay = "" // kept on disk only
 	if len(j.entries) < j.cap {
 		j.entries = append(j.entries, e)
 	} else {
 		j.entries[j.next] = e
 		j.next = (j.next + 1) % j.cap
 	}
-	j.mu.Unlock()
 }
 
 // Query returns the entries f selects, oldest first.

@@ -55,8 +55,13 @@ type Config struct {
 	IdleTimeout time.Duration
 	// WriteTimeout bounds each response write; default host.DefaultWriteTimeout.
 	WriteTimeout time.Duration
-	// JournalSize is how many exchanges the journal keeps; default journal.DefaultCapacity.
+	// JournalSize is how many exchanges the journal keeps in memory; default
+	// journal.DefaultCapacity.
 	JournalSize int
+	// JournalFile, when set, keeps the journal and the books in a SQLite
+	// file: each response is written only once what it commits is on disk,
+	// and a restart with the same file brings the books back.
+	JournalFile string
 	// Scenario is the scenario every terminal gets: a built-in name or a
 	// file; empty for the default host behaviour.
 	Scenario string
@@ -118,7 +123,8 @@ func Start(cfg Config) (*Sim, error) {
 			return nil, err
 		}
 	}
-	acfg := acquirer.Config{Calendar: cal, Seed: cfg.Seed, VoidsAsCredits: d.VoidsAsCredits, BalancedCloses: d.BalancedCloses}
+	acfg := acquirer.Config{Calendar: cal, Seed: cfg.Seed, VoidsAsCredits: d.VoidsAsCredits, BalancedCloses: d.BalancedCloses,
+		Events: cfg.JournalFile != ""}
 	if cfg.MasterKey != "" {
 		if acfg.MasterKey, err = keys.Parse(cfg.MasterKey); err != nil {
 			return nil, fmt.Errorf("master key: %w", err)
@@ -143,11 +149,22 @@ func Start(cfg Config) (*Sim, error) {
 		engine.SetGlobal(sc)
 	}
 
+	jn := journal.New(cfg.JournalSize)
+	if cfg.JournalFile != "" {
+		if jn, err = journal.Open(cfg.JournalFile, cfg.JournalSize); err != nil {
+			return nil, err
+		}
+		if err := replay(jn, acq); err != nil {
+			jn.Close()
+			return nil, err
+		}
+	}
+
 	s := &Sim{
 		Acquirer: acq,
 		Engine:   engine,
 		Library:  lib,
-		Journal:  journal.New(cfg.JournalSize),
+		Journal:  jn,
 		Clock:    clock.New(cfg.Clock),
 		Dialect:  d,
 		serveErr: make(chan error, 2),
@@ -158,11 +175,13 @@ func Start(cfg Config) (*Sim, error) {
 		IdleTimeout: cfg.IdleTimeout, WriteTimeout: cfg.WriteTimeout,
 	}
 	if s.isoLn, err = net.Listen("tcp", cfg.Listen); err != nil {
+		jn.Close()
 		return nil, fmt.Errorf("listening for terminals: %w", err)
 	}
 	if cfg.Admin != "off" {
 		if s.adminLn, err = net.Listen("tcp", cfg.Admin); err != nil {
 			s.isoLn.Close()
+			jn.Close()
 			return nil, fmt.Errorf("listening for the admin API: %w", err)
 		}
 		api := &admin.API{Journal: s.Journal, Clock: s.Clock, Reset: s.Reset, ResetTerminal: s.ResetTerminal,
@@ -239,5 +258,22 @@ func (s *Sim) Shutdown(ctx context.Context) error {
 		}
 	}
 	s.wg.Wait()
+	if jerr := s.Journal.Close(); err == nil {
+		err = jerr
+	}
 	return err
+}
+
+// replay rebuilds the books from a durable journal's events.
+func replay(j *journal.Journal, acq *acquirer.Host) error {
+	events, err := j.Events()
+	if err != nil {
+		return fmt.Errorf("reading the journal: %w", err)
+	}
+	for _, ev := range events {
+		if err := acq.Replay(ev); err != nil {
+			return err
+		}
+	}
+	return nil
 }

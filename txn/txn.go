@@ -166,6 +166,9 @@ type Decision struct {
 	// Released is what an approved reversal or void took back: the original
 	// it undid, so that risk limits can give back what the original used.
 	Released *Released
+	// Replay, when the host keeps events, is what a durable journal needs to
+	// apply this decision again after a restart (no card data in clear).
+	Replay []byte
 	// Requirement is the host's processing requirement for the terminal, sent
 	// in the low nibble of the cup header's third byte (3: sign on again). Zero
 	// leaves the header as the terminal sent it.

@@ -34,6 +34,7 @@ type serveFlags struct {
 	writeTimeout time.Duration
 	grace        time.Duration
 	journalSize  int
+	journalFile  string
 	logFormat    string
 	logLevel     string
 	scenario     string
@@ -73,7 +74,8 @@ Once both listen, one line containing "listening", "iso8583=HOST:PORT" and
 	fl.DurationVar(&f.idleTimeout, "idle-timeout", 0, "close a terminal connection silent for this long (0: never)")
 	fl.DurationVar(&f.writeTimeout, "write-timeout", 10*time.Second, "give up writing a response after this long and close the connection")
 	fl.DurationVar(&f.grace, "grace", 10*time.Second, "on SIGINT/SIGTERM, how long in-flight requests may take to finish")
-	fl.IntVar(&f.journalSize, "journal-size", 100_000, "how many exchanges the in-memory journal keeps")
+	fl.IntVar(&f.journalSize, "journal-size", 100_000, "how many exchanges the journal keeps in memory (for the admin API)")
+	fl.StringVar(&f.journalFile, "journal", "", "keep the journal and the books in this SQLite `file`: responses wait until what they commit is on disk, and a restart brings the books back")
 	fl.StringVar(&f.scenario, "scenario", "", "scenario for every terminal: a built-in `name` (acqsim scenarios list) or a file")
 	fl.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
 	fl.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
@@ -140,7 +142,7 @@ func serve(ctx context.Context, stdout, stderr io.Writer, f serveFlags) error {
 		Listen: f.listen, Admin: f.admin, Dialect: f.dialect, LengthHeader: f.lengthHeader,
 		MaxFrame: f.maxFrame, Seed: f.seed, CutOver: f.cutOver, Holidays: f.holidays,
 		MasterKey: f.masterKey, IdleTimeout: f.idleTimeout, WriteTimeout: f.writeTimeout,
-		JournalSize: f.journalSize, Scenario: f.scenario, Logger: log,
+		JournalSize: f.journalSize, JournalFile: f.journalFile, Scenario: f.scenario, Logger: log,
 	}
 	if !contains(dialect.Names, f.dialect) {
 		return usagef("--dialect %q: want iso87ascii or cup", f.dialect)

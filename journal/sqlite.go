@@ -1,0 +1,245 @@
+package journal
+
+import (
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	_ "modernc.org/sqlite" // pure Go: the binary stays static
+)
+
+// Open returns a journal kept in a SQLite file as well as in memory: every
+// entry is committed to disk before Append returns, so a response written
+// after it is never lost. The latest capacity entries are loaded back.
+func Open(path string, capacity int) (*Journal, error) {
+	j := New(capacity)
+	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(5000)"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("opening the journal %s: %w", path, err)
+	}
+	db.SetMaxOpenConns(1) // one writer; SQLite serialises writes anyway
+	if err := migrate(db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("journal %s: %w", path, err)
+	}
+	if err := j.load(db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("journal %s: %w", path, err)
+	}
+	j.store = newStore(db)
+	return j, nil
+}
+
+// Close stops the writer and closes the file; a memory journal has nothing to close.
+func (j *Journal) Close() error {
+	if j.store == nil {
+		return nil
+	}
+	return j.store.close()
+}
+
+// Events returns, oldest first, what rebuilds the host's books.
+func (j *Journal) Events() ([][]byte, error) {
+	if j.store == nil {
+		return nil, nil
+	}
+	rows, err := j.store.db.Query(`SELECT replay FROM journal WHERE replay IS NOT NULL ORDER BY seq`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out [][]byte
+	for rows.Next() {
+		var raw []byte
+		if err := rows.Scan(&raw); err != nil {
+			return nil, err
+		}
+		out = append(out, raw)
+	}
+	return out, rows.Err()
+}
+
+// migrations bring a journal file to the current schema, one version a step.
+var migrations = []string{
+	`CREATE TABLE journal (
+		seq          INTEGER PRIMARY KEY,
+		time         TEXT NOT NULL,     -- the host's (virtual) time, RFC 3339
+		conn         TEXT,
+		dialect      TEXT,
+		mti          TEXT,
+		response_mti TEXT,
+		txn          TEXT,
+		proc         TEXT,
+		stan         TEXT,
+		rrn          TEXT,
+		tid          TEXT,
+		mid          TEXT,
+		batch        TEXT,
+		amount       INTEGER,
+		currency     TEXT,
+		pan          TEXT,              -- masked
+		rc           TEXT,
+		latency_us   INTEGER,
+		decision     TEXT,
+		error        TEXT,
+		scenario     TEXT,
+		rule         TEXT,
+		step         INTEGER,
+		action       TEXT,
+		replay       TEXT               -- JSON that rebuilds the books; no card data in clear
+	);
+	CREATE INDEX journal_terminal ON journal (tid, stan);
+	CREATE INDEX journal_rrn ON journal (rrn);`,
+}
+
+func migrate(db *sql.DB) error {
+	if _, err := db.Exec(`CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)`); err != nil {
+		return err
+	}
+	var version int
+	err := db.QueryRow(`SELECT version FROM schema_version`).Scan(&version)
+	if errors.Is(err, sql.ErrNoRows) {
+		if _, err := db.Exec(`INSERT INTO schema_version VALUES (0)`); err != nil {
+			return err
+		}
+	} else if err != nil {
+		return err
+	}
+	if version > len(migrations) {
+		return fmt.Errorf("the file's schema version %d is newer than this acqsim knows (%d)", version, len(migrations))
+	}
+	for v := version; v < len(migrations); v++ {
+		tx, err := db.Begin()
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(migrations[v]); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("migrating to schema version %d: %w", v+1, err)
+		}
+		if _, err := tx.Exec(`UPDATE schema_version SET version = ?`, v+1); err != nil {
+			tx.Rollback()
+			return err
+		}
+		if err := tx.Commit(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+const columns = `seq, time, conn, dialect, mti, response_mti, txn, proc, stan, rrn, tid, mid, batch, amount,
+	currency, pan, rc, latency_us, decision, error, scenario, rule, step, action`
+
+// load reads back the latest entries and the numbering.
+func (j *Journal) load(db *sql.DB) error {
+	rows, err := db.Query(`SELECT `+columns+` FROM (SELECT * FROM journal ORDER BY seq DESC LIMIT ?) ORDER BY seq`, j.cap)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var e Entry
+		var at string
+		if err := rows.Scan(&e.Seq, &at, &e.Conn, &e.Dialect, &e.MTI, &e.RespMTI, &e.Txn, &e.Proc, &e.STAN, &e.RRN,
+			&e.TID, &e.MID, &e.Batch, &e.Amount, &e.Currency, &e.PAN, &e.RC, &e.LatencyUS, &e.Decision, &e.Error,
+			&e.Scenario, &e.Rule, &e.Step, &e.Action); err != nil {
+			return err
+		}
+		e.Time, _ = time.Parse(time.RFC3339Nano, at)
+		j.remember(e)
+		j.seq = e.Seq
+	}
+	return rows.Err()
+}
+
+// store writes entries to SQLite from one goroutine, committing whatever has
+// queued up meanwhile in one transaction: one fsync serves many terminals.
+type store struct {
+	db    *sql.DB
+	queue chan pending
+	done  chan struct{}
+}
+
+type pending struct {
+	e      Entry
+	result chan error
+}
+
+func newStore(db *sql.DB) *store {
+	s := &store{db: db, queue: make(chan pending, 1024), done: make(chan struct{})}
+	go s.write()
+	return s
+}
+
+func (s *store) append(e Entry) error {
+	p := pending{e: e, result: make(chan error, 1)}
+	select {
+	case s.queue <- p:
+	case <-s.done:
+		return errors.New("journal closed")
+	}
+	return <-p.result
+}
+
+func (s *store) close() error {
+	close(s.queue)
+	<-s.done
+	return s.db.Close()
+}
+
+func (s *store) write() {
+	defer close(s.done)
+	batch := make([]pending, 0, 256)
+	for first := range s.queue {
+		batch = append(batch[:0], first)
+	more:
+		for len(batch) < cap(batch) {
+			select {
+			case p, ok := <-s.queue:
+				if !ok {
+					break more
+				}
+				batch = append(batch, p)
+			default:
+				break more
+			}
+		}
+		err := s.commit(batch)
+		for _, p := range batch {
+			p.result <- err
+		}
+	}
+}
+
+func (s *store) commit(batch []pending) error {
+	tx, err := s.db.Begin()
+	if err != nil {
+		return fmt.Errorf("journal: %w", err)
+	}
+	stmt, err := tx.Prepare(`INSERT INTO journal (` + columns + `, replay) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`)
+	if err != nil {
+		tx.Rollback()
+		return fmt.Errorf("journal: %w", err)
+	}
+	defer stmt.Close()
+	for _, p := range batch {
+		e := p.e
+		var replay any
+		if e.Replay != "" {
+			replay = e.Replay
+		}
+		if _, err := stmt.Exec(e.Seq, e.Time.Format(time.RFC3339Nano), e.Conn, e.Dialect, e.MTI, e.RespMTI, e.Txn, e.Proc,
+			e.STAN, e.RRN, e.TID, e.MID, e.Batch, e.Amount, e.Currency, e.PAN, e.RC, e.LatencyUS, e.Decision, e.Error,
+			e.Scenario, e.Rule, e.Step, e.Action, replay); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("journal: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("journal: %w", err)
+	}
+	return nil
+}
