@@ -14,6 +14,9 @@ import (
 // forced, and the RRN the host gave. Replaying the events in order rebuilds
 // the books: batches, totals, voids, reversals, duplicates.
 type event struct {
+	// Reset, when set, is a reset of the host's state (all of it, or one
+	// terminal's when Request.TID is set) rather than a decision.
+	Reset   bool        `json:"reset,omitempty"`
 	Request txn.Request `json:"request"`
 	Now     time.Time   `json:"now"`
 	Force   *forced     `json:"force,omitempty"`
@@ -51,6 +54,14 @@ func (h *Host) Replay(raw []byte) error {
 	if err := json.Unmarshal(raw, &ev); err != nil {
 		return fmt.Errorf("replaying a journal event: %w", err)
 	}
+	if ev.Reset {
+		if ev.Request.TID != "" {
+			h.ResetTerminal(ev.Request.TID)
+		} else {
+			h.Reset()
+		}
+		return nil
+	}
 	var rrn uint64
 	if ev.RRN != "" {
 		n, err := strconv.ParseUint(ev.RRN, 10, 64)
@@ -72,4 +83,11 @@ func (h *Host) Replay(raw []byte) error {
 	}
 	h.rrn.Store(max(highest, rrn, h.rrn.Load()))
 	return nil
+}
+
+// ResetEvent is the event that records a reset (of one terminal when tid is
+// set), so that a replay forgets what the host forgot.
+func ResetEvent(tid string) []byte {
+	raw, _ := json.Marshal(event{Reset: true, Request: txn.Request{TID: tid}})
+	return raw
 }

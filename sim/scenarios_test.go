@@ -1369,9 +1369,9 @@ func testFeeOnVoid(t *testing.T) {
 
 func testFeeRounding(t *testing.T) {
 	testFees(t, "fee-rounding", []feeSale{
-		{card: debitCard, typ: "debit", amount: 10_010, fee: 51, right: 50},              // 0.5005 rounded up
+		{card: debitCard, typ: "debit", amount: 10_010, fee: 51, right: 50},             // 0.5005 rounded up
 		{card: terminal.DefaultCard, typ: "credit", amount: 10_010, fee: 61, right: 60}, // 0.6006 rounded up
-		{card: debitCard, typ: "debit", amount: 10_000, fee: 50, right: 50},              // nothing to round
+		{card: debitCard, typ: "debit", amount: 10_000, fee: 50, right: 50},             // nothing to round
 	})
 }
 

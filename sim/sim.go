@@ -228,12 +228,23 @@ func (s *Sim) Reset() {
 	s.Acquirer.Reset()
 	s.Engine.Reset("")
 	s.Journal.Reset()
+	s.journalReset("")
+}
+
+// journalReset records a reset in the journal, so that a durable one replays
+// it: a restart does not bring back what was reset.
+func (s *Sim) journalReset(tid string) {
+	s.Journal.Append(journal.Entry{
+		Time: s.Clock.Now(), TID: tid, Txn: "reset", Decision: "host state reset",
+		Replay: string(acquirer.ResetEvent(tid)),
+	})
 }
 
 // ResetTerminal forgets one terminal's state and its scenario counters.
 func (s *Sim) ResetTerminal(tid string) {
 	s.Acquirer.ResetTerminal(tid)
 	s.Engine.Reset(tid)
+	s.journalReset(tid)
 }
 
 // Resolve finds a scenario by built-in name, or else loads it from a file.
