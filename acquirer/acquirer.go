@@ -339,11 +339,12 @@ func (h *Host) settle(t *terminal, r *txn.Request, outOfBalance bool) txn.Decisi
 	foreign := r.Totals.ForeignDebitCount == 0 && r.Totals.ForeignDebitAmount == 0 &&
 		r.Totals.ForeignCreditCount == 0 && r.Totals.ForeignCreditAmount == 0
 	d := txn.Decision{RC: txn.Approved, Domestic: txn.Balanced, Foreign: txn.Balanced}
-	bi := t.batchInfo(b)
-	claimed := r.Totals
-	bi.claimed, bi.state, bi.outcome = &claimed, BatchReconciling, "balanced"
-	if !domestic || !foreign {
-		bi.outcome = "out of balance"
+	if bi := t.batchInfo(b); bi.state != BatchClosed { // a closed batch keeps what closed it
+		claimed := r.Totals
+		bi.claimed, bi.state, bi.outcome = &claimed, BatchReconciling, "balanced"
+		if !domestic || !foreign {
+			bi.outcome = "out of balance"
+		}
 	}
 	if !foreign {
 		d.Foreign = txn.NotBalanced
@@ -461,7 +462,7 @@ func (h *Host) force(r *txn.Request, now time.Time, rc string, outOfBalance bool
 		defer t.mu.Unlock()
 		d.RRN = h.nextRRN()
 		t.book(&record{
-			typ: r.Type, stan: r.STAN, rrn: d.RRN, pan: r.PAN, amount: r.Amount,
+			typ: r.Type, stan: r.STAN, rrn: d.RRN, pan: r.PAN, amount: r.Amount, currency: r.Currency,
 			batch: t.batchOf(r), date: now.Format("0102"), at: now,
 		}, declined)
 	}

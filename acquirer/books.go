@@ -73,7 +73,7 @@ func (h *Host) Batches() []Batch {
 			out = append(out, Batch{
 				MID: k.mid, TID: k.tid, Batch: b, State: bi.state, Outcome: bi.outcome,
 				Host: t.totals(b, h.cfg.VoidsAsCredits), Claimed: bi.claimed,
-				Uploaded: len(t.uploads[b]), Differences: t.differences(b),
+				Uploaded: len(t.uploads[b]), Differences: t.differences(b, h.cfg.VoidsAsCredits),
 			})
 		}
 	})
@@ -110,14 +110,19 @@ func (h *Host) each(f func(terminalKey, *terminal)) {
 // differences compares a batch's upload with the host's own record of it, by
 // STAN: records missing on either side and amounts that differ. Only a batch
 // settled out of balance is uploaded whole, so only that one is compared.
-func (t *terminal) differences(batch string) []string {
+func (t *terminal) differences(batch string, voidsAsCredits bool) []string {
 	ups := t.uploads[batch]
 	if len(ups) == 0 || t.batchInfo(batch).outcome != "out of balance" {
 		return nil
 	}
+	// What the host's totals count is what the terminal should upload.
 	own := map[string]*record{}
 	for _, rec := range t.records {
-		if rec.batch == batch && rec.state != declined && rec.state != reversed {
+		var one txn.Totals
+		if rec.batch == batch && (rec.state == approved || rec.state == voided) {
+			one.Count(rec.typ, rec.amount, rec.state == voided, voidsAsCredits)
+		}
+		if one != (txn.Totals{}) {
 			own[rec.stan] = rec
 		}
 	}

@@ -120,7 +120,10 @@ func Settlements(records []acquirer.Record, batches []acquirer.Batch, f Filter) 
 		if a.SettlementDate != b.SettlementDate {
 			return a.SettlementDate < b.SettlementDate
 		}
-		return a.Mode < b.Mode
+		if a.Mode != b.Mode {
+			return a.Mode < b.Mode
+		}
+		return a.Currency < b.Currency
 	})
 	return out
 }

@@ -137,6 +137,39 @@ type exchange struct {
 	req  *txn.Request
 	at   time.Time // zero: noon UTC
 	want result
+	// terms, when set, are the settlement terms the scenario must give the
+	// request (see sameTerms).
+	terms *txn.Terms
+}
+
+// settles describes settlement terms: funds zero leaves them unchecked.
+func settles(mode string, date, funds time.Time, card string, fee int64, faults ...string) *txn.Terms {
+	return &txn.Terms{Mode: mode, Settlement: date, FundsAt: funds, CardType: card, Fee: fee, Faults: faults}
+}
+
+// sameTerms compares the settlement date as a day in its own time zone.
+func sameTerms(got, want *txn.Terms) bool {
+	return got != nil && got.Mode == want.Mode && got.CardType == want.CardType && got.Fee == want.Fee &&
+		got.Settlement.Format("2006-01-02") == want.Settlement.Format("2006-01-02") &&
+		(want.FundsAt.IsZero() || got.FundsAt.Equal(want.FundsAt)) &&
+		strings.Join(got.Faults, ",") == strings.Join(want.Faults, ",")
+}
+
+func utcDay(y int, mo time.Month, d int) time.Time { return time.Date(y, mo, d, 0, 0, 0, 0, time.UTC) }
+
+func inBatch(batch string) reqOpt { return func(r *txn.Request) { r.Batch = batch } }
+
+// withField gives the request a field the dialect would read (field(id) in
+// a match).
+func withField(id int, value string) reqOpt {
+	return func(r *txn.Request) {
+		r.Field = func(n int) string {
+			if n == id {
+				return value
+			}
+			return ""
+		}
+	}
 }
 
 func sales(n int, amount int64, want result, opts ...reqOpt) []exchange {
@@ -173,6 +206,14 @@ func TestBuiltInBehaviour(t *testing.T) {
 		magic = append(magic, exchange{req: request(typ, amount), want: rc(code)})
 	}
 
+	const creditPAN = "4761739001010010"
+	t1 := func(card string, fee int64, faults ...string) *txn.Terms {
+		return settles("T1", utcDay(2026, 6, 12), utcDay(2026, 6, 12).Add(9*time.Hour), card, fee, faults...)
+	}
+	t0 := func(at time.Time) *txn.Terms {
+		return settles("T0", utcDay(at.Year(), at.Month(), at.Day()), at, "debit", 0)
+	}
+	nextDay := clock(12, 0).Add(24 * time.Hour)
 	tests := map[string][]exchange{
 		"connection-reset": {
 			{req: request(txn.Sale, 100), want: resetConn},
@@ -281,6 +322,100 @@ func TestBuiltInBehaviour(t *testing.T) {
 			{req: request(txn.PreAuthVoid, 100), want: rc("58")},
 			{req: request(txn.Refund, 100), want: approved()},
 		},
+		"fee-no-cap": {
+			{req: request(txn.Sale, 1000000), want: approved(), terms: t1("debit", 5000, "fee-no-cap")},
+			{req: request(txn.Sale, 10000), want: approved(), terms: t1("debit", 50, "fee-no-cap")},
+			{req: request(txn.Sale, 1000000, withCard(creditPAN)), want: approved(), terms: t1("credit", 6000, "fee-no-cap")},
+		},
+		"fee-wrong-tier": {
+			{req: request(txn.Sale, 10000), want: approved(), terms: t1("debit", 60, "fee-wrong-tier")},
+			{req: request(txn.Sale, 10000, withCard(creditPAN)), want: approved(), terms: t1("credit", 50, "fee-wrong-tier")},
+			{req: request(txn.Sale, 1000000), want: approved(), terms: t1("debit", 2000, "fee-wrong-tier")},
+		},
+		"fee-rounding": {
+			{req: request(txn.Sale, 10010), want: approved(), terms: t1("debit", 51, "fee-rounding")},
+			{req: request(txn.Sale, 10000), want: approved(), terms: t1("debit", 50, "fee-rounding")},
+			{req: request(txn.Sale, 10001, withCard(creditPAN)), want: approved(), terms: t1("credit", 61, "fee-rounding")},
+		},
+		"fee-on-void": {
+			{req: request(txn.Sale, 10010), want: approved(), terms: t1("debit", 50, "fee-on-void")},
+			{req: request(txn.Void, 10010), want: approved(), terms: t1("debit", 0, "fee-on-void")},
+			{req: request(txn.Refund, 10000), want: approved(), terms: t1("debit", 0, "fee-on-void")},
+		},
+		"holiday-settlement-date": {
+			// The calendar has no time zone: noon is the same day in any.
+			{req: request(txn.Sale, 100), at: time.Date(2026, 9, 30, 12, 0, 0, 0, time.UTC), want: approved(),
+				terms: settles("T1", utcDay(2026, 10, 1), time.Time{}, "debit", 0, "holiday-ignored")},
+			{req: request(txn.Sale, 100), at: time.Date(2026, 10, 2, 12, 0, 0, 0, time.UTC), want: approved(),
+				terms: settles("T1", utcDay(2026, 10, 5), time.Time{}, "debit", 0, "holiday-ignored")},
+			{req: request(txn.Sale, 100), at: time.Date(2026, 12, 31, 12, 0, 0, 0, time.UTC), want: approved(),
+				terms: settles("T1", utcDay(2027, 1, 1), time.Time{}, "debit", 0, "holiday-ignored")},
+		},
+		"settlement-issuer-down": {
+			{req: request(txn.Settlement, 0), want: rc("91")},
+			{req: request(txn.Sale, 100), want: approved()},
+			{req: request(txn.UploadEnd, 0), want: approved()},
+		},
+		"settlement-no-response": {
+			{req: request(txn.Settlement, 0), want: dropped},
+			{req: request(txn.Sale, 100), want: approved()},
+			{req: request(txn.Upload, 0), want: approved()},
+		},
+		"settlement-out-of-balance-once": {
+			{req: request(txn.Settlement, 0, inBatch("000001")), want: approved()},
+			{req: request(txn.Settlement, 0, inBatch("000002")), want: rc("95")},
+			{req: request(txn.Settlement, 0, withField(60, "000002")), want: rc("95")},
+			{req: request(txn.Settlement, 0, withField(60, "000003")), want: approved()},
+			{req: request(txn.Settlement, 0, inBatch("000003")), want: approved()},
+			{req: request(txn.Sale, 100, inBatch("000002")), want: approved()},
+		},
+		"settlement-suspended": {
+			{req: request(txn.Sale, 100), want: approved()},
+			{req: request(txn.Refund, 100), want: approved()},
+			{req: request(txn.Settlement, 0), want: rc("03")},
+			{req: request(txn.Upload, 0), want: rc("03")},
+			{req: request(txn.UploadEnd, 0), want: rc("03")},
+			{req: request(txn.Settlement, 0, atMerchant(mid2)), want: rc("03")},
+		},
+		"t0-funds-late": {
+			{req: request(txn.Sale, 100), want: approved(),
+				terms: settles("T0", utcDay(2026, 6, 11), noon.Add(26*time.Hour), "debit", 0)},
+			{req: request(txn.Sale, 100), at: clock(23, 30), want: approved(),
+				terms: settles("T0", utcDay(2026, 6, 12), clock(23, 30).Add(26*time.Hour), "debit", 0)},
+		},
+		"t0-outside-window": {
+			{req: request(txn.Sale, 1000), at: clock(8, 59), want: rc("58")},
+			{req: request(txn.Sale, 100), at: clock(9, 0), want: approved(), terms: t0(clock(9, 0))},
+			{req: request(txn.Sale, 100), at: clock(20, 59), want: approved(), terms: t0(clock(20, 59))},
+			{req: request(txn.Sale, 100), at: clock(21, 0), want: rc("58")},
+			{req: request(txn.Sale, 99), want: rc("13")},
+			{req: request(txn.Sale, 5000001), want: rc("61")},
+			{req: request(txn.Sale, 5000000), want: approved()},
+			{req: request(txn.Sale, 5000000), want: approved()},
+			{req: request(txn.Sale, 5000000), want: approved()},
+			{req: request(txn.Sale, 4999800), want: approved()}, // 200,000.00 today
+			{req: request(txn.Sale, 100), want: rc("61")},
+			{req: request(txn.Refund, 100), at: clock(22, 0), want: approved()},
+			{req: request(txn.Sale, 100), at: nextDay, want: approved(), terms: t0(nextDay)},
+		},
+		"t0-settled-t1": {
+			{req: request(txn.Sale, 100), want: approved(), terms: t1("debit", 0, "t0-settled-t1")},
+			{req: request(txn.Sale, 100), at: clock(23, 0), want: approved(),
+				terms: settles("T1", utcDay(2026, 6, 15), utcDay(2026, 6, 15).Add(9*time.Hour), "debit", 0, "t0-settled-t1")},
+		},
+		"upload-delay": {
+			{req: request(txn.Settlement, 0), want: rc("95")},
+			{req: request(txn.Upload, 0), want: delayed(20 * time.Second)},
+			{req: request(txn.UploadEnd, 0), want: dropped},
+			{req: request(txn.Sale, 100), want: approved()},
+		},
+		"void-after-settlement": {
+			// The host's own rule (acquirer tests): the scenario changes nothing.
+			{req: request(txn.Sale, 100), want: approved()},
+			{req: request(txn.Void, 100), want: approved()},
+			{req: request(txn.Refund, 100), want: approved()},
+			{req: request(txn.Settlement, 0), want: approved()},
+		},
 		"wrong-pin": concat(
 			sales(3, 100, rc("55")), sales(2, 100, rc("75")),
 			sales(1, 100, rc("55"), withCard(pan2)), sales(1, 100, rc("75"), onTerminal(tid2)),
@@ -293,8 +428,13 @@ func TestBuiltInBehaviour(t *testing.T) {
 			t.Errorf("built-in scenario %s has no case here", c.Name)
 		}
 	}
+	// Cases that found a bug, skipped until it is fixed.
+	bugs := map[string]string{}
 	for name, exchanges := range tests {
 		t.Run(name, func(t *testing.T) {
+			if bug := bugs[name]; bug != "" {
+				t.Skip(bug)
+			}
 			sc, ok := lib.Get(name)
 			if !ok {
 				t.Fatalf("no built-in scenario %s", name)
@@ -313,6 +453,10 @@ func TestBuiltInBehaviour(t *testing.T) {
 				}
 				if x.want != approved() && p.Trace.Scenario != name {
 					t.Errorf("request %d: Trace.Scenario = %q, want %q", i+1, p.Trace.Scenario, name)
+				}
+				if x.terms != nil && !sameTerms(x.req.Terms, x.terms) {
+					t.Errorf("request %d (%s %d at %s): terms %+v, want %+v",
+						i+1, x.req.Type, x.req.Amount, at.Format(time.RFC3339), x.req.Terms, x.terms)
 				}
 			}
 		})

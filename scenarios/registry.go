@@ -10,7 +10,7 @@ func (b *binding) registry(r *txn.Request) (rc, why string) {
 			return rc, "terminal " + p.Status
 		}
 	}
-	if p, ok := b.sc.Merchants[r.MID]; ok {
+	if p, ok := b.sc.merchant(r.MID); ok {
 		if rc := p.code(r.Type); rc != "" {
 			return rc, "merchant " + p.Status
 		}

@@ -134,6 +134,9 @@ func (b *binding) terms(r *txn.Request, now time.Time) (terms *txn.Terms, rc, wh
 	cal := b.engine.Calendar
 	if b.sc.books.calendar != nil {
 		cal = *b.sc.books.calendar
+		if cal.Location == nil {
+			cal.Location = b.engine.Calendar.Location // the host's zone
+		}
 	}
 	has := func(f string) bool { return slices.Contains(s.Faults, f) }
 	t := &txn.Terms{Mode: s.Mode, CardType: b.sc.cardType(r.PAN)}
@@ -200,7 +203,11 @@ func (b *binding) t0Refusal(l *T0, r *txn.Request, now time.Time) (rc, why strin
 
 // accountT0 books an approved T0 debit against the merchant's daily quota.
 func (b *binding) accountT0(r *txn.Request, now time.Time, d txn.Decision) {
-	if r.Terms == nil || r.Terms.Mode != "T0" || d.RC != txn.Approved || d.Cached || r.Type == txn.Refund || r.Type == txn.Void {
+	if r.Terms == nil || d.RC != txn.Approved || d.Cached || r.Type == txn.Refund || r.Type == txn.Void {
+		return
+	}
+	// The merchant's product, not how it was settled (t0-settled-t1).
+	if p, _ := b.sc.merchant(r.MID); p.Settlement == nil || p.Settlement.Mode != "T0" {
 		return
 	}
 	k := usageKey{-1, "merchant:" + r.MID, bucket("day", now.In(b.engine.loc))}
