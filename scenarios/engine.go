@@ -315,6 +315,11 @@ func (b *binding) plan(r *txn.Request, now time.Time) Plan {
 	return p
 }
 
+// closesBooks lists requests that move a batch towards closing.
+func closesBooks(t txn.Type) bool {
+	return t == txn.Settlement || t == txn.Upload || t == txn.UploadEnd
+}
+
 // refusal is what stops a normal approval: a T0 limit, then a risk limit.
 func (b *binding) refusal(r *txn.Request, now time.Time, t0rc, t0why string) (rc, which string) {
 	if t0rc != "" {
@@ -356,6 +361,10 @@ func (b *binding) apply(r *txn.Request, now time.Time, o Outcome, rng *rand.Rand
 	rs := o.Respond
 	scripted := rs != nil && (rs.RC != "" && rs.RC != txn.Approved || rs.OutOfBalance)
 	switch rc, which := b.refusal(r, now, t0rc, t0why); {
+	case o.Action != nil && !delivers(o.Action) && closesBooks(r.Type):
+		// A settlement whose answer never leaves was lost on its way in: the
+		// batch stays as it was, for the terminal to try again.
+		p.Decision = txn.Decision{Note: "not processed: lost before the host saw it"}
 	case scripted:
 		p.Decision = b.engine.host.Force(r, now, rs.RC, rs.OutOfBalance)
 		what = append(what, "respond"+rs.describe())

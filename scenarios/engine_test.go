@@ -174,9 +174,12 @@ func summary(p scenarios.Plan) result {
 	return res
 }
 
-func approved() result               { return result{RC: "00"} }
-func rc(code string) result          { return result{RC: code} }
-func dropped() result                { return result{RC: "00", Fault: "fault.NoResponse"} }
+func approved() result      { return result{RC: "00"} }
+func rc(code string) result { return result{RC: code} }
+func dropped() result       { return result{RC: "00", Fault: "fault.NoResponse"} }
+
+// lost is a settlement the host never processed, for its answer never leaves.
+func lost() result                   { return result{RC: "", Fault: "fault.NoResponse"} }
 func delayed(d time.Duration) result { return result{RC: "00", Delay: d} }
 
 func TestPlanFirstMatchingRuleWins(t *testing.T) {

@@ -357,7 +357,7 @@ func TestBuiltInBehaviour(t *testing.T) {
 			{req: request(txn.UploadEnd, 0), want: approved()},
 		},
 		"settlement-no-response": {
-			{req: request(txn.Settlement, 0), want: dropped},
+			{req: request(txn.Settlement, 0), want: lost()},
 			{req: request(txn.Sale, 100), want: approved()},
 			{req: request(txn.Upload, 0), want: approved()},
 		},
@@ -406,7 +406,7 @@ func TestBuiltInBehaviour(t *testing.T) {
 		"upload-delay": {
 			{req: request(txn.Settlement, 0), want: rc("95")},
 			{req: request(txn.Upload, 0), want: delayed(20 * time.Second)},
-			{req: request(txn.UploadEnd, 0), want: dropped},
+			{req: request(txn.UploadEnd, 0), want: lost()},
 			{req: request(txn.Sale, 100), want: approved()},
 		},
 		"void-after-settlement": {

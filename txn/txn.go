@@ -121,11 +121,15 @@ type Original struct {
 
 // Totals are one side's settlement totals.
 type Totals struct {
-	DebitCount, CreditCount   int
-	DebitAmount, CreditAmount int64
+	DebitCount   int   `json:"debit_count"`
+	DebitAmount  int64 `json:"debit_amount"`
+	CreditCount  int   `json:"credit_count"`
+	CreditAmount int64 `json:"credit_amount"`
 	// Foreign cards' totals, where the dialect keeps them apart (cup).
-	ForeignDebitCount, ForeignCreditCount   int
-	ForeignDebitAmount, ForeignCreditAmount int64
+	ForeignDebitCount   int   `json:"foreign_debit_count,omitempty"`
+	ForeignDebitAmount  int64 `json:"foreign_debit_amount,omitempty"`
+	ForeignCreditCount  int   `json:"foreign_credit_count,omitempty"`
+	ForeignCreditAmount int64 `json:"foreign_credit_amount,omitempty"`
 }
 
 // UploadRecord is one transaction as the terminal reports it in a batch upload.
