@@ -68,6 +68,13 @@ type Server struct {
 	refuseUntil atomic.Int64
 }
 
+// Connections is how many terminal connections are open.
+func (s *Server) Connections() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
+}
+
 // DefaultWriteTimeout bounds a response write when nothing else is configured.
 const DefaultWriteTimeout = 10 * time.Second
 

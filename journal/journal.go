@@ -79,6 +79,14 @@ type Journal struct {
 	cap     int
 
 	store *store // nil: memory only
+
+	subs      map[*subscriber]struct{}
+	observers []func(Entry)
+}
+
+type subscriber struct {
+	ch      chan Entry
+	dropped int
 }
 
 // DefaultCapacity is how many entries a journal keeps when not told otherwise.
@@ -99,11 +107,57 @@ func (j *Journal) Append(e Entry) error {
 	j.seq++
 	e.Seq = j.seq
 	j.remember(e)
+	j.notify(e)
 	j.mu.Unlock()
 	if j.store == nil {
 		return nil
 	}
 	return j.store.append(e)
+}
+
+// notify hands e to observers and subscribers; j.mu is held. A subscriber
+// that does not keep up loses entries rather than slowing the host.
+func (j *Journal) notify(e Entry) {
+	e.Replay = ""
+	for _, f := range j.observers {
+		f(e)
+	}
+	for s := range j.subs {
+		select {
+		case s.ch <- e:
+		default:
+			s.dropped++
+		}
+	}
+}
+
+// Observe calls f with every entry appended from now on, on the appending
+// goroutine: f must be quick (it is how metrics are counted).
+func (j *Journal) Observe(f func(Entry)) {
+	j.mu.Lock()
+	j.observers = append(j.observers, f)
+	j.mu.Unlock()
+}
+
+// Subscribe returns the entries appended from now on, buffered; a
+// subscriber that falls more than buffer entries behind misses some. cancel
+// ends the subscription and closes the channel.
+func (j *Journal) Subscribe(buffer int) (entries <-chan Entry, cancel func()) {
+	s := &subscriber{ch: make(chan Entry, buffer)}
+	j.mu.Lock()
+	if j.subs == nil {
+		j.subs = map[*subscriber]struct{}{}
+	}
+	j.subs[s] = struct{}{}
+	j.mu.Unlock()
+	return s.ch, func() {
+		j.mu.Lock()
+		defer j.mu.Unlock()
+		if _, ok := j.subs[s]; ok {
+			delete(j.subs, s)
+			close(s.ch)
+		}
+	}
 }
 
 // remember keeps e in the in-memory ring; j.mu is held.

@@ -292,3 +292,25 @@ func TestConcurrentAppend(t *testing.T) {
 		}
 	}
 }
+
+func TestSubscribeAndObserve(t *testing.T) {
+	j := journal.New(10)
+	var observed []string
+	j.Observe(func(e journal.Entry) { observed = append(observed, e.STAN) })
+	entries, cancel := j.Subscribe(2)
+	j.Append(journal.Entry{STAN: "000001", Replay: "secret"})
+	j.Append(journal.Entry{STAN: "000002"})
+	j.Append(journal.Entry{STAN: "000003"}) // the buffer holds two: this one is missed
+	if got := (<-entries).STAN + (<-entries).STAN; got != "000001000002" {
+		t.Fatalf("subscriber got %s, want 000001 then 000002", got)
+	}
+	if len(observed) != 3 {
+		t.Fatalf("observer saw %v, want all three", observed)
+	}
+	cancel()
+	if _, open := <-entries; open {
+		t.Fatal("the channel is open after cancel")
+	}
+	cancel() // twice is harmless
+	j.Append(journal.Entry{STAN: "000004"})
+}

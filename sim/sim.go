@@ -211,6 +211,9 @@ func Start(cfg Config) (*Sim, error) {
 // Addr is the address terminals connect to.
 func (s *Sim) Addr() string { return s.isoLn.Addr().String() }
 
+// Connections is how many terminal connections are open.
+func (s *Sim) Connections() int { return s.iso.Connections() }
+
 // AdminAddr is the admin API's address, or "off".
 func (s *Sim) AdminAddr() string {
 	if s.adminLn == nil {
