@@ -3,6 +3,7 @@
 package admin
 
 import (
+	"crypto/subtle"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -28,46 +29,106 @@ type API struct {
 	// Engine and Library, when set, serve the scenario endpoints.
 	Engine  *scenarios.Engine
 	Library *scenarios.Library
+	// Metrics, when set, serves GET /metrics.
+	Metrics http.Handler
+	// Token, when set, is required on every call: "Authorization: Bearer TOKEN".
+	Token string
 }
 
 // maxBody bounds request bodies; the API takes nothing large.
 const maxBody = 1 << 20
 
-// Handler returns the API's routes.
-func (a *API) Handler() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	})
-	mux.HandleFunc("GET /journal", a.journal)
-	mux.HandleFunc("POST /reset", func(w http.ResponseWriter, r *http.Request) {
-		if tid := r.URL.Query().Get("tid"); tid != "" && a.ResetTerminal != nil {
-			a.ResetTerminal(tid)
-			writeJSON(w, http.StatusOK, map[string]string{"status": "reset", "tid": tid})
-			return
-		}
-		a.Reset()
-		writeJSON(w, http.StatusOK, map[string]string{"status": "reset"})
-	})
-	if a.Books != nil {
-		mux.HandleFunc("GET /settlements", a.settlements)
-		mux.HandleFunc("GET /batches", a.batches)
-	}
-	if a.Engine != nil && a.Library != nil {
-		mux.HandleFunc("GET /scenarios", a.listScenarios)
-		mux.HandleFunc("GET /scenarios/{name}", a.getScenario)
-		mux.HandleFunc("PUT /scenario", a.putScenario)
-		mux.HandleFunc("DELETE /scenario", a.deleteScenario)
-		mux.HandleFunc("PUT /terminals/{tid}/scenario", a.bindTerminal)
-		mux.HandleFunc("DELETE /terminals/{tid}/scenario", a.unbindTerminal)
-	}
-	mux.HandleFunc("GET /clock", a.getClock)
-	mux.HandleFunc("PUT /clock", a.putClock)
-	return mux
+// route is one endpoint of the API; the table is also what GET /openapi.yaml
+// is checked against.
+type route struct {
+	method, path string
+	handler      http.HandlerFunc
 }
 
-// journal answers GET /journal?tid=&mid=&stan=&rrn=&mti=&txn=&rc=&since=&until=&limit=
+// routes lists the endpoints this API serves, given what it was handed.
+func (a *API) routes() []route {
+	rs := []route{
+		{"GET", "/healthz", func(w http.ResponseWriter, r *http.Request) {
+			writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+		}},
+		{"GET", "/openapi.yaml", serveOpenAPI},
+		{"GET", "/journal", a.journal},
+		{"GET", "/journal/stream", a.stream},
+		{"GET", "/verify", a.verify},
+		{"GET", "/verify/sequence", a.verifySequence},
+		{"POST", "/reset", a.reset},
+		{"GET", "/clock", a.getClock},
+		{"PUT", "/clock", a.putClock},
+	}
+	if a.Books != nil {
+		rs = append(rs, route{"GET", "/settlements", a.settlements}, route{"GET", "/batches", a.batches})
+	}
+	if a.Engine != nil && a.Library != nil {
+		rs = append(rs,
+			route{"GET", "/scenarios", a.listScenarios},
+			route{"GET", "/scenarios/{name}", a.getScenario},
+			route{"PUT", "/scenario", a.putScenario},
+			route{"DELETE", "/scenario", a.deleteScenario},
+			route{"PUT", "/terminals/{tid}/scenario", a.bindTerminal},
+			route{"DELETE", "/terminals/{tid}/scenario", a.unbindTerminal},
+		)
+	}
+	if a.Metrics != nil {
+		rs = append(rs, route{"GET", "/metrics", a.Metrics.ServeHTTP})
+	}
+	return rs
+}
+
+// Handler returns the API's routes, behind the token check when there is one.
+func (a *API) Handler() http.Handler {
+	mux := http.NewServeMux()
+	for _, rt := range a.routes() {
+		mux.HandleFunc(rt.method+" "+rt.path, rt.handler)
+	}
+	if a.Token == "" {
+		return mux
+	}
+	want := []byte("Bearer " + a.Token)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="acqsim"`)
+			writeError(w, http.StatusUnauthorized, "missing or wrong token: send Authorization: Bearer TOKEN")
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+}
+
+// reset answers POST /reset (everything) and POST /reset?tid= (one terminal).
+func (a *API) reset(w http.ResponseWriter, r *http.Request) {
+	if tid := r.URL.Query().Get("tid"); tid != "" {
+		if a.ResetTerminal == nil {
+			writeError(w, http.StatusNotImplemented, "this host cannot reset one terminal")
+			return
+		}
+		a.ResetTerminal(tid)
+		writeJSON(w, http.StatusOK, map[string]string{"status": "reset", "tid": tid})
+		return
+	}
+	a.Reset()
+	writeJSON(w, http.StatusOK, map[string]string{"status": "reset"})
+}
+
+// journal answers GET /journal with the entries a filter selects, oldest
+// first: ?tid=&mid=&stan=&rrn=&mti=&txn=&rc=&scenario=&rule=&since=&until=,
+// and pages of them: ?after=SEQ&limit=N gives the first N after that entry,
+// limit alone the latest N.
 func (a *API) journal(w http.ResponseWriter, r *http.Request) {
+	f, err := filterOf(r)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, a.Journal.Query(f))
+}
+
+// filterOf reads a journal filter from the query string.
+func filterOf(r *http.Request) (journal.Filter, error) {
 	q := r.URL.Query()
 	f := journal.Filter{
 		TID: q.Get("tid"), MID: q.Get("mid"), STAN: q.Get("stan"), RRN: q.Get("rrn"),
@@ -78,21 +139,28 @@ func (a *API) journal(w http.ResponseWriter, r *http.Request) {
 		if v := q.Get(name); v != "" {
 			t, err := time.Parse(time.RFC3339Nano, v)
 			if err != nil {
-				writeError(w, http.StatusBadRequest, fmt.Sprintf("%s: want an RFC 3339 time", name))
-				return
+				return f, fmt.Errorf("%s: want an RFC 3339 time", name)
 			}
 			*dst = t
 		}
 	}
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			writeError(w, http.StatusBadRequest, "limit: want a non-negative integer")
-			return
+	for name, dst := range map[string]*int{"limit": &f.Limit} {
+		if v := q.Get(name); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				return f, fmt.Errorf("%s: want a non-negative integer", name)
+			}
+			*dst = n
 		}
-		f.Limit = n
 	}
-	writeJSON(w, http.StatusOK, a.Journal.Query(f))
+	if v := q.Get("after"); v != "" {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			return f, fmt.Errorf("after: want an entry's seq")
+		}
+		f.After = n
+	}
+	return f, nil
 }
 
 type clockBody struct {

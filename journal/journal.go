@@ -51,12 +51,17 @@ type Filter struct {
 	TID, MID, STAN, RRN, MTI, Txn, RC, Scenario, Rule string
 	// Since and Until bound the entries' time (inclusive, exclusive).
 	Since, Until time.Time
+	// After, when set, selects only entries numbered after it (a page
+	// cursor): Limit then keeps the first ones, not the latest.
+	After uint64
 	// Limit caps the number of entries returned (the latest ones); 0 means all.
 	Limit int
 }
 
-func (f Filter) match(e *Entry) bool {
-	return (f.TID == "" || f.TID == e.TID) &&
+// Match reports whether the filter selects e (Limit aside).
+func (f Filter) Match(e *Entry) bool {
+	return e.Seq > f.After &&
+		(f.TID == "" || f.TID == e.TID) &&
 		(f.MID == "" || f.MID == e.MID) &&
 		(f.STAN == "" || f.STAN == e.STAN) &&
 		(f.RRN == "" || f.RRN == e.RRN) &&
@@ -179,12 +184,16 @@ func (j *Journal) Query(f Filter) []Entry {
 	n := len(j.entries)
 	for i := 0; i < n; i++ {
 		e := &j.entries[(j.next+i)%n]
-		if f.match(e) {
+		if f.Match(e) {
 			out = append(out, *e)
 		}
 	}
 	if f.Limit > 0 && len(out) > f.Limit {
-		out = out[len(out)-f.Limit:]
+		if f.After > 0 {
+			out = out[:f.Limit]
+		} else {
+			out = out[len(out)-f.Limit:]
+		}
 	}
 	return out
 }

@@ -62,12 +62,19 @@ type Config struct {
 	// file: each response is written only once what it commits is on disk,
 	// and a restart with the same file brings the books back.
 	JournalFile string
+	// AdminToken, when set, is required on every admin call
+	// ("Authorization: Bearer TOKEN"). An admin API bound to anything but
+	// loopback refuses to start without one.
+	AdminToken string
 	// Scenario is the scenario every terminal gets: a built-in name or a
 	// file; empty for the default host behaviour.
 	Scenario string
 	// Logger defaults to discarding everything.
 	Logger *slog.Logger
 }
+
+// ErrAdminToken reports an admin API reachable from other hosts without a token.
+var ErrAdminToken = errors.New("an admin token is required")
 
 // Sim is a running host.
 type Sim struct {
@@ -82,6 +89,8 @@ type Sim struct {
 	isoLn    net.Listener
 	admin    *http.Server
 	adminLn  net.Listener
+	// stopAdmin ends the admin API's long-lived calls (live streams) at shutdown.
+	stopAdmin context.CancelFunc
 	wg       sync.WaitGroup
 	serveErr chan error
 }
@@ -184,9 +193,20 @@ func Start(cfg Config) (*Sim, error) {
 			jn.Close()
 			return nil, fmt.Errorf("listening for the admin API: %w", err)
 		}
+		if ip := s.adminLn.Addr().(*net.TCPAddr).IP; !ip.IsLoopback() && cfg.AdminToken == "" {
+			s.adminLn.Close()
+			s.isoLn.Close()
+			jn.Close()
+			return nil, fmt.Errorf("%w: the admin API on %s is reachable from other hosts; give it a token", ErrAdminToken, cfg.Admin)
+		}
 		api := &admin.API{Journal: s.Journal, Clock: s.Clock, Reset: s.Reset, ResetTerminal: s.ResetTerminal,
-			Engine: s.Engine, Library: s.Library, Books: s.Acquirer}
-		s.admin = &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second}
+			Engine: s.Engine, Library: s.Library, Books: s.Acquirer, Token: cfg.AdminToken}
+		ctx, cancel := context.WithCancel(context.Background())
+		s.stopAdmin = cancel
+		s.admin = &http.Server{
+			Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second,
+			BaseContext: func(net.Listener) context.Context { return ctx },
+		}
 	}
 
 	s.wg.Add(1)
@@ -267,6 +287,7 @@ func Resolve(lib *scenarios.Library, nameOrFile string) (*scenarios.Compiled, er
 func (s *Sim) Shutdown(ctx context.Context) error {
 	err := s.iso.Shutdown(ctx)
 	if s.admin != nil {
+		s.stopAdmin()
 		if aerr := s.admin.Shutdown(ctx); err == nil {
 			err = aerr
 		}

@@ -1,0 +1,65 @@
+package admin
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/acqsim/acqsim/acquirer"
+	"github.com/acqsim/acqsim/clock"
+	"github.com/acqsim/acqsim/journal"
+	"github.com/acqsim/acqsim/scenarios"
+)
+
+// TestOpenAPIMatchesRoutes: the document served at /openapi.yaml lists
+// exactly the routes the API serves, method by method.
+func TestOpenAPIMatchesRoutes(t *testing.T) {
+	a := &API{
+		Journal: journal.New(10), Clock: clock.New(time.Time{}), Reset: func() {}, ResetTerminal: func(string) {},
+		Books: emptyBooks{}, Engine: &scenarios.Engine{}, Library: &scenarios.Library{}, Metrics: http.NotFoundHandler(),
+	}
+	var routes []string
+	for _, rt := range a.routes() {
+		routes = append(routes, rt.method+" "+rt.path)
+	}
+
+	srv := httptest.NewServer(a.Handler())
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/openapi.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var doc struct {
+		OpenAPI string                    `yaml:"openapi"`
+		Paths   map[string]map[string]any `yaml:"paths"`
+	}
+	if err := yaml.NewDecoder(resp.Body).Decode(&doc); err != nil {
+		t.Fatalf("GET /openapi.yaml does not parse: %v", err)
+	}
+	if !strings.HasPrefix(doc.OpenAPI, "3.") {
+		t.Errorf("openapi %q, want 3.x", doc.OpenAPI)
+	}
+	var documented []string
+	for path, ops := range doc.Paths {
+		for method := range ops {
+			documented = append(documented, strings.ToUpper(method)+" "+path)
+		}
+	}
+	sort.Strings(routes)
+	sort.Strings(documented)
+	if strings.Join(routes, "\n") != strings.Join(documented, "\n") {
+		t.Errorf("routes and openapi.yaml differ\nroutes:\n  %s\ndocumented:\n  %s",
+			strings.Join(routes, "\n  "), strings.Join(documented, "\n  "))
+	}
+}
+
+type emptyBooks struct{}
+
+func (emptyBooks) Records() []acquirer.Record { return nil }
+func (emptyBooks) Batches() []acquirer.Batch  { return nil }

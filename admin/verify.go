@@ -1,0 +1,156 @@
+package admin
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/acqsim/acqsim/journal"
+)
+
+// verified is an answer of GET /verify.
+type verified struct {
+	// OK is whether the count is what was asked (count, or min and max);
+	// true when nothing was asked.
+	OK bool `json:"ok"`
+	// Count is how many exchanges the filter selects.
+	Count int `json:"count"`
+	// Expected says what was asked, in words.
+	Expected string `json:"expected,omitempty"`
+	// Entries are the exchanges, each with how long after its original it
+	// arrived (a reversal, a void or a repeat: the first earlier exchange of
+	// the same terminal with the same STAN, or the RRN a void names).
+	Entries []verifiedEntry `json:"entries"`
+}
+
+type verifiedEntry struct {
+	journal.Entry
+	OriginalSeq     uint64 `json:"original_seq,omitempty"`
+	AfterOriginalMS *int64 `json:"after_original_ms,omitempty"`
+}
+
+// verify answers GET /verify: how many exchanges a filter (the parameters of
+// GET /journal) selects, checked against count=N, or min=N and max=N, in the
+// manner of WireMock's verification, keyed on ISO 8583 fields:
+//
+//	GET /verify?tid=T0000001&stan=000042&txn=reversal&min=1
+func (a *API) verify(w http.ResponseWriter, r *http.Request) {
+	f, err := filterOf(r)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	q := r.URL.Query()
+	bound := func(name string) (int, bool, error) {
+		v := q.Get(name)
+		if v == "" {
+			return 0, false, nil
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return 0, false, &badParam{name}
+		}
+		return n, true, nil
+	}
+	count, hasCount, err1 := bound("count")
+	min, hasMin, err2 := bound("min")
+	max, hasMax, err3 := bound("max")
+	for _, err := range []error{err1, err2, err3} {
+		if err != nil {
+			writeError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+	}
+	got := a.Journal.Query(f)
+	all := a.Journal.Query(journal.Filter{TID: f.TID})
+	out := verified{OK: true, Count: len(got), Entries: make([]verifiedEntry, 0, len(got))}
+	var want []string
+	if hasCount {
+		out.OK = out.OK && len(got) == count
+		want = append(want, "exactly "+strconv.Itoa(count))
+	}
+	if hasMin {
+		out.OK = out.OK && len(got) >= min
+		want = append(want, "at least "+strconv.Itoa(min))
+	}
+	if hasMax {
+		out.OK = out.OK && len(got) <= max
+		want = append(want, "at most "+strconv.Itoa(max))
+	}
+	out.Expected = strings.Join(want, " and ")
+	for _, e := range got {
+		ve := verifiedEntry{Entry: e}
+		if orig := originalOf(e, all); orig != nil {
+			ms := e.Time.Sub(orig.Time).Milliseconds()
+			ve.OriginalSeq, ve.AfterOriginalMS = orig.Seq, &ms
+		}
+		out.Entries = append(out.Entries, ve)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// originalOf finds what e refers back to: for a reversal or a repeat, the
+// first earlier exchange of the terminal with the same STAN; for a void, the
+// exchange that was given the RRN it names.
+func originalOf(e journal.Entry, all []journal.Entry) *journal.Entry {
+	for i := range all {
+		o := &all[i]
+		if o.Seq >= e.Seq || o.TID != e.TID || o.MID != e.MID {
+			continue
+		}
+		switch {
+		case e.Txn == "void" || e.Txn == "preauth_void":
+			if o.RRN != "" && o.RRN == e.RRN && o.Txn != e.Txn {
+				return o
+			}
+		case e.STAN != "" && o.STAN == e.STAN && (e.Txn == "reversal" || isRepeat(e.MTI)) && o.Txn != "reversal":
+			return o
+		}
+	}
+	return nil
+}
+
+func isRepeat(mti string) bool { return len(mti) == 4 && mti[3] == '1' }
+
+type badParam struct{ name string }
+
+func (e *badParam) Error() string { return e.name + ": want a non-negative integer" }
+
+// verifySequence answers GET /verify/sequence?tid=T&txn=signon,sale: whether
+// the terminal's first exchange of each listed kind came in that order (did
+// it sign on before its first sale?), and when each came.
+func (a *API) verifySequence(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	tid, kinds := q.Get("tid"), strings.Split(q.Get("txn"), ",")
+	if tid == "" || len(kinds) < 2 || kinds[0] == "" {
+		writeError(w, http.StatusBadRequest, "want tid and txn with two or more kinds, e.g. txn=signon,sale")
+		return
+	}
+	type step struct {
+		Txn  string     `json:"txn"`
+		Seq  uint64     `json:"seq,omitempty"`
+		Time *time.Time `json:"time,omitempty"`
+	}
+	out := struct {
+		OK    bool   `json:"ok"`
+		Steps []step `json:"steps"`
+	}{OK: true}
+	entries := a.Journal.Query(journal.Filter{TID: tid})
+	var last uint64
+	for _, k := range kinds {
+		st := step{Txn: k}
+		for i := range entries {
+			if entries[i].Txn == k {
+				st.Seq, st.Time = entries[i].Seq, &entries[i].Time
+				break
+			}
+		}
+		if st.Seq == 0 || st.Seq < last {
+			out.OK = false
+		}
+		last = max(last, st.Seq)
+		out.Steps = append(out.Steps, st)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
