@@ -85,14 +85,14 @@ type Sim struct {
 	Clock    *clock.Clock
 	Dialect  *dialect.Dialect
 
-	iso      *host.Server
-	isoLn    net.Listener
-	admin    *http.Server
-	adminLn  net.Listener
+	iso     *host.Server
+	isoLn   net.Listener
+	admin   *http.Server
+	adminLn net.Listener
 	// stopAdmin ends the admin API's long-lived calls (live streams) at shutdown.
 	stopAdmin context.CancelFunc
-	wg       sync.WaitGroup
-	serveErr chan error
+	wg        sync.WaitGroup
+	serveErr  chan error
 }
 
 // Start listens on the configured addresses and serves until Shutdown.
