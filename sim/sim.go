@@ -21,6 +21,7 @@ import (
 	"github.com/acqsim/acqsim/host/dialect"
 	"github.com/acqsim/acqsim/journal"
 	"github.com/acqsim/acqsim/keys"
+	"github.com/acqsim/acqsim/metrics"
 	"github.com/acqsim/acqsim/scenarios"
 )
 
@@ -200,7 +201,8 @@ func Start(cfg Config) (*Sim, error) {
 			return nil, fmt.Errorf("%w: the admin API on %s is reachable from other hosts; give it a token", ErrAdminToken, cfg.Admin)
 		}
 		api := &admin.API{Journal: s.Journal, Clock: s.Clock, Reset: s.Reset, ResetTerminal: s.ResetTerminal,
-			Engine: s.Engine, Library: s.Library, Books: s.Acquirer, Token: cfg.AdminToken}
+			Engine: s.Engine, Library: s.Library, Books: s.Acquirer, Token: cfg.AdminToken,
+			Metrics: metrics.New(s.Journal, s.Connections).Handler()}
 		ctx, cancel := context.WithCancel(context.Background())
 		s.stopAdmin = cancel
 		s.admin = &http.Server{

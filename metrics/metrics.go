@@ -1,0 +1,354 @@
+// Package metrics counts what the journal sees, for Prometheus to scrape: one
+// observer on the journal keeps the counters, and Handler serves them from a
+// registry of their own, so embedding acqsim never touches the global one.
+//
+// The metrics, all prefixed acqsim_:
+//
+//	acqsim_requests_total{mti, txn, rc}
+//	    Requests the host was sent, by message type, transaction type and
+//	    the response code it decided; rc is "none" when there was no
+//	    response to decide (a message that is not a request, a response that
+//	    could not be built). A scripted fault may keep the response off the
+//	    wire: rc is what was decided, not what arrived.
+//	acqsim_request_duration_seconds{txn}
+//	    From a request's arrival to its response being ready to write,
+//	    before any scripted delay; only for requests that got a response.
+//	acqsim_faults_total{kind}
+//	    Each thing a scenario did to an exchange, one count per part of the
+//	    journal's Action. The kinds:
+//	      respond            a scripted response (rc, fields, out-of-balance)
+//	      delay              a scripted delay before the response
+//	      <fault>            a wire fault by its registered name: no-response,
+//	                         close, reset, garbage, truncate, duplicate,
+//	                         corrupt, refuse, ...
+//	      books-fault:<name> a books fault (fee-no-cap, holiday-ignored, ...)
+//	      limit              a risk limit that refused the request
+//	      t0-limit           a T0 product limit that refused the request
+//	      terminal-status    the terminal's registry status refused it
+//	      merchant-status    the merchant's registry status refused it
+//	      sign-on-required   refused because the terminal had not signed on
+//	      other              anything else (never free text)
+//	acqsim_scenario_matches_total{scenario, rule}
+//	    Requests a scenario rule (or a limit, named as the journal names it)
+//	    decided.
+//	acqsim_errors_total{kind}
+//	    Journal entries with an error. The kinds:
+//	      format    a request that does not decode (answered 30, or the
+//	                connection closed when even its MTI does not decode)
+//	      frame     an unreadable frame (bad or too large length header,
+//	                connection closed inside a frame)
+//	      response  the host could not build or frame its own response
+//	      write     the response could not be written to the terminal
+//	      other     anything else, such as a connection reset mid-read
+//	acqsim_open_connections
+//	    Terminal connections open at the time of the scrape.
+//
+// Label values come from closed sets (message types, transaction types,
+// response codes, scenario and rule names from the loaded scenarios), never
+// from amounts, card data, STANs, terminal IDs or delays; a value of an
+// unexpected shape is counted as "other".
+//
+// A response that fails to be written is journalled a second time with the
+// write error; that entry counts only as an error, so a request is never
+// counted twice.
+package metrics
+
+import (
+	"net/http"
+	"strings"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/acqsim/acqsim/host/fault"
+	"github.com/acqsim/acqsim/journal"
+)
+
+// none is the label value for a field the entry does not have.
+const none = "none"
+
+// other is the label value for a field of an unexpected shape.
+const other = "other"
+
+// durationBuckets cover 10 µs (a decision from memory) to 10 s (a host that
+// is thoroughly stuck), 1-2.5-5 per decade.
+var durationBuckets = []float64{
+	10e-6, 25e-6, 50e-6,
+	100e-6, 250e-6, 500e-6,
+	1e-3, 2.5e-3, 5e-3,
+	10e-3, 25e-3, 50e-3,
+	100e-3, 250e-3, 500e-3,
+	1, 2.5, 5,
+	10,
+}
+
+// Error kinds, by the prefix the host gives the entry's error.
+var errorKinds = []string{"format", "frame", "response", "write", other}
+
+// Fault kinds other than the wire faults' names, by the first word of an
+// Action part.
+var actionKinds = map[string]string{
+	"respond":  "respond",
+	"delay":    "delay",
+	"limit":    "limit",
+	"T0":       "t0-limit",
+	"terminal": "terminal-status",
+	"merchant": "merchant-status",
+	"sign-on":  "sign-on-required",
+}
+
+// Metrics counts the exchanges a journal records.
+type Metrics struct {
+	reg *prometheus.Registry
+
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+	faults   *prometheus.CounterVec
+	matches  *prometheus.CounterVec
+
+	// Resolved once in New and only read afterwards.
+	errors     map[string]prometheus.Counter
+	faultKinds map[string]prometheus.Counter // by the Action part's first word
+
+	// Children resolved on first use; a map lookup with a struct key does
+	// not allocate, where WithLabelValues does.
+	mu         sync.Mutex
+	byRequest  map[requestKey]prometheus.Counter
+	byTxn      map[string]prometheus.Observer
+	byMatch    map[matchKey]prometheus.Counter
+	booksFault map[string]prometheus.Counter
+}
+
+type requestKey struct{ mti, txn, rc string }
+
+type matchKey struct{ scenario, rule string }
+
+// New returns metrics that count every entry appended to j from now on;
+// connections reports how many terminal connections are open.
+func New(j *journal.Journal, connections func() int) *Metrics {
+	m := &Metrics{
+		reg: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "acqsim_requests_total",
+			Help: "Requests the host was sent, by message type, transaction type and response code (none: no response decided).",
+		}, []string{"mti", "txn", "rc"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "acqsim_request_duration_seconds",
+			Help:    "Time from a request's arrival to its response being ready to write, before any scripted delay.",
+			Buckets: durationBuckets,
+		}, []string{"txn"}),
+		faults: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "acqsim_faults_total",
+			Help: "Scenario actions applied to exchanges, by kind.",
+		}, []string{"kind"}),
+		matches: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "acqsim_scenario_matches_total",
+			Help: "Requests decided by a scenario rule or limit.",
+		}, []string{"scenario", "rule"}),
+		errors:     map[string]prometheus.Counter{},
+		faultKinds: map[string]prometheus.Counter{},
+		byRequest:  map[requestKey]prometheus.Counter{},
+		byTxn:      map[string]prometheus.Observer{},
+		byMatch:    map[matchKey]prometheus.Counter{},
+		booksFault: map[string]prometheus.Counter{},
+	}
+	errs := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "acqsim_errors_total",
+		Help: "Journal entries with an error, by kind.",
+	}, []string{"kind"})
+	for _, k := range errorKinds {
+		m.errors[k] = errs.WithLabelValues(k)
+	}
+	for word, kind := range actionKinds {
+		m.faultKinds[word] = m.faults.WithLabelValues(kind)
+	}
+	for _, name := range fault.Names() {
+		m.faultKinds[name] = m.faults.WithLabelValues(name)
+	}
+	m.faultKinds[other] = m.faults.WithLabelValues(other)
+	m.reg.MustRegister(m.requests, m.duration, m.faults, m.matches, errs,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "acqsim_open_connections",
+			Help: "Terminal connections open.",
+		}, func() float64 { return float64(connections()) }))
+	j.Observe(m.observe)
+	return m
+}
+
+// Handler serves the metrics in the Prometheus exposition formats.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+}
+
+// observe counts one journal entry. It runs on the request path, under the
+// journal's lock, so it only looks things up and adds.
+func (m *Metrics) observe(e journal.Entry) {
+	if e.Error != "" {
+		kind := errorKind(&e)
+		m.errors[kind].Inc()
+		if kind == "write" {
+			return // the exchange itself was counted when first journalled
+		}
+	}
+	if e.MTI == "" {
+		return // a reset, or bytes that never became a request
+	}
+	txn := labelTxn(e.Txn)
+
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.request(requestKey{labelMTI(e.MTI), txn, labelRC(e.RC)}).Inc()
+	if e.RespMTI != "" {
+		m.latency(txn).Observe(float64(e.LatencyUS) / 1e6)
+	}
+	if e.Rule != "" {
+		m.match(matchKey{e.Scenario, e.Rule}).Inc()
+	}
+	if e.Action != "" {
+		m.countActions(e.Action)
+	}
+}
+
+// request, latency, match and booksFaultCounter return a label child,
+// resolving it the first time; m.mu is held.
+func (m *Metrics) request(k requestKey) prometheus.Counter {
+	c, ok := m.byRequest[k]
+	if !ok {
+		c = m.requests.WithLabelValues(k.mti, k.txn, k.rc)
+		m.byRequest[k] = c
+	}
+	return c
+}
+
+func (m *Metrics) latency(txn string) prometheus.Observer {
+	o, ok := m.byTxn[txn]
+	if !ok {
+		o = m.duration.WithLabelValues(txn)
+		m.byTxn[txn] = o
+	}
+	return o
+}
+
+func (m *Metrics) match(k matchKey) prometheus.Counter {
+	c, ok := m.byMatch[k]
+	if !ok {
+		c = m.matches.WithLabelValues(k.scenario, k.rule)
+		m.byMatch[k] = c
+	}
+	return c
+}
+
+func (m *Metrics) booksFaultCounter(name string) prometheus.Counter {
+	if !isToken(name, 32) {
+		name = other
+	}
+	c, ok := m.booksFault[name]
+	if !ok {
+		c = m.faults.WithLabelValues("books-fault:" + name)
+		m.booksFault[name] = c
+	}
+	return c
+}
+
+// countActions counts each part of an entry's Action, as the scenario
+// engine writes it: "books fault: fee-no-cap, fee-rounding, respond rc=51,
+// delay 45s, no-response". Books faults are listed with the same separator
+// as the rest, so a part that names no known action and follows "books
+// fault:" is another books fault. m.mu is held.
+func (m *Metrics) countActions(action string) {
+	inBooks := false
+	for action != "" {
+		var part string
+		part, action, _ = strings.Cut(action, ", ")
+		word, rest, _ := strings.Cut(part, " ")
+		if c, ok := m.faultKinds[word]; ok {
+			inBooks = false
+			c.Inc()
+			continue
+		}
+		switch name, ok := strings.CutPrefix(rest, "fault: "); {
+		case word == "books" && ok:
+			inBooks = true
+			m.booksFaultCounter(name).Inc()
+		case inBooks && isToken(part, 32):
+			m.booksFaultCounter(part).Inc()
+		default:
+			inBooks = false
+			m.faultKinds[other].Inc()
+		}
+	}
+}
+
+// errorKind sorts an entry's error by the prefix the host gives it.
+func errorKind(e *journal.Entry) string {
+	s := e.Error
+	switch {
+	case strings.HasPrefix(s, "writing the response"):
+		return "write"
+	case strings.HasPrefix(s, "building the response"), strings.HasPrefix(s, "framing the response"):
+		return "response"
+	case strings.HasPrefix(s, "bad frame"), strings.HasPrefix(s, "frame too large"):
+		return "frame"
+	case e.MTI != "", strings.HasPrefix(s, "message type indicator"):
+		// The MTI decoded, so the rest of the request did not.
+		return "format"
+	}
+	return other
+}
+
+// labelMTI keeps an MTI as a label only if it is one: four digits.
+func labelMTI(s string) string {
+	if len(s) != 4 {
+		return other
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return other
+		}
+	}
+	return s
+}
+
+// labelRC keeps a response code as a label only if it is one: two letters
+// or digits.
+func labelRC(s string) string {
+	if s == "" {
+		return none
+	}
+	if len(s) != 2 || !isAlnum(s[0]) || !isAlnum(s[1]) {
+		return other
+	}
+	return s
+}
+
+// labelTxn keeps a transaction type as a label only if it looks like one
+// (txn.Type values are short lower-case words).
+func labelTxn(s string) string {
+	if s == "" {
+		return none
+	}
+	if !isToken(s, 16) {
+		return other
+	}
+	return s
+}
+
+// isToken reports whether s is a short lower-case identifier: letters,
+// digits, '-' and '_'.
+func isToken(s string, max int) bool {
+	if s == "" || len(s) > max {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+func isAlnum(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z'
+}
