@@ -93,7 +93,7 @@ func (c *conn) exchange(log *slog.Logger, frame []byte) bool {
 	e.RC = dec.RC
 	e.Decision = dec.Note
 	if dec.RRN != "" {
-		e.RRN = dec.RRN
+		e.OrigRRN, e.RRN = req.RRN, dec.RRN // a void names its original's RRN
 	}
 	e.Scenario, e.Rule, e.Step, e.Action = plan.Trace.Scenario, plan.Trace.Rule, plan.Trace.Step, plan.Trace.Action
 	e.Batch, e.Replay = dec.Batch, string(dec.Replay)
@@ -111,6 +111,7 @@ func (c *conn) exchange(log *slog.Logger, frame []byte) bool {
 		if err := c.deliver(plan.Fault, out); err != nil {
 			log.Warn("cannot write the response", "mti", e.RespMTI, "stan", e.STAN, "err", err)
 			e.Error = "writing the response: " + err.Error()
+			e.Replay = "" // the decision is journalled (and replayed) once
 			c.journal(e)
 			return false
 		}

@@ -250,7 +250,12 @@ func (c *conn) serve() {
 	var buf []byte
 	for {
 		if s.IdleTimeout > 0 {
-			c.rwc.SetReadDeadline(time.Now().Add(s.IdleTimeout))
+			// A connection waiting for a scripted late answer is not idle.
+			if c.pending() {
+				c.rwc.SetReadDeadline(time.Time{})
+			} else {
+				c.rwc.SetReadDeadline(time.Now().Add(s.IdleTimeout))
+			}
 		}
 		// Checked after the deadline is set: a Shutdown that began while the
 		// last request was being answered has had its deadline overwritten,
@@ -349,8 +354,18 @@ func (c *conn) Later(d time.Duration, f func()) {
 		c.tmu.Unlock()
 		defer c.inflight.Done()
 		f()
+		if idle := c.srv.IdleTimeout; idle > 0 && !c.pending() {
+			c.rwc.SetReadDeadline(time.Now().Add(idle)) // idle again from now
+		}
 	})
 	c.timers[t] = struct{}{}
+}
+
+// pending reports scheduled work not yet run.
+func (c *conn) pending() bool {
+	c.tmu.Lock()
+	defer c.tmu.Unlock()
+	return len(c.timers) > 0
 }
 
 // stopTimers abandons scheduled work and waits for any already running.

@@ -689,3 +689,18 @@ func TestStalledReader(t *testing.T) {
 	other.send(golden(t, "iso87ascii", "echo-request"))
 	other.expect("echo after the stalled terminal is gone", "0810", txn.Approved)
 }
+
+// TestIdleTimeoutSparesScriptedDelays: a connection waiting for a scripted
+// late answer is not idle; the answer arrives although the delay is longer
+// than the idle timeout.
+func TestIdleTimeoutSparesScriptedDelays(t *testing.T) {
+	s := start(t, sim.Config{IdleTimeout: 200 * time.Millisecond})
+	sc, err := scenarios.Load("slow.yaml", []byte("name: slow\nrules:\n  - match: txn == \"sale\"\n    delay: 600ms\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Engine.SetGlobal(sc)
+	c := connect(t, s.Addr(), s.Dialect, dialect.Binary2)
+	c.send(golden(t, "iso87ascii", "sale-request"))
+	c.expect("sale answered after a delay longer than the idle timeout", "0210", txn.Approved)
+}

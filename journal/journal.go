@@ -10,23 +10,25 @@ import (
 
 // Entry is one exchange: a request and what the host did with it.
 type Entry struct {
-	Seq      uint64    `json:"seq"`
-	Time     time.Time `json:"time"` // the host's (virtual) time at the request
-	Conn     string    `json:"conn"` // the terminal's address
-	Dialect  string    `json:"dialect"`
-	MTI      string    `json:"mti"`
-	RespMTI  string    `json:"response_mti,omitempty"`
-	Txn      string    `json:"txn,omitempty"`
-	Proc     string    `json:"proc,omitempty"` // F3
-	STAN     string    `json:"stan,omitempty"` // F11
-	RRN      string    `json:"rrn,omitempty"`  // F37 of the response, else of the request
-	TID      string    `json:"tid,omitempty"`  // F41
-	MID      string    `json:"mid,omitempty"`  // F42
-	Batch    string    `json:"batch,omitempty"`
-	Amount   int64     `json:"amount,omitempty"`
-	Currency string    `json:"currency,omitempty"`
-	PAN      string    `json:"pan,omitempty"` // masked: first six and last four digits
-	RC       string    `json:"rc,omitempty"`  // F39 of the response
+	Seq     uint64    `json:"seq"`
+	Time    time.Time `json:"time"` // the host's (virtual) time at the request
+	Conn    string    `json:"conn"` // the terminal's address
+	Dialect string    `json:"dialect"`
+	MTI     string    `json:"mti"`
+	RespMTI string    `json:"response_mti,omitempty"`
+	Txn     string    `json:"txn,omitempty"`
+	Proc    string    `json:"proc,omitempty"` // F3
+	STAN    string    `json:"stan,omitempty"` // F11
+	RRN     string    `json:"rrn,omitempty"`  // F37 of the response, else of the request
+	// OrigRRN is the RRN a request named when the host gave its own (a void's original).
+	OrigRRN  string `json:"orig_rrn,omitempty"`
+	TID      string `json:"tid,omitempty"` // F41
+	MID      string `json:"mid,omitempty"` // F42
+	Batch    string `json:"batch,omitempty"`
+	Amount   int64  `json:"amount,omitempty"`
+	Currency string `json:"currency,omitempty"`
+	PAN      string `json:"pan,omitempty"` // masked: first six and last four digits
+	RC       string `json:"rc,omitempty"`  // F39 of the response
 	// LatencyUS is the time from the request's arrival to its response being
 	// ready to write (before any scripted delay), in microseconds.
 	LatencyUS int64 `json:"latency_us"`

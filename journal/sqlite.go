@@ -4,6 +4,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	_ "modernc.org/sqlite" // pure Go: the binary stays static
@@ -161,6 +162,9 @@ type store struct {
 	db    *sql.DB
 	queue chan pending
 	done  chan struct{}
+
+	mu     sync.RWMutex // guards closed against appends racing Close
+	closed bool
 }
 
 type pending struct {
@@ -174,18 +178,30 @@ func newStore(db *sql.DB) *store {
 	return s
 }
 
+// ErrClosed reports an append to a journal already closed.
+var ErrClosed = errors.New("journal closed")
+
 func (s *store) append(e Entry) error {
 	p := pending{e: e, result: make(chan error, 1)}
-	select {
-	case s.queue <- p:
-	case <-s.done:
-		return errors.New("journal closed")
+	s.mu.RLock()
+	if s.closed {
+		s.mu.RUnlock()
+		return ErrClosed
 	}
+	s.queue <- p
+	s.mu.RUnlock()
 	return <-p.result
 }
 
 func (s *store) close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
 	close(s.queue)
+	s.mu.Unlock()
 	<-s.done
 	return s.db.Close()
 }

@@ -25,19 +25,19 @@ func (p Party) code(t txn.Type) string {
 	switch p.Status {
 	case "unregistered":
 		if t != txn.Echo {
-			def = "97"
+			def = txn.NotRegistered
 		}
 	case "frozen", "closed":
 		if t != txn.Echo && t != txn.SignOff {
-			def = "03"
+			def = txn.InvalidMerchant
 		}
 	case "settlement-suspended":
 		if t == txn.Settlement || t == txn.Upload || t == txn.UploadEnd {
-			def = "03"
+			def = txn.InvalidMerchant
 		}
 	case "void-disabled":
 		if t == txn.Void || t == txn.PreAuthVoid {
-			def = "58"
+			def = txn.NotPermitted
 		}
 	}
 	if def != "" && p.RC != "" {

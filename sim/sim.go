@@ -74,6 +74,13 @@ type Config struct {
 	Logger *slog.Logger
 }
 
+// ConfigError is a mistake in the configuration, as opposed to a failure of
+// the machine (a port taken, a journal file unreadable).
+type ConfigError struct{ Err error }
+
+func (e ConfigError) Error() string { return e.Err.Error() }
+func (e ConfigError) Unwrap() error { return e.Err }
+
 // ErrAdminToken reports an admin API reachable from other hosts without a token.
 var ErrAdminToken = errors.New("an admin token is required")
 
@@ -116,33 +123,33 @@ func Start(cfg Config) (*Sim, error) {
 	}
 	d, err := dialect.Load(cfg.Dialect)
 	if err != nil {
-		return nil, err
+		return nil, ConfigError{err}
 	}
 	lh, err := dialect.ParseLengthHeader(cfg.LengthHeader)
 	if err != nil {
-		return nil, err
+		return nil, ConfigError{err}
 	}
 	cal := acquirer.Calendar{CutOver: acquirer.DefaultCutOver, Location: cfg.Location}
 	if cfg.CutOver != "" {
 		if cal.CutOver, err = acquirer.ParseTimeOfDay(cfg.CutOver); err != nil {
-			return nil, fmt.Errorf("cut-over: %w", err)
+			return nil, ConfigError{fmt.Errorf("cut-over: %w", err)}
 		}
 	}
 	for _, h := range cfg.Holidays {
 		if err := cal.AddHoliday(h); err != nil {
-			return nil, err
+			return nil, ConfigError{err}
 		}
 	}
 	acfg := acquirer.Config{Calendar: cal, Seed: cfg.Seed, VoidsAsCredits: d.VoidsAsCredits, BalancedCloses: d.BalancedCloses,
 		Events: cfg.JournalFile != ""}
 	if cfg.MasterKey != "" {
 		if acfg.MasterKey, err = keys.Parse(cfg.MasterKey); err != nil {
-			return nil, fmt.Errorf("master key: %w", err)
+			return nil, ConfigError{fmt.Errorf("master key: %w", err)}
 		}
 	}
 	acq, err := acquirer.New(acfg)
 	if err != nil {
-		return nil, err
+		return nil, ConfigError{err}
 	}
 
 	lib, err := scenarios.BuiltIn()
@@ -154,7 +161,7 @@ func Start(cfg Config) (*Sim, error) {
 	if cfg.Scenario != "" {
 		sc, err := Resolve(lib, cfg.Scenario)
 		if err != nil {
-			return nil, err
+			return nil, ConfigError{err}
 		}
 		engine.SetGlobal(sc)
 	}
@@ -198,7 +205,7 @@ func Start(cfg Config) (*Sim, error) {
 			s.adminLn.Close()
 			s.isoLn.Close()
 			jn.Close()
-			return nil, fmt.Errorf("%w: the admin API on %s is reachable from other hosts; give it a token", ErrAdminToken, cfg.Admin)
+			return nil, ConfigError{fmt.Errorf("%w: the admin API on %s is reachable from other hosts; give it a token", ErrAdminToken, cfg.Admin)}
 		}
 		api := &admin.API{Journal: s.Journal, Clock: s.Clock, Reset: s.Reset, ResetTerminal: s.ResetTerminal,
 			Engine: s.Engine, Library: s.Library, Books: s.Acquirer, Token: cfg.AdminToken,
@@ -290,8 +297,16 @@ func (s *Sim) Shutdown(ctx context.Context) error {
 	err := s.iso.Shutdown(ctx)
 	if s.admin != nil {
 		s.stopAdmin()
-		if aerr := s.admin.Shutdown(ctx); err == nil {
-			err = aerr
+		// Admin calls are short once streams are stopped; wait for them
+		// even when the terminals used up ctx, so that none writes to the
+		// journal after it is closed.
+		actx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if aerr := s.admin.Shutdown(actx); aerr != nil {
+			s.admin.Close()
+			if err == nil {
+				err = aerr
+			}
 		}
 	}
 	s.wg.Wait()

@@ -46,6 +46,8 @@ const (
 	Duplicate         = "94"
 	OutOfBalance      = "95"
 	SystemError       = "96"
+	NotRegistered     = "97"
+	NotPermitted      = "58" // not permitted at terminal
 )
 
 // Request is a terminal's request as the host understands it.
@@ -146,7 +148,6 @@ const (
 	NotReconciled Reconciliation = 0
 	Balanced      Reconciliation = '1'
 	NotBalanced   Reconciliation = '2'
-	ReconcileErr  Reconciliation = '3'
 )
 
 // Decision is what the host answers.

@@ -2,11 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -169,10 +169,10 @@ func serve(ctx context.Context, stdout, stderr io.Writer, f serveFlags) error {
 
 	s, err := sim.Start(cfg)
 	if err != nil {
-		if strings.Contains(err.Error(), "listening") {
-			return err
+		if errors.As(err, new(sim.ConfigError)) {
+			return usageError{err}
 		}
-		return usageError{err}
+		return err
 	}
 	fmt.Fprintf(stdout, "acqsim listening iso8583=%s admin=%s dialect=%s length-header=%s scenario=%s\n",
 		s.Addr(), s.AdminAddr(), f.dialect, f.lengthHeader, orNone(f.scenario))

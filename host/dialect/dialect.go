@@ -198,10 +198,10 @@ func (d *Dialect) Request(m *iso8583.Message) (*txn.Request, error) {
 }
 
 // fingerprint is what must be equal for two requests with the same STAN to be
-// one request sent twice. It is a hash, so that it can be kept (in a durable
-// journal) without the card number in it.
+// one request sent twice. It holds the card number masked only, so that the
+// hash kept in a durable journal cannot be worked back to a card number.
 func fingerprint(r *txn.Request) string {
-	f := r.PAN + "|" + r.Proc + "|" + strconv.FormatInt(r.Amount, 10) + "|" + r.RRN + "|" + r.Orig.STAN
+	f := txn.MaskPAN(r.PAN) + "|" + r.Proc + "|" + strconv.FormatInt(r.Amount, 10) + "|" + r.RRN + "|" + r.Orig.STAN
 	if r.Type == txn.Settlement || r.Type == txn.UploadEnd {
 		f += fmt.Sprintf("|%+v|%d", r.Totals, r.UploadCount)
 	}

@@ -1,0 +1,72 @@
+package sim_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/acqsim/acqsim/sim"
+)
+
+// TestAdminTokenOffLoopback: an admin API reachable from other hosts refuses
+// to start without a token, and gives back the addresses it took; with a
+// token it starts and wants it.
+func TestAdminTokenOffLoopback(t *testing.T) {
+	// A fixed terminal port: the refused start must let it go again.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	listen := ln.Addr().String()
+	ln.Close()
+
+	for _, admin := range []string{"0.0.0.0:0", ":0"} {
+		s, err := sim.Start(sim.Config{Listen: listen, Admin: admin})
+		if !errors.Is(err, sim.ErrAdminToken) {
+			if s != nil {
+				s.Shutdown(context.Background())
+			}
+			t.Fatalf("admin %s without a token: err %v, want ErrAdminToken", admin, err)
+		}
+	}
+
+	s := start(t, sim.Config{Admin: "0.0.0.0:0", AdminToken: "tok"})
+	_, port, err := net.SplitHostPort(s.AdminAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		auth string
+		want int
+	}{
+		{"", http.StatusUnauthorized},
+		{"Bearer tok", http.StatusOK},
+	} {
+		req, _ := http.NewRequest(http.MethodGet, "http://127.0.0.1:"+port+"/healthz", nil)
+		if tc.auth != "" {
+			req.Header.Set("Authorization", tc.auth)
+		}
+		resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.want {
+			t.Errorf("GET /healthz with %q: status %d, want %d", tc.auth, resp.StatusCode, tc.want)
+		}
+	}
+
+	// The refused starts released the terminal port.
+	again, err := sim.Start(sim.Config{Listen: listen, Admin: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatalf("starting on %s after the refused starts: %v", listen, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := again.Shutdown(ctx); err != nil {
+		t.Error(err)
+	}
+}
