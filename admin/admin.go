@@ -52,6 +52,8 @@ func (a *API) routes() []route {
 			writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 		}},
 		{"GET", "/openapi.yaml", serveOpenAPI},
+		{"GET", "/{$}", a.console},
+		{"GET", "/console/{file}", a.consoleAsset},
 		{"GET", "/journal", a.journal},
 		{"GET", "/journal/stream", a.stream},
 		{"GET", "/verify", a.verify},
@@ -90,7 +92,7 @@ func (a *API) Handler() http.Handler {
 	}
 	want := []byte("Bearer " + a.Token)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+		if !consoleRequest(r) && subtle.ConstantTimeCompare([]byte(credentials(r)), want) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="acqsim"`)
 			writeError(w, http.StatusUnauthorized, "missing or wrong token: send Authorization: Bearer TOKEN")
 			return

@@ -350,7 +350,7 @@ func TestWrongMethod(t *testing.T) {
 
 func TestUnknownPath(t *testing.T) {
 	f := newServer(t)
-	for _, p := range []string{"/", "/journals", "/clock/now", "/health"} {
+	for _, p := range []string{"/journals", "/clock/now", "/health", "/console/", "/console/index.html", "/index.html"} {
 		if status, _, _ := f.do(t, http.MethodGet, p, ""); status != http.StatusNotFound {
 			t.Errorf("GET %s: status %d, want 404", p, status)
 		}

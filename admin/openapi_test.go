@@ -25,7 +25,9 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	}
 	var routes []string
 	for _, rt := range a.routes() {
-		routes = append(routes, rt.method+" "+rt.path)
+		// "{$}" only anchors a ServeMux pattern at its end; OpenAPI paths
+		// are exact anyway.
+		routes = append(routes, rt.method+" "+strings.TrimSuffix(rt.path, "{$}"))
 	}
 
 	srv := httptest.NewServer(a.Handler())

@@ -2,6 +2,7 @@ package admin
 
 import (
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -19,8 +20,8 @@ type verified struct {
 	// Expected says what was asked, in words.
 	Expected string `json:"expected,omitempty"`
 	// Entries are the exchanges, each with how long after its original it
-	// arrived (a reversal, a void or a repeat: the first earlier exchange of
-	// the same terminal with the same STAN, or the RRN a void names).
+	// arrived (a reversal, a repeat or a void: the terminal's latest earlier
+	// exchange with the same STAN, or the one a void cancelled).
 	Entries []verifiedEntry `json:"entries"`
 }
 
@@ -90,28 +91,54 @@ func (a *API) verify(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-// originalOf finds what e refers back to: for a reversal or a repeat, the
-// first earlier exchange of the terminal with the same STAN; for a void, the
-// exchange that was given the RRN it names.
+// originalOf finds what e refers back to: for a reversal, the financial
+// request with its STAN; for a repeat (0221, 0401), its first send (0220,
+// 0400); for a void, the exchange it cancelled. Of the terminal's earlier
+// exchanges it takes the latest that fits, since trace numbers start again (a
+// terminal reset or replaced, STAN 999999 wrapping) and the nearest is the
+// one meant.
 func originalOf(e journal.Entry, all []journal.Entry) *journal.Entry {
-	for i := range all {
+	// An approved void's RRN is its own; the one it named is OrigRRN. A void
+	// that named its original by trace number alone (cup F61) has neither,
+	// and the host's decision names the original's STAN instead.
+	voidedSTAN, byDecision := strings.CutPrefix(e.Decision, "void of STAN ")
+	for i := len(all) - 1; i >= 0; i-- {
 		o := &all[i]
 		if o.Seq >= e.Seq || o.TID != e.TID || o.MID != e.MID {
 			continue
 		}
 		switch {
 		case e.Txn == "void" || e.Txn == "preauth_void":
-			if o.RRN != "" && o.RRN == e.RRN && o.Txn != e.Txn {
+			named := o.RRN != "" && (o.RRN == e.OrigRRN || o.RRN == e.RRN)
+			if voids(e.Txn, o.Txn) && (named || byDecision && o.STAN == voidedSTAN) {
 				return o
 			}
-		case e.STAN != "" && o.STAN == e.STAN && (e.Txn == "reversal" || isRepeat(e.MTI)) && o.Txn != "reversal":
-			return o
+		case e.Txn == "reversal":
+			if e.STAN != "" && o.STAN == e.STAN && isFinancial(o.MTI) && o.Txn != "reversal" && !isRepeat(o.MTI) {
+				return o
+			}
+		case isRepeat(e.MTI):
+			if e.STAN != "" && o.STAN == e.STAN && o.MTI == e.MTI[:3]+"0" {
+				return o
+			}
 		}
 	}
 	return nil
 }
 
+// voids reports whether a void of kind void can cancel an exchange of kind orig.
+func voids(void, orig string) bool {
+	if void == "preauth_void" {
+		return orig == "preauth"
+	}
+	return orig == "sale" || orig == "completion" || orig == "advice"
+}
+
 func isRepeat(mti string) bool { return len(mti) == 4 && mti[3] == '1' }
+
+// isFinancial reports whether an MTI is an authorisation or a financial
+// message (01xx, 02xx): what a reversal can undo.
+func isFinancial(mti string) bool { return len(mti) == 4 && (mti[1] == '1' || mti[1] == '2') }
 
 type badParam struct{ name string }
 
@@ -123,7 +150,7 @@ func (e *badParam) Error() string { return e.name + ": want a non-negative integ
 func (a *API) verifySequence(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	tid, kinds := q.Get("tid"), strings.Split(q.Get("txn"), ",")
-	if tid == "" || len(kinds) < 2 || kinds[0] == "" {
+	if tid == "" || len(kinds) < 2 || slices.Contains(kinds, "") {
 		writeError(w, http.StatusBadRequest, "want tid and txn with two or more kinds, e.g. txn=signon,sale")
 		return
 	}
