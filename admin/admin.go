@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/acqsim/acqsim/clock"
@@ -90,15 +91,25 @@ func (a *API) Handler() http.Handler {
 	if a.Token == "" {
 		return mux
 	}
-	want := []byte("Bearer " + a.Token)
+	want := []byte(a.Token)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !consoleRequest(r) && subtle.ConstantTimeCompare([]byte(credentials(r)), want) != 1 {
+		if !consoleRequest(r) && subtle.ConstantTimeCompare([]byte(bearer(credentials(r))), want) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="acqsim"`)
 			writeError(w, http.StatusUnauthorized, "missing or wrong token: send Authorization: Bearer TOKEN")
 			return
 		}
 		mux.ServeHTTP(w, r)
 	})
+}
+
+// bearer returns the token of an "Authorization: Bearer TOKEN" value (the
+// scheme's case does not matter), or "".
+func bearer(auth string) string {
+	scheme, token, ok := strings.Cut(auth, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return ""
+	}
+	return strings.TrimSpace(token)
 }
 
 // reset answers POST /reset (everything) and POST /reset?tid= (one terminal).
@@ -160,7 +171,7 @@ func filterOf(r *http.Request) (journal.Filter, error) {
 		if err != nil {
 			return f, fmt.Errorf("after: want an entry's seq")
 		}
-		f.After = n
+		f.After, f.Paged = n, true
 	}
 	return f, nil
 }

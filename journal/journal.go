@@ -53,9 +53,11 @@ type Filter struct {
 	TID, MID, STAN, RRN, MTI, Txn, RC, Scenario, Rule string
 	// Since and Until bound the entries' time (inclusive, exclusive).
 	Since, Until time.Time
-	// After, when set, selects only entries numbered after it (a page
-	// cursor): Limit then keeps the first ones, not the latest.
+	// After selects only entries numbered after it; with Paged, it is a page
+	// cursor (0: from the start) and Limit keeps the first entries, not the
+	// latest.
 	After uint64
+	Paged bool
 	// Limit caps the number of entries returned (the latest ones); 0 means all.
 	Limit int
 }
@@ -191,7 +193,7 @@ func (j *Journal) Query(f Filter) []Entry {
 		}
 	}
 	if f.Limit > 0 && len(out) > f.Limit {
-		if f.After > 0 {
+		if f.Paged {
 			out = out[:f.Limit]
 		} else {
 			out = out[len(out)-f.Limit:]

@@ -71,5 +71,6 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(newServe(), newSend(), newValidate(), newScenarios(), newReport())
+	root.AddCommand(newJournal(), newScenario(), newClock(), newVerify())
 	return root
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -9,7 +10,6 @@ import (
 	"sort"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -18,7 +18,7 @@ import (
 )
 
 type reportFlags struct {
-	admin  string
+	admin  adminFlags
 	output string
 	mid    string
 	tid    string
@@ -49,12 +49,12 @@ differences), as a table, JSON or CSV.`,
 			if f.output != "table" && f.output != "json" && f.output != "csv" {
 				return usagef("-o %q: want table, json or csv", f.output)
 			}
-			return report(cmd.OutOrStdout(), args[0], f)
+			return report(cmd.Context(), cmd.OutOrStdout(), args[0], f)
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.admin, "admin", "127.0.0.1:8584", "the host's admin API `address`")
-	fl.StringVarP(&f.output, "output", "o", "table", "table, json or csv")
+	f.admin.register(fl)
+	outputFlag(cmd, fl, &f.output, "table", "json", "csv")
 	fl.StringVar(&f.mid, "mid", "", "only this merchant")
 	fl.StringVar(&f.tid, "tid", "", "batches: only this terminal")
 	fl.StringVar(&f.date, "date", "", "settlements: only this settlement date (YYYY-MM-DD)")
@@ -63,7 +63,7 @@ differences), as a table, JSON or CSV.`,
 	return cmd
 }
 
-func report(w io.Writer, what string, f reportFlags) error {
+func report(ctx context.Context, w io.Writer, what string, f reportFlags) error {
 	q := url.Values{}
 	for k, v := range map[string]string{"mid": f.mid, "tid": f.tid, "date": f.date, "mode": f.mode, "state": f.state} {
 		if v != "" {
@@ -73,22 +73,9 @@ func report(w io.Writer, what string, f reportFlags) error {
 	if f.output == "csv" {
 		q.Set("format", "csv")
 	}
-	admin := f.admin
-	if !strings.Contains(admin, "://") {
-		admin = "http://" + admin
-	}
-	client := &http.Client{Timeout: 30 * time.Second}
-	resp, err := client.Get(admin + "/" + what + "?" + q.Encode())
-	if err != nil {
-		return fmt.Errorf("asking the host: %w", err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
+	body, err := f.admin.client().call(ctx, http.MethodGet, "/"+what, q, nil, "")
 	if err != nil {
 		return err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("the host answered %s: %s", resp.Status, strings.TrimSpace(string(body)))
 	}
 	if f.output != "table" {
 		_, err = w.Write(body)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -63,7 +64,7 @@ Once both listen, one line containing "listening", "iso8583=HOST:PORT" and
 	fl.StringVar(&f.config, "config", "", "read flags from a YAML `file` whose keys are flag names; flags given on the command line win")
 	fl.StringVar(&f.listen, "listen", "127.0.0.1:8583", "`address` terminals connect to (port 0: the OS chooses)")
 	fl.StringVar(&f.admin, "admin", "127.0.0.1:8584", "admin API `address`, or off")
-	fl.StringVar(&f.adminToken, "admin-token", os.Getenv("ACQSIM_ADMIN_TOKEN"), "token required on every admin call (Authorization: Bearer TOKEN); required when --admin is not loopback (default $ACQSIM_ADMIN_TOKEN)")
+	fl.StringVar(&f.adminToken, "admin-token", "", "token required on every admin call (Authorization: Bearer TOKEN); required when --admin is not loopback (default $ACQSIM_ADMIN_TOKEN)")
 	fl.StringVar(&f.dialect, "dialect", "iso87ascii", "wire dialect: iso87ascii or cup")
 	fl.StringVar(&f.lengthHeader, "length-header", "binary2", "frame length header: binary2, ascii4 or bcd2")
 	fl.IntVar(&f.maxFrame, "max-frame", dialect.DefaultMaxFrame, "largest frame accepted, in `bytes` after the length header; a larger one closes its connection")
@@ -145,7 +146,7 @@ func serve(ctx context.Context, stdout, stderr io.Writer, f serveFlags) error {
 		MaxFrame: f.maxFrame, Seed: f.seed, CutOver: f.cutOver, Holidays: f.holidays,
 		MasterKey: f.masterKey, IdleTimeout: f.idleTimeout, WriteTimeout: f.writeTimeout,
 		JournalSize: f.journalSize, JournalFile: f.journalFile, Scenario: f.scenario, Logger: log,
-		AdminToken: f.adminToken,
+		AdminToken: cmp.Or(f.adminToken, os.Getenv("ACQSIM_ADMIN_TOKEN")),
 	}
 	if !contains(dialect.Names, f.dialect) {
 		return usagef("--dialect %q: want iso87ascii or cup", f.dialect)

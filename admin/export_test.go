@@ -1,0 +1,4 @@
+package admin
+
+// Bearer is bearer, for the tests of package admin_test.
+var Bearer = bearer

@@ -1,0 +1,1009 @@
+package main
+
+// The admin API's clients: acqsim journal, scenario, clock and verify drive a
+// running host over HTTP, as acqsim report does.
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/acqsim/acqsim/journal"
+	"github.com/acqsim/acqsim/scenarios"
+	"github.com/acqsim/acqsim/txn"
+)
+
+// adminFlags say where a running host's admin API is and how to get in.
+type adminFlags struct {
+	addr  string
+	token string
+}
+
+func (f *adminFlags) register(fl *pflag.FlagSet) {
+	fl.StringVar(&f.addr, "admin", "127.0.0.1:8584", "the host's admin API `address` (HOST:PORT or a URL)")
+	// Not a flag default: --help would print the token.
+	fl.StringVar(&f.token, "admin-token", "", "the admin API's `token`, sent as Authorization: Bearer (default $ACQSIM_ADMIN_TOKEN)")
+}
+
+// client returns a client for the API the flags name.
+func (f adminFlags) client() *adminClient {
+	base := strings.TrimSuffix(f.addr, "/")
+	if !strings.Contains(base, "://") {
+		base = "http://" + base
+	}
+	token := f.token
+	if token == "" {
+		token = os.Getenv("ACQSIM_ADMIN_TOKEN")
+	}
+	return &adminClient{base: base, token: token}
+}
+
+// adminClient calls a host's admin API.
+type adminClient struct {
+	base  string // scheme://host:port
+	token string
+}
+
+// callTimeout bounds one call; a live stream has none.
+const callTimeout = 30 * time.Second
+
+// hostError is an answer other than 200, with the host's reason.
+type hostError struct {
+	status string
+	code   int
+	reason string
+}
+
+func (e *hostError) Error() string {
+	msg := "the host answered " + e.status
+	if e.reason != "" {
+		msg += ": " + e.reason
+	}
+	if e.code == http.StatusUnauthorized {
+		msg += " (give --admin-token or set ACQSIM_ADMIN_TOKEN)"
+	}
+	return msg
+}
+
+// open sends a call and returns the response to a 200; anything else is an
+// error naming the host's reason.
+func (c *adminClient) open(ctx context.Context, method, path string, q url.Values, body []byte, contentType string) (*http.Response, error) {
+	u := c.base + path
+	if len(q) > 0 {
+		u += "?" + q.Encode()
+	}
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+	if err != nil {
+		return nil, usagef("--admin %q: %v", c.base, err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", contentType)
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("asking the host: %w", err)
+	}
+	if resp.StatusCode == http.StatusOK {
+		return resp, nil
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	e := &hostError{status: resp.Status, code: resp.StatusCode}
+	var msg struct {
+		Error string `json:"error"`
+	}
+	if json.Unmarshal(raw, &msg) == nil && msg.Error != "" {
+		e.reason = msg.Error
+	} else {
+		e.reason = strings.Join(strings.Fields(string(raw)), " ")
+		if len(e.reason) > 200 {
+			e.reason = e.reason[:200] + "..."
+		}
+	}
+	return nil, e
+}
+
+// call sends a call and returns the body of the 200 answer.
+func (c *adminClient) call(ctx context.Context, method, path string, q url.Values, body []byte, contentType string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	resp, err := c.open(ctx, method, path, q, body, contentType)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("reading the host's answer: %w", err)
+	}
+	return raw, nil
+}
+
+// get GETs path and decodes the JSON answer into v.
+func (c *adminClient) get(ctx context.Context, path string, q url.Values, v any) ([]byte, error) {
+	raw, err := c.call(ctx, http.MethodGet, path, q, nil, "")
+	if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		return nil, fmt.Errorf("the host's answer to GET %s does not parse: %w", path, err)
+	}
+	return raw, nil
+}
+
+// putJSON sends v as JSON and decodes the answer into out.
+func (c *adminClient) putJSON(ctx context.Context, path string, v, out any) error {
+	body, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	raw, err := c.call(ctx, http.MethodPut, path, nil, body, "application/json")
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(raw, out); err != nil {
+		return fmt.Errorf("the host's answer to PUT %s does not parse: %w", path, err)
+	}
+	return nil
+}
+
+// nArgs wants exactly n arguments, or says how the command is used.
+func nArgs(n int, usage string) cobra.PositionalArgs {
+	return func(_ *cobra.Command, args []string) error {
+		if len(args) != n {
+			return usagef("%s", usage)
+		}
+		return nil
+	}
+}
+
+// outputFlag adds -o with its choices, completed by the shell.
+func outputFlag(cmd *cobra.Command, fl *pflag.FlagSet, p *string, choices ...string) {
+	fl.StringVarP(p, "output", "o", choices[0], oneOf(choices))
+	cmd.RegisterFlagCompletionFunc("output", func(_ *cobra.Command, _ []string, prefix string) ([]string, cobra.ShellCompDirective) {
+		return prefixed(choices, prefix), cobra.ShellCompDirectiveNoFileComp
+	})
+}
+
+func checkOutput(o string, choices ...string) error {
+	if !slices.Contains(choices, o) {
+		return usagef("-o %q: want %s", o, oneOf(choices))
+	}
+	return nil
+}
+
+// oneOf lists choices: "a, b or c".
+func oneOf(choices []string) string {
+	if len(choices) < 2 {
+		return strings.Join(choices, "")
+	}
+	return strings.Join(choices[:len(choices)-1], ", ") + " or " + choices[len(choices)-1]
+}
+
+// txnKinds are the journal's kinds of exchange, for completion.
+var txnKinds = []string{
+	string(txn.SignOn), string(txn.SignOff), string(txn.Echo), string(txn.Sale), string(txn.Void),
+	string(txn.Refund), string(txn.Balance), string(txn.PreAuth), string(txn.PreAuthVoid),
+	string(txn.Completion), string(txn.Advice), string(txn.Reversal), string(txn.Settlement),
+	string(txn.Upload), string(txn.UploadEnd), string(txn.Unknown), "reset",
+}
+
+func completeTxn(cmd *cobra.Command, name string) {
+	cmd.RegisterFlagCompletionFunc(name, func(_ *cobra.Command, _ []string, prefix string) ([]string, cobra.ShellCompDirective) {
+		return prefixed(txnKinds, prefix), cobra.ShellCompDirectiveNoFileComp
+	})
+}
+
+// prefixed keeps the completions that start with what was typed.
+func prefixed(list []string, prefix string) []string {
+	var out []string
+	for _, s := range list {
+		if strings.HasPrefix(s, prefix) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// --- acqsim journal ---
+
+type journalFlags struct {
+	admin                             adminFlags
+	tid, mid, stan, rrn, mti, txn, rc string
+	limit                             int
+	follow                            bool
+	output                            string
+}
+
+func newJournal() *cobra.Command {
+	var f journalFlags
+	cmd := &cobra.Command{
+		Use:   "journal",
+		Short: "Print a running host's journal, or follow it live (from its admin API)",
+		Long: `Print the exchanges a running host journalled, oldest first, as a table (time,
+terminal, MTI, kind, STAN, amount, response code, latency, and the scenario
+rule and action that decided it) or as JSON. With --follow, print exchanges as
+they happen until interrupted (-o json: one object a line); --limit N first
+prints the latest N.`,
+		Example: `  acqsim journal --tid TERM0001 --txn sale
+  acqsim journal --rc 51 -o json
+  acqsim journal --follow --tid TERM0001 --limit 10`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkOutput(f.output, "table", "json"); err != nil {
+				return err
+			}
+			if f.limit < 0 {
+				return usagef("--limit %d: want a number of exchanges, 0 for all", f.limit)
+			}
+			if f.follow {
+				return followJournal(cmd.Context(), cmd.OutOrStdout(), f)
+			}
+			return printJournal(cmd.Context(), cmd.OutOrStdout(), f)
+		},
+	}
+	fl := cmd.Flags()
+	f.admin.register(fl)
+	fl.BoolVarP(&f.follow, "follow", "f", false, "print exchanges as they happen, until interrupted")
+	fl.StringVar(&f.tid, "tid", "", "only this terminal (F41)")
+	fl.StringVar(&f.mid, "mid", "", "only this merchant (F42)")
+	fl.StringVar(&f.stan, "stan", "", "only this trace number (F11)")
+	fl.StringVar(&f.rrn, "rrn", "", "only this retrieval reference number (F37)")
+	fl.StringVar(&f.mti, "mti", "", "only requests of this MTI, e.g. 0200")
+	fl.StringVar(&f.txn, "txn", "", "only this kind: signon, sale, void, reversal, settlement, ...")
+	fl.StringVar(&f.rc, "rc", "", "only this response code (F39)")
+	fl.IntVar(&f.limit, "limit", 0, "only the latest `N` (0: all); with --follow, first print the latest N")
+	outputFlag(cmd, fl, &f.output, "table", "json")
+	completeTxn(cmd, "txn")
+	return cmd
+}
+
+func (f journalFlags) query() url.Values {
+	q := url.Values{}
+	for k, v := range map[string]string{"tid": f.tid, "mid": f.mid, "stan": f.stan, "rrn": f.rrn, "mti": f.mti, "txn": f.txn, "rc": f.rc} {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	return q
+}
+
+func printJournal(ctx context.Context, w io.Writer, f journalFlags) error {
+	q := f.query()
+	if f.limit > 0 {
+		q.Set("limit", strconv.Itoa(f.limit))
+	}
+	var es []journal.Entry
+	raw, err := f.admin.client().get(ctx, "/journal", q, &es)
+	if err != nil {
+		return err
+	}
+	if f.output == "json" {
+		_, err = w.Write(raw)
+		return err
+	}
+	fmt.Fprint(w, journalHeader())
+	for i := range es {
+		fmt.Fprint(w, journalRow(&es[i]))
+	}
+	return nil
+}
+
+// followJournal prints exchanges as the host journals them. It subscribes
+// before it reads the latest ones, so that none falls between the two, and
+// skips what the stream repeats.
+func followJournal(ctx context.Context, w io.Writer, f journalFlags) error {
+	c := f.admin.client()
+	resp, err := c.open(ctx, http.MethodGet, "/journal/stream", f.query(), nil, "")
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if f.output == "table" {
+		fmt.Fprint(w, journalHeader())
+	}
+	var last uint64
+	if f.limit > 0 {
+		q := f.query()
+		q.Set("limit", strconv.Itoa(f.limit))
+		var es []json.RawMessage
+		if _, err := c.get(ctx, "/journal", q, &es); err != nil {
+			return err
+		}
+		for _, raw := range es {
+			if last, err = printStreamed(w, f.output, raw); err != nil {
+				return err
+			}
+		}
+	}
+	err = readStream(resp.Body, func(event string, data []byte) error {
+		if event != "exchange" {
+			return nil
+		}
+		var seq struct {
+			Seq uint64 `json:"seq"`
+		}
+		if err := json.Unmarshal(data, &seq); err != nil {
+			return fmt.Errorf("the host streamed an exchange that does not parse: %w", err)
+		}
+		if seq.Seq <= last {
+			return nil
+		}
+		last, err = printStreamed(w, f.output, data)
+		return err
+	})
+	if err != nil && ctx.Err() != nil {
+		return nil // interrupted: the way a follow ends
+	}
+	if err != nil {
+		return fmt.Errorf("reading the journal stream: %w", err)
+	}
+	return nil // the host ended the stream: it is shutting down
+}
+
+// printStreamed prints one entry, as a row or a line of JSON, and returns its seq.
+func printStreamed(w io.Writer, output string, raw []byte) (uint64, error) {
+	var e journal.Entry
+	if err := json.Unmarshal(raw, &e); err != nil {
+		return 0, fmt.Errorf("the host sent an exchange that does not parse: %w", err)
+	}
+	if output == "json" {
+		var line bytes.Buffer
+		if err := json.Compact(&line, raw); err != nil {
+			return 0, err
+		}
+		line.WriteByte('\n')
+		_, err := w.Write(line.Bytes())
+		return e.Seq, err
+	}
+	_, err := fmt.Fprint(w, journalRow(&e))
+	return e.Seq, err
+}
+
+// readStream calls fn with each event of a server-sent event stream until it
+// ends.
+func readStream(r io.Reader, fn func(event string, data []byte) error) error {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(nil, 1<<20)
+	event, data := "", []byte(nil)
+	for sc.Scan() {
+		line := sc.Bytes()
+		switch {
+		case len(line) == 0:
+			if data != nil {
+				if event == "" {
+					event = "message"
+				}
+				if err := fn(event, data); err != nil {
+					return err
+				}
+			}
+			event, data = "", nil
+		case line[0] == ':': // a comment: the greeting, keep-alives
+		default:
+			name, value, _ := bytes.Cut(line, []byte(":"))
+			value = bytes.TrimPrefix(value, []byte(" "))
+			switch string(name) {
+			case "event":
+				event = string(value)
+			case "data":
+				if data != nil {
+					data = append(data, '\n')
+				}
+				data = append(append([]byte{}, data...), value...)
+			}
+		}
+	}
+	return sc.Err()
+}
+
+// The journal table has fixed columns, so that the rows --follow prints one
+// at a time line up.
+const journalFormat = "%-23s  %-8s  %-4s  %-12s  %-6s  %12s  %-2s  %9s  %-16s  %s\n"
+
+func journalHeader() string {
+	return fmt.Sprintf(journalFormat, "TIME", "TID", "MTI", "TXN", "STAN", "AMOUNT", "RC", "LATENCY", "RULE", "ACTION")
+}
+
+func journalRow(e *journal.Entry) string {
+	c := journalCells(e)
+	return fmt.Sprintf(journalFormat, c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8], c[9])
+}
+
+// journalCells are an entry's cells in the journal table, none empty.
+func journalCells(e *journal.Entry) []any {
+	amt := ""
+	if e.Amount != 0 {
+		amt = amount(e.Amount)
+	}
+	action := e.Action
+	if action == "" && e.Error != "" {
+		action = "error: " + e.Error
+	}
+	return []any{e.Time.Format("2006-01-02 15:04:05.000"), dash(e.TID), dash(e.MTI), dash(e.Txn),
+		dash(e.STAN), dash(amt), dash(e.RC), latency(e.LatencyUS), dash(e.Rule), dash(action)}
+}
+
+// dash fills an empty cell, so that every row has every column.
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func latency(us int64) string {
+	switch {
+	case us < 1000:
+		return fmt.Sprintf("%dµs", us)
+	case us < 1_000_000:
+		return fmt.Sprintf("%.1fms", float64(us)/1e3)
+	}
+	return fmt.Sprintf("%.2fs", float64(us)/1e6)
+}
+
+// --- acqsim scenario ---
+
+// newScenario drives a running host's scenarios; `acqsim scenarios` lists
+// the built-in library without one.
+func newScenario() *cobra.Command {
+	var af adminFlags
+	var tid string
+	cmd := &cobra.Command{
+		Use:   "scenario",
+		Short: "Choose the scenario a running host plays, for every terminal or one (from its admin API)",
+		Example: `  acqsim scenario use insufficient-funds
+  acqsim scenario use timeout --terminal TERM0001
+  acqsim scenario load my-scenario.yaml
+  acqsim scenario clear --terminal TERM0001
+  acqsim scenario show`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return usagef("scenario needs a subcommand: use NAME, load FILE, clear or show")
+		},
+	}
+	pf := cmd.PersistentFlags()
+	af.register(pf)
+	pf.StringVar(&tid, "terminal", "", "only this terminal (`TID`), instead of every terminal without a scenario of its own")
+
+	path := func() string {
+		if tid == "" {
+			return "/scenario"
+		}
+		return "/terminals/" + url.PathEscape(tid) + "/scenario"
+	}
+	said := func(w io.Writer, ans map[string]string) {
+		if tid == "" {
+			fmt.Fprintf(w, "every terminal without its own: %s\n", orDefault(ans["global"]))
+			return
+		}
+		fmt.Fprintf(w, "terminal %s: %s\n", tid, orGlobal(ans["scenario"]))
+	}
+
+	use := &cobra.Command{
+		Use:   "use NAME",
+		Short: "Play a scenario the host knows (built-in, or loaded before)",
+		Args:  nArgs(1, "scenario use needs one scenario NAME (see acqsim scenarios list)"),
+		ValidArgsFunction: func(_ *cobra.Command, args []string, prefix string) ([]string, cobra.ShellCompDirective) {
+			if len(args) > 0 {
+				return nil, cobra.ShellCompDirectiveNoFileComp
+			}
+			var names []string
+			if lib, err := scenarios.BuiltIn(); err == nil {
+				for _, c := range lib.All() {
+					if strings.HasPrefix(c.Name, prefix) {
+						names = append(names, c.Name+"\t"+firstSentence(c.Description))
+					}
+				}
+			}
+			return names, cobra.ShellCompDirectiveNoFileComp
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var ans map[string]string
+			if err := af.client().putJSON(cmd.Context(), path(), map[string]string{"name": args[0]}, &ans); err != nil {
+				return err
+			}
+			said(cmd.OutOrStdout(), ans)
+			return nil
+		},
+	}
+	load := &cobra.Command{
+		Use:   "load FILE",
+		Short: "Send a scenario file to the host, which checks it, adds it to its library and plays it",
+		Args:  nArgs(1, "scenario load needs one scenario FILE"),
+		ValidArgsFunction: func(_ *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
+			if len(args) > 0 {
+				return nil, cobra.ShellCompDirectiveNoFileComp
+			}
+			return []string{"yaml", "yml"}, cobra.ShellCompDirectiveFilterFileExt
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			file := args[0]
+			body, err := os.ReadFile(file)
+			if err != nil {
+				return usagef("scenario load: %v", err)
+			}
+			raw, err := af.client().call(cmd.Context(), http.MethodPut, path(), nil, body, "application/yaml")
+			var he *hostError
+			if errors.As(err, &he) && he.code == http.StatusBadRequest {
+				// The host names the file "body"; the user knows it by its name.
+				return errors.New(bodyPrefix.ReplaceAllLiteralString(he.reason, file+":"))
+			}
+			if err != nil {
+				return err
+			}
+			var ans map[string]string
+			if err := json.Unmarshal(raw, &ans); err != nil {
+				return fmt.Errorf("the host's answer does not parse: %w", err)
+			}
+			said(cmd.OutOrStdout(), ans)
+			return nil
+		},
+	}
+	clear := &cobra.Command{
+		Use:   "clear",
+		Short: "Back to the default host behaviour (with --terminal: back to what every terminal gets)",
+		Args:  nArgs(0, "scenario clear takes no arguments"),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			raw, err := af.client().call(cmd.Context(), http.MethodDelete, path(), nil, nil, "")
+			if err != nil {
+				return err
+			}
+			var ans map[string]string
+			if err := json.Unmarshal(raw, &ans); err != nil {
+				return fmt.Errorf("the host's answer does not parse: %w", err)
+			}
+			said(cmd.OutOrStdout(), ans)
+			return nil
+		},
+	}
+	show := &cobra.Command{
+		Use:   "show",
+		Short: "Print the scenario every terminal gets and the terminals with their own",
+		Args:  nArgs(0, "scenario show takes no arguments"),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var list struct {
+				Global    string            `json:"global"`
+				Terminals map[string]string `json:"terminals"`
+			}
+			if _, err := af.client().get(cmd.Context(), "/scenarios", nil, &list); err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			if tid != "" {
+				if sc, ok := list.Terminals[tid]; ok {
+					fmt.Fprintf(w, "terminal %s: %s\n", tid, sc)
+				} else {
+					fmt.Fprintf(w, "terminal %s: %s (every terminal's)\n", tid, orDefault(list.Global))
+				}
+				return nil
+			}
+			fmt.Fprintf(w, "every terminal without its own: %s\n", orDefault(list.Global))
+			tids := make([]string, 0, len(list.Terminals))
+			for t := range list.Terminals {
+				tids = append(tids, t)
+			}
+			sort.Strings(tids)
+			for _, t := range tids {
+				fmt.Fprintf(w, "terminal %s: %s\n", t, list.Terminals[t])
+			}
+			return nil
+		},
+	}
+	cmd.AddCommand(use, load, clear, show)
+	return cmd
+}
+
+var bodyPrefix = regexp.MustCompile(`(?m)^body:`)
+
+func orDefault(name string) string {
+	if name == "" {
+		return "the default host behaviour"
+	}
+	return name
+}
+
+func orGlobal(name string) string {
+	if name == "" {
+		return "what every terminal gets"
+	}
+	return name
+}
+
+func firstSentence(s string) string {
+	s = oneLine(s)
+	if i := strings.Index(s, ". "); i >= 0 {
+		return s[:i+1]
+	}
+	return s
+}
+
+// --- acqsim clock ---
+
+func newClock() *cobra.Command {
+	var af adminFlags
+	show := func(cmd *cobra.Command, _ []string) error {
+		var c clockState
+		if _, err := af.client().get(cmd.Context(), "/clock", nil, &c); err != nil {
+			return err
+		}
+		fmt.Fprintln(cmd.OutOrStdout(), c)
+		return nil
+	}
+	put := func(cmd *cobra.Command, body map[string]any) error {
+		var c clockState
+		if err := af.client().putJSON(cmd.Context(), "/clock", body, &c); err != nil {
+			return err
+		}
+		fmt.Fprintln(cmd.OutOrStdout(), c)
+		return nil
+	}
+	cmd := &cobra.Command{
+		Use:   "clock",
+		Short: "Print, set, move or freeze a running host's virtual clock (from its admin API)",
+		Long: `Print, set, move or freeze a running host's virtual clock: what its cut-over,
+settlement dates, scenario time windows and journal go by. Each subcommand
+prints the clock afterwards: the time, the offset from real time, and whether
+it is frozen.`,
+		Example: `  acqsim clock
+  acqsim clock set 2026-06-11T22:59:00+08:00
+  acqsim clock advance 90s
+  acqsim clock advance -- -1h
+  acqsim clock freeze`,
+		Args: cobra.NoArgs,
+		RunE: show,
+	}
+	af.register(cmd.PersistentFlags())
+	cmd.AddCommand(&cobra.Command{
+		Use:   "show",
+		Short: "Print the host's virtual time",
+		Args:  nArgs(0, "clock show takes no arguments"),
+		RunE:  show,
+	}, &cobra.Command{
+		Use:   "set TIME",
+		Short: "Set the clock to an RFC 3339 time; it runs on from there (unless frozen)",
+		Args:  nArgs(1, "clock set needs one RFC 3339 TIME, e.g. 2026-06-11T22:59:00+08:00"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if _, err := time.Parse(time.RFC3339Nano, args[0]); err != nil {
+				return usagef("clock set %q: want an RFC 3339 time such as 2026-06-11T22:59:00+08:00", args[0])
+			}
+			return put(cmd, map[string]any{"now": args[0]})
+		},
+	}, &cobra.Command{
+		Use:   "advance DURATION",
+		Short: "Move the clock on (or back, with a negative duration after --)",
+		Args:  nArgs(1, "clock advance needs one DURATION, e.g. 90s or 2h"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if _, err := time.ParseDuration(args[0]); err != nil {
+				return usagef("clock advance %q: want a duration such as 90s, 2h or -- -1h", args[0])
+			}
+			return put(cmd, map[string]any{"advance": args[0]})
+		},
+	}, &cobra.Command{
+		Use:   "offset DURATION",
+		Short: "Run the clock this far from real time (0 for real time)",
+		Args:  nArgs(1, "clock offset needs one DURATION, e.g. 0s or -- -2h"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if _, err := time.ParseDuration(args[0]); err != nil {
+				return usagef("clock offset %q: want a duration such as 0s, 2h or -- -2h", args[0])
+			}
+			return put(cmd, map[string]any{"offset": args[0]})
+		},
+	}, &cobra.Command{
+		Use:   "freeze",
+		Short: "Stop the clock where it is",
+		Args:  nArgs(0, "clock freeze takes no arguments"),
+		RunE:  func(cmd *cobra.Command, _ []string) error { return put(cmd, map[string]any{"freeze": true}) },
+	}, &cobra.Command{
+		Use:   "unfreeze",
+		Short: "Let the clock run again from where it stopped",
+		Args:  nArgs(0, "clock unfreeze takes no arguments"),
+		RunE:  func(cmd *cobra.Command, _ []string) error { return put(cmd, map[string]any{"freeze": false}) },
+	})
+	return cmd
+}
+
+type clockState struct {
+	Now    time.Time `json:"now"`
+	Offset string    `json:"offset"`
+	Frozen bool      `json:"frozen"`
+}
+
+func (c clockState) String() string {
+	state := "running"
+	if c.Frozen {
+		state = "frozen"
+	}
+	return fmt.Sprintf("%s  offset %s  %s", c.Now.Format("2006-01-02T15:04:05.000Z07:00"), c.Offset, state)
+}
+
+// --- acqsim verify ---
+
+type verifyFlags struct {
+	admin                    adminFlags
+	tid, stan, txn, mti, rc  string
+	count, min, max          int
+	hasCount, hasMin, hasMax bool
+	output                   string
+}
+
+// verifyAnswer is GET /verify's answer.
+type verifyAnswer struct {
+	OK       bool   `json:"ok"`
+	Count    int    `json:"count"`
+	Expected string `json:"expected"`
+	Entries  []struct {
+		journal.Entry
+		OriginalSeq     uint64 `json:"original_seq"`
+		AfterOriginalMS *int64 `json:"after_original_ms"`
+	} `json:"entries"`
+}
+
+// shownJournal is how many of a terminal's latest exchanges a failed verify
+// prints: the ones a test just caused.
+const shownJournal = 50
+
+func newVerify() *cobra.Command {
+	var f verifyFlags
+	cmd := &cobra.Command{
+		Use:   "verify --tid TID [--stan S] [--txn KIND] [--count N | --min N --max N]",
+		Short: "Check what a terminal sent a running host (from its admin API); exit 1 if not as wanted",
+		Long: `Check how many of a terminal's exchanges a filter selects, against --count, or
+--min and --max; the exit status is 1 when the count is not what was wanted,
+and then the terminal's latest exchanges are printed, the matching ones marked
+with *. Each reversal, repeat or void shows how long after its original it came.
+"verify sequence" checks the order of a terminal's first exchanges of some kinds.`,
+		Example: `  acqsim verify --tid TERM0001 --stan 000006 --txn reversal --min 1
+  acqsim verify --tid TERM0001 --txn sale --rc 00 --count 3
+  acqsim verify sequence --tid TERM0001 signon sale`,
+		Args: nArgs(0, "verify takes no arguments but its flags (or the subcommand sequence)"),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			fl := cmd.Flags()
+			f.hasCount, f.hasMin, f.hasMax = fl.Changed("count"), fl.Changed("min"), fl.Changed("max")
+			switch {
+			case f.tid == "":
+				return usagef("verify needs --tid")
+			case f.hasCount && (f.hasMin || f.hasMax):
+				return usagef("give --count, or --min and --max, not both")
+			case f.count < 0 || f.min < 0 || f.max < 0:
+				return usagef("--count, --min and --max want a number of exchanges, 0 or more")
+			}
+			if err := checkOutput(f.output, "table", "json"); err != nil {
+				return err
+			}
+			return verify(cmd.Context(), cmd.OutOrStdout(), f)
+		},
+	}
+	pf := cmd.PersistentFlags()
+	f.admin.register(pf)
+	pf.StringVar(&f.tid, "tid", "", "the terminal (F41)")
+	outputFlag(cmd, pf, &f.output, "table", "json")
+	fl := cmd.Flags()
+	fl.StringVar(&f.stan, "stan", "", "only this trace number (F11)")
+	fl.StringVar(&f.txn, "txn", "", "only this kind: signon, sale, void, reversal, ...")
+	fl.StringVar(&f.mti, "mti", "", "only requests of this MTI, e.g. 0400")
+	fl.StringVar(&f.rc, "rc", "", "only this response code (F39)")
+	fl.IntVar(&f.count, "count", 0, "want exactly `N`")
+	fl.IntVar(&f.min, "min", 0, "want at least `N`")
+	fl.IntVar(&f.max, "max", 0, "want at most `N`")
+	completeTxn(cmd, "txn")
+	cmd.AddCommand(newVerifySequence(&f))
+	return cmd
+}
+
+func verify(ctx context.Context, w io.Writer, f verifyFlags) error {
+	c := f.admin.client()
+	q := url.Values{"tid": {f.tid}}
+	for k, v := range map[string]string{"stan": f.stan, "txn": f.txn, "mti": f.mti, "rc": f.rc} {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	for k, v := range map[string]struct {
+		set bool
+		n   int
+	}{"count": {f.hasCount, f.count}, "min": {f.hasMin, f.min}, "max": {f.hasMax, f.max}} {
+		if v.set {
+			q.Set(k, strconv.Itoa(v.n))
+		}
+	}
+	var ans verifyAnswer
+	raw, err := c.get(ctx, "/verify", q, &ans)
+	if err != nil {
+		return err
+	}
+	verdict := fmt.Sprintf("%s of %s matched", exchanges(ans.Count), f.tid)
+	if ans.Expected != "" {
+		verdict += ", want " + ans.Expected
+	}
+	if f.output == "json" {
+		if _, err := w.Write(raw); err != nil {
+			return err
+		}
+	} else {
+		shown := make([]journal.Entry, 0, len(ans.Entries))
+		matched, after := map[uint64]bool{}, map[uint64]string{}
+		for _, e := range ans.Entries {
+			shown = append(shown, e.Entry)
+			matched[e.Seq] = true
+			if e.AfterOriginalMS != nil {
+				after[e.Seq] = fmt.Sprintf("%s after #%d", time.Duration(*e.AfterOriginalMS)*time.Millisecond, e.OriginalSeq)
+			}
+		}
+		if ans.OK {
+			fmt.Fprintln(w, "ok:", verdict)
+		} else {
+			// What did arrive, then: the terminal's latest exchanges.
+			fmt.Fprintln(w, "not ok:", verdict)
+			if _, err := c.get(ctx, "/journal", url.Values{"tid": {f.tid}, "limit": {strconv.Itoa(shownJournal)}}, &shown); err != nil {
+				return err
+			}
+			fmt.Fprintf(w, "%s's latest %s (* matched):\n", f.tid, exchanges(len(shown)))
+		}
+		if err := verifyTable(w, shown, matched, after); err != nil {
+			return err
+		}
+	}
+	if !ans.OK {
+		return errors.New("verify: " + verdict)
+	}
+	return nil
+}
+
+func exchanges(n int) string {
+	if n == 1 {
+		return "1 exchange"
+	}
+	return strconv.Itoa(n) + " exchanges"
+}
+
+// verifyTable prints entries as the journal table does, with each one's seq,
+// a * on those matched, and how long after its original each came.
+func verifyTable(w io.Writer, es []journal.Entry, matched map[uint64]bool, after map[uint64]string) error {
+	if len(es) == 0 {
+		return nil
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, " \tSEQ\tTIME\tTID\tMTI\tTXN\tSTAN\tAMOUNT\tRC\tLATENCY\tRULE\tACTION\tAFTER ORIGINAL")
+	for i := range es {
+		e := &es[i]
+		mark := " "
+		if matched[e.Seq] {
+			mark = "*"
+		}
+		cells := append([]any{mark, e.Seq}, journalCells(e)...)
+		cells = append(cells, dash(after[e.Seq]))
+		fmt.Fprintf(tw, strings.Repeat("%v\t", len(cells)-1)+"%v\n", cells...)
+	}
+	return tw.Flush()
+}
+
+func newVerifySequence(f *verifyFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "sequence --tid TID KIND KIND...",
+		Short: "Check that a terminal's first exchanges of these kinds came in this order (did it sign on before its first sale?)",
+		Example: `  acqsim verify sequence --tid TERM0001 signon sale
+  acqsim verify sequence --tid TERM0001 signon,sale,settlement`,
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(kindsOf(args)) < 2 {
+				return usagef("verify sequence needs two or more kinds of exchange, e.g. signon sale")
+			}
+			return nil
+		},
+		ValidArgsFunction: func(_ *cobra.Command, _ []string, prefix string) ([]string, cobra.ShellCompDirective) {
+			return prefixed(txnKinds, prefix), cobra.ShellCompDirectiveNoFileComp
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if f.tid == "" {
+				return usagef("verify sequence needs --tid")
+			}
+			if err := checkOutput(f.output, "table", "json"); err != nil {
+				return err
+			}
+			return verifySequence(cmd.Context(), cmd.OutOrStdout(), *f, kindsOf(args))
+		},
+	}
+}
+
+// kindsOf reads kinds given as separate arguments or comma-separated.
+func kindsOf(args []string) []string {
+	var kinds []string
+	for _, a := range args {
+		for _, k := range strings.Split(a, ",") {
+			if k = strings.TrimSpace(k); k != "" {
+				kinds = append(kinds, k)
+			}
+		}
+	}
+	return kinds
+}
+
+// sequenceAnswer is GET /verify/sequence's answer.
+type sequenceAnswer struct {
+	OK    bool `json:"ok"`
+	Steps []struct {
+		Txn  string     `json:"txn"`
+		Seq  uint64     `json:"seq"`
+		Time *time.Time `json:"time"`
+	} `json:"steps"`
+}
+
+func verifySequence(ctx context.Context, w io.Writer, f verifyFlags, kinds []string) error {
+	var ans sequenceAnswer
+	raw, err := f.admin.client().get(ctx, "/verify/sequence", url.Values{"tid": {f.tid}, "txn": {strings.Join(kinds, ",")}}, &ans)
+	if err != nil {
+		return err
+	}
+	// Say what went wrong: the first kind that never came, or that came
+	// before one listed ahead of it.
+	verdict := fmt.Sprintf("%s's first %s came in that order", f.tid, strings.Join(kinds, ", "))
+	if !ans.OK {
+		verdict = fmt.Sprintf("%s's first %s did not come in that order", f.tid, strings.Join(kinds, ", "))
+	}
+	latest, latestSeq := "", uint64(0)
+	for _, s := range ans.Steps {
+		if s.Seq == 0 {
+			verdict = fmt.Sprintf("%s sent no %s", f.tid, s.Txn)
+			break
+		}
+		if s.Seq < latestSeq {
+			verdict = fmt.Sprintf("%s's first %s (#%d) came before its first %s (#%d)", f.tid, s.Txn, s.Seq, latest, latestSeq)
+			break
+		}
+		latest, latestSeq = s.Txn, s.Seq
+	}
+	if f.output == "json" {
+		if _, err := w.Write(raw); err != nil {
+			return err
+		}
+	} else {
+		if ans.OK {
+			fmt.Fprintln(w, "ok:", verdict)
+		} else {
+			fmt.Fprintln(w, "not ok:", verdict)
+		}
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "TXN\tSEQ\tTIME")
+		for _, s := range ans.Steps {
+			seq, at := "-", "never"
+			if s.Seq != 0 {
+				seq = strconv.FormatUint(s.Seq, 10)
+			}
+			if s.Time != nil {
+				at = s.Time.Format("2006-01-02 15:04:05.000")
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", s.Txn, seq, at)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	if !ans.OK {
+		return errors.New("verify sequence: " + verdict)
+	}
+	return nil
+}
