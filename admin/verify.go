@@ -101,6 +101,9 @@ func originalOf(e journal.Entry, all []journal.Entry) *journal.Entry {
 	// An approved void's RRN is its own; the one it named is OrigRRN. A void
 	// that named its original by trace number alone (cup F61) has neither,
 	// and the host's decision names the original's STAN instead.
+	if e.Txn != "void" && e.Txn != "preauth_void" && e.Txn != "reversal" && !isRepeat(e.MTI) {
+		return nil // only these refer back; the others cost no scan
+	}
 	voidedSTAN, byDecision := strings.CutPrefix(e.Decision, "void of STAN ")
 	for i := len(all) - 1; i >= 0; i-- {
 		o := &all[i]
