@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/acqsim/acqsim/clock"
+	"github.com/acqsim/acqsim/host/dialect"
 	"github.com/acqsim/acqsim/journal"
 	"github.com/acqsim/acqsim/scenarios"
 )
@@ -30,6 +31,10 @@ type API struct {
 	// Engine and Library, when set, serve the scenario endpoints.
 	Engine  *scenarios.Engine
 	Library *scenarios.Library
+	// Describe, when set, serves GET /journal/{seq}: it reads a frame the
+	// journal kept, in the host's dialect, card data masked
+	// (dialect.Dialect.Describe).
+	Describe func(frame []byte) dialect.Detail
 	// Metrics, when set, serves GET /metrics.
 	Metrics http.Handler
 	// Token, when set, is required on every call: "Authorization: Bearer TOKEN".
@@ -75,6 +80,9 @@ func (a *API) routes() []route {
 			route{"PUT", "/terminals/{tid}/scenario", a.bindTerminal},
 			route{"DELETE", "/terminals/{tid}/scenario", a.unbindTerminal},
 		)
+	}
+	if a.Describe != nil {
+		rs = append(rs, route{"GET", "/journal/{seq}", a.exchange})
 	}
 	if a.Metrics != nil {
 		rs = append(rs, route{"GET", "/metrics", a.Metrics.ServeHTTP})

@@ -350,7 +350,8 @@ func TestWrongMethod(t *testing.T) {
 
 func TestUnknownPath(t *testing.T) {
 	f := newServer(t)
-	for _, p := range []string{"/journals", "/clock/now", "/health", "/console/", "/console/index.html", "/index.html"} {
+	// Without a Describe, there is no detail view: /journal/{seq} is unknown too.
+	for _, p := range []string{"/journals", "/clock/now", "/health", "/console/", "/console/index.html", "/index.html", "/journal/1"} {
 		if status, _, _ := f.do(t, http.MethodGet, p, ""); status != http.StatusNotFound {
 			t.Errorf("GET %s: status %d, want 404", p, status)
 		}

@@ -286,8 +286,58 @@ func TestConsoleBrowser(t *testing.T) {
 			t.Errorf("detail: no %s; fields %q", k, fields)
 		}
 	}
+
+	// And both its messages as they went over the wire: every field, the raw
+	// frame, card data masked in both.
+	do("waiting for the raw frames",
+		chromedp.PollFunction[chromedp.Void](`() => ['frame-request', 'frame-response'].every(
+			(id) => (document.querySelector('#' + id + ' .frame-hex') || {}).textContent)`,
+			chromedp.WithPollingTimeout(20*time.Second)))
+	frame := func(id string) (fields map[string]string, hex string) {
+		t.Helper()
+		raw, err := chromedp.Run(ctx, chromedp.Evaluate[[][2]string](fmt.Sprintf(
+			`[...document.querySelectorAll('#%s tr[data-field]')].map((tr) => [tr.dataset.field, tr.querySelector('.c-value').textContent])`, id)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		fields = map[string]string{}
+		for _, kv := range raw {
+			fields[kv[0]] = kv[1]
+		}
+		return fields, strings.Join(strings.Fields(text(id+"'s hex", fmt.Sprintf(`document.querySelector('#%s .frame-hex').textContent`, id))), "")
+	}
+	const panHex = "34373631373339303031303130303130" // the card number in ASCII, as hex
+	reqFields, reqHex := frame("frame-request")
+	respFields, respHex := frame("frame-response")
+	for _, c := range []struct {
+		what         string
+		fields       map[string]string
+		hex          string
+		mti, f2, f11 string
+	}{
+		{"request", reqFields, reqHex, "0200", "476173******0010", declined.STAN},
+		{"response", respFields, respHex, "0210", "476173******0010", declined.STAN},
+	} {
+		if c.fields["2"] != c.f2 || c.fields["11"] != c.f11 {
+			t.Errorf("the %s's fields: %q", c.what, c.fields)
+		}
+		if !strings.HasPrefix(c.hex, fmt.Sprintf("%X", c.mti)) || !strings.Contains(c.hex, "**") {
+			t.Errorf("the %s's raw frame: %q", c.what, c.hex)
+		}
+		if strings.Contains(strings.ToUpper(c.hex), panHex) {
+			t.Errorf("the %s's raw frame shows the clear card number: %s", c.what, c.hex)
+		}
+	}
+	if reqFields["35"] == "" || strings.Contains(reqFields["35"], "4761739001010010") || respFields["39"] != "51" {
+		t.Errorf("request F35 %q, response F39 %q", reqFields["35"], respFields["39"])
+	}
+	if got := text("the request's MTI", `document.querySelector('#frame-request .frame-mti').textContent`); got != "0200" {
+		t.Errorf("the request's MTI reads %q", got)
+	}
+
+	page := text("the page's text", `document.documentElement.textContent`)
 	if text("the page's text", `document.body.textContent`) == "" ||
-		strings.Contains(text("the page's text", `document.documentElement.textContent`), terminal.DefaultCard.PAN) {
+		strings.Contains(page, terminal.DefaultCard.PAN) || strings.Contains(page, "4761739001010010") {
 		t.Error("the page shows the clear card number")
 	}
 

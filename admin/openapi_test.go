@@ -12,6 +12,7 @@ import (
 
 	"github.com/acqsim/acqsim/acquirer"
 	"github.com/acqsim/acqsim/clock"
+	"github.com/acqsim/acqsim/host/dialect"
 	"github.com/acqsim/acqsim/journal"
 	"github.com/acqsim/acqsim/scenarios"
 )
@@ -22,6 +23,7 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	a := &API{
 		Journal: journal.New(10), Clock: clock.New(time.Time{}), Reset: func() {}, ResetTerminal: func(string) {},
 		Books: emptyBooks{}, Engine: &scenarios.Engine{}, Library: &scenarios.Library{}, Metrics: http.NotFoundHandler(),
+		Describe: func([]byte) dialect.Detail { return dialect.Detail{} },
 	}
 	var routes []string
 	for _, rt := range a.routes() {

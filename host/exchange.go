@@ -29,7 +29,7 @@ func (c *conn) exchange(log *slog.Logger, frame []byte) bool {
 	msg, err := d.Decode(body)
 	if errors.Is(err, dialect.ErrNoMTI) {
 		log.Warn("closing connection: message does not decode", "err", err)
-		c.journal(journal.Entry{Time: now, Error: err.Error()})
+		c.journal(journal.Entry{Time: now, Error: err.Error(), Request: string(frame)})
 		return false
 	}
 	// A message with a field that does not decode still says what it can
@@ -41,6 +41,9 @@ func (c *conn) exchange(log *slog.Logger, frame []byte) bool {
 	e := journal.Entry{
 		Time: now, MTI: req.MTI, Txn: string(req.Type), Proc: req.Proc, STAN: req.STAN, RRN: req.RRN,
 		TID: req.TID, MID: req.MID, Amount: req.Amount, Currency: req.Currency, PAN: txn.MaskPAN(req.PAN),
+		// A copy (frame is the read buffer), and all the detail view costs
+		// here: it decodes and masks only when someone looks.
+		Request: string(frame),
 	}
 	if !isRequest(req.MTI) {
 		e.Decision = "not a request; no answer"
@@ -81,13 +84,17 @@ func (c *conn) exchange(log *slog.Logger, frame []byte) bool {
 		return true
 	}
 	var pre [16]byte
-	out, err := s.Framer.AppendFrame(nil, d.ReplyPreamble(pre[:0], preamble, dec.Requirement), packed)
+	rp := d.ReplyPreamble(pre[:0], preamble, dec.Requirement)
+	out, err := s.Framer.AppendFrame(nil, rp, packed)
 	if err != nil {
 		log.Error("cannot frame the response", "mti", req.MTI, "err", err)
 		e.Error = "framing the response: " + err.Error()
 		c.journal(e)
 		return true
 	}
+	// As built, without the length header: what a fault then puts on the
+	// wire may differ.
+	e.Response = string(out[len(out)-len(rp)-len(packed):])
 
 	e.RespMTI = dialect.ResponseMTI(req.MTI)
 	e.RC = dec.RC

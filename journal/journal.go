@@ -1,9 +1,11 @@
 // Package journal records every exchange the host has, so a test or a person
 // can ask afterwards what the host saw and what it answered. Card numbers are
-// masked before they reach it.
+// masked in every entry; only the frames kept in memory for the detail view
+// (Get) hold them in clear.
 package journal
 
 import (
+	"sort"
 	"sync"
 	"time"
 )
@@ -44,6 +46,13 @@ type Entry struct {
 	// Replay is what rebuilds the host's books from a durable journal; it is
 	// not part of the exported form.
 	Replay string `json:"-"`
+	// Request and Response are the frames as they were read and as the host
+	// built them (preamble and message, no length header), for the detail
+	// view. They hold card data in clear, so they stay in the memory ring:
+	// never on disk, in the exported form, a subscriber's copy or Query's;
+	// only Get returns them.
+	Request  string `json:"-"`
+	Response string `json:"-"`
 	// Error is set when the request could not be answered normally.
 	Error string `json:"error,omitempty"`
 }
@@ -128,6 +137,7 @@ func (j *Journal) Append(e Entry) error {
 // that does not keep up loses entries rather than slowing the host.
 func (j *Journal) notify(e Entry) {
 	e.Replay = ""
+	e.Request, e.Response = "", ""
 	for _, f := range j.observers {
 		f(e)
 	}
@@ -190,6 +200,7 @@ func (j *Journal) Query(f Filter) []Entry {
 		e := &j.entries[(j.next+i)%n]
 		if f.Match(e) {
 			out = append(out, *e)
+			out[len(out)-1].Request, out[len(out)-1].Response = "", ""
 		}
 	}
 	if f.Limit > 0 && len(out) > f.Limit {
@@ -200,6 +211,21 @@ func (j *Journal) Query(f Filter) []Entry {
 		}
 	}
 	return out
+}
+
+// Get returns the entry numbered seq, frames and all, while the memory ring
+// still holds it.
+func (j *Journal) Get(seq uint64) (Entry, bool) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	n := len(j.entries)
+	// Oldest first from j.next, numbered in increasing order (with gaps only
+	// where a durable journal's file has them).
+	i := sort.Search(n, func(i int) bool { return j.entries[(j.next+i)%n].Seq >= seq })
+	if i == n || j.entries[(j.next+i)%n].Seq != seq {
+		return Entry{}, false
+	}
+	return j.entries[(j.next+i)%n], true
 }
 
 // Reset forgets every entry; numbering goes on.

@@ -1,8 +1,13 @@
 package journal_test
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -173,6 +178,13 @@ func TestRing(t *testing.T) {
 					t.Errorf("the first entry is still there after %d more than capacity", tt.appended-tt.capacity)
 				}
 			}
+			// Get finds what the ring holds, and nothing else.
+			for seq := uint64(0); seq <= uint64(tt.appended)+1; seq++ {
+				e, ok := j.Get(seq)
+				if held := slices.Contains(want, seq); ok != held || ok && e.Seq != seq {
+					t.Errorf("Get(%d) = entry %d, %v; want found %v", seq, e.Seq, ok, held)
+				}
+			}
 		})
 	}
 }
@@ -313,4 +325,67 @@ func TestSubscribeAndObserve(t *testing.T) {
 	}
 	cancel() // twice is harmless
 	j.Append(journal.Entry{STAN: "000004"})
+}
+
+// TestFramesStayInMemory: the frames kept for the detail view hold card data
+// in clear, so only Get returns them: not Query, not a subscriber, not an
+// observer, not the exported form, not the journal file.
+func TestFramesStayInMemory(t *testing.T) {
+	const req, resp = "0200...4761739001010010...", "0210...4761739001010010..."
+	path := filepath.Join(t.TempDir(), "journal.db")
+	j, err := journal.Open(path, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var observed []journal.Entry
+	j.Observe(func(e journal.Entry) { observed = append(observed, e) })
+	sub, cancel := j.Subscribe(4)
+	defer cancel()
+	j.Append(journal.Entry{STAN: "000001"})
+	if err := j.Append(journal.Entry{STAN: "000002", PAN: "476173******0010", Request: req, Response: resp}); err != nil {
+		t.Fatal(err)
+	}
+
+	e, ok := j.Get(2)
+	if !ok || e.Request != req || e.Response != resp || e.STAN != "000002" {
+		t.Fatalf("Get(2) = %+v, %v; want the entry with its frames", e, ok)
+	}
+	if out, err := json.Marshal(e); err != nil || strings.Contains(string(out), "4761739001010010") {
+		t.Errorf("the exported form holds the frames: %s %v", out, err)
+	}
+	<-sub
+	for what, e := range map[string]journal.Entry{
+		"Query": j.Query(journal.Filter{STAN: "000002"})[0], "a subscriber": <-sub, "an observer": observed[1],
+	} {
+		if e.STAN != "000002" || e.Request != "" || e.Response != "" {
+			t.Errorf("%s got %+v; want the entry without its frames", what, e)
+		}
+	}
+
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	files, err := filepath.Glob(path + "*")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no journal file: %v", err)
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Contains(b, []byte("4761739001010010")) {
+			t.Errorf("%s holds the frames' clear card number", f)
+		}
+	}
+
+	// Read back from the file, the entry has no frames to show.
+	j, err = journal.Open(path, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	if e, ok := j.Get(2); !ok || e.STAN != "000002" || e.Request != "" || e.Response != "" {
+		t.Errorf("after reopening, Get(2) = %+v, %v; want the entry without frames", e, ok)
+	}
 }

@@ -208,7 +208,7 @@ func Start(cfg Config) (*Sim, error) {
 			return nil, ConfigError{fmt.Errorf("%w: the admin API on %s is reachable from other hosts; give it a token", ErrAdminToken, cfg.Admin)}
 		}
 		api := &admin.API{Journal: s.Journal, Clock: s.Clock, Reset: s.Reset, ResetTerminal: s.ResetTerminal,
-			Engine: s.Engine, Library: s.Library, Books: s.Acquirer, Token: cfg.AdminToken,
+			Engine: s.Engine, Library: s.Library, Books: s.Acquirer, Token: cfg.AdminToken, Describe: s.Dialect.Describe,
 			Metrics: metrics.New(s.Journal, s.Connections).Handler()}
 		ctx, cancel := context.WithCancel(context.Background())
 		s.stopAdmin = cancel

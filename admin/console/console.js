@@ -230,6 +230,7 @@
     dl.replaceChildren();
     $('detail-empty').hidden = !!e;
     $('detail-seq').textContent = e ? '#' + e.seq : '';
+    quietly(loadFrames(e ? seq : 0));
     if (!e) return;
     const tr = tbody.querySelector(`tr[data-seq="${seq}"]`);
     if (tr) tr.classList.add('selected');
@@ -245,6 +246,68 @@
       dl.append(dt, dd);
     }
     if (e.tid) $('terminal-id').value = e.tid;
+  }
+
+  // ---- one exchange's frames ----
+
+  // The frames are read from the host when an exchange is opened: it decodes
+  // and masks them then, not while it answers terminals. A later opening
+  // makes an earlier answer stale.
+  let framesWanted = 0;
+
+  async function loadFrames(seq) {
+    const ticket = ++framesWanted;
+    const note = $('frames-note');
+    $('frames').hidden = true;
+    note.hidden = !seq;
+    note.textContent = seq ? 'Reading the frames…' : '';
+    if (!seq) return;
+    let x;
+    try {
+      x = await api('GET', '/journal/' + seq);
+    } catch (err) {
+      if (ticket !== framesWanted) return;
+      if (!(err instanceof APIError) || err.status !== 404) throw err;
+      note.textContent = 'No frames: ' + err.message + '.';
+      return;
+    }
+    if (ticket !== framesWanted) return;
+    renderFrame($('frame-request'), x && x.request);
+    renderFrame($('frame-response'), x && x.response);
+    note.hidden = true;
+    $('frames').hidden = false;
+  }
+
+  // renderFrame shows one message: its fields by number, then its bytes in
+  // hex. The host has masked the card data in both.
+  function renderFrame(section, d) {
+    section.querySelector('.frame-mti').textContent = d ? d.mti || '' : '';
+    const body = section.querySelector('.frame-body');
+    body.replaceChildren();
+    if (!d) {
+      body.appendChild(el('p', 'empty', 'The host built no response.'));
+      return;
+    }
+    if (d.error) body.appendChild(el('p', 'frame-error', d.error));
+    const tbody = el('tbody');
+    if (d.preamble) tbody.appendChild(fieldRow('preamble', 'TPDU and header', d.preamble, false));
+    for (const f of d.fields || []) tbody.appendChild(fieldRow(String(f.id), f.name, f.value, f.masked));
+    const table = el('table', 'frame-fields');
+    table.appendChild(tbody);
+    const hex = el('pre', 'frame-hex', d.hex);
+    hex.title = 'card data shows as **';
+    body.append(table, el('p', 'muted', 'Raw frame, card data masked'), hex);
+  }
+
+  function fieldRow(id, name, value, masked) {
+    const tr = el('tr');
+    tr.dataset.field = id;
+    const v = el('td', 'c-value' + (masked ? ' masked' : ''), id === '2' ? maskPAN(value) : value);
+    if (masked) v.title = 'card data, masked';
+    const n = el('td', 'c-name', name);
+    n.title = name || '';
+    tr.append(el('td', 'c-id', id), n, v);
+    return tr;
   }
 
   $('exchange-rows').addEventListener('click', (ev) => {

@@ -1,0 +1,179 @@
+package dialect
+
+import (
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/moov-io/iso8583/field"
+
+	"github.com/acqsim/acqsim/txn"
+)
+
+// Detail is one frame as a person reads it, with card data masked: what the
+// admin API's detail view of an exchange shows.
+type Detail struct {
+	// Preamble is the bytes before the MTI in hex (the cup TPDU and header);
+	// empty in dialects without one.
+	Preamble string `json:"preamble,omitempty"`
+	// MTI is the message type, empty when it does not decode.
+	MTI string `json:"mti,omitempty"`
+	// Fields are the message's fields in order of number, the bitmap aside,
+	// with card data masked.
+	Fields []FieldDetail `json:"fields"`
+	// Hex is the whole frame (preamble and message; no length header) in
+	// upper-case hex, with each byte of a card-data field, its length prefix
+	// included, shown as "**".
+	Hex string `json:"hex"`
+	// Error says what of the frame does not decode. Nothing says where card
+	// data lies in bytes that do not decode, so they are masked in Hex.
+	Error string `json:"error,omitempty"`
+}
+
+// FieldDetail is one field of a Detail.
+type FieldDetail struct {
+	ID int `json:"id"`
+	// Name is the field's description in the dialect's spec.
+	Name  string `json:"name"`
+	Value string `json:"value"`
+	// Masked says that Value is card data with some or all of it replaced
+	// by '*'.
+	Masked bool `json:"masked,omitempty"`
+}
+
+// Describe reads a frame (preamble and message, as the journal keeps them)
+// for a person: every field by number, and the raw bytes in hex, card data
+// masked in both. It never fails: what does not decode is said in the
+// Detail's Error and masked. It is not on the host's hot path; it runs when
+// someone asks to see an exchange.
+func (d *Dialect) Describe(frame []byte) Detail {
+	pre := min(d.Preamble, len(frame))
+	dt := Detail{Preamble: strings.ToUpper(hex.EncodeToString(frame[:pre])), Fields: []FieldDetail{}}
+	body := frame[pre:]
+	// mask marks the body's bytes shown as "**". Until the walk below has
+	// accounted for a byte, it is masked.
+	mask := make([]bool, len(body))
+	for i := range mask {
+		mask[i] = true
+	}
+	off, err := d.walk(body, func(id int, f field.Field, start, end int) error {
+		v, err := f.String()
+		if err != nil {
+			return err
+		}
+		if id == 0 {
+			if !isMTI(v) {
+				return ErrNoMTI
+			}
+			dt.MTI = v
+		}
+		masker := cardMask(dt.MTI, id)
+		for i := start; i < end; i++ {
+			mask[i] = masker != nil
+		}
+		if id < 2 {
+			return nil // the MTI is said above; the bitmap is in Hex
+		}
+		fd := FieldDetail{ID: id, Name: f.Spec().Description, Value: v}
+		if masker != nil {
+			fd.Value, fd.Masked = masker(v), true
+		}
+		dt.Fields = append(dt.Fields, fd)
+		return nil
+	})
+	switch {
+	case err != nil:
+		dt.Error = err.Error()
+	case off < len(body):
+		dt.Error = fmt.Sprintf("%d bytes after the last field", len(body)-off)
+	}
+
+	const digits = "0123456789ABCDEF"
+	var b strings.Builder
+	b.Grow(2 * len(frame))
+	b.WriteString(dt.Preamble)
+	for i, c := range body {
+		if mask[i] {
+			b.WriteString("**")
+		} else {
+			b.WriteByte(digits[c>>4])
+			b.WriteByte(digits[c&0x0F])
+		}
+	}
+	dt.Hex = b.String()
+	return dt
+}
+
+// walk unpacks a message field by field, as iso8583.Message.Unpack does,
+// calling visit with each field (0 the MTI, 1 the bitmap) and where its bytes
+// lie in body. It returns how far into body it got: to the end of the last
+// field when it returns no error.
+func (d *Dialect) walk(body []byte, visit func(id int, f field.Field, start, end int) error) (int, error) {
+	off := 0
+	one := func(id int, f field.Field) error {
+		n, err := f.Unpack(body[off:])
+		if err == nil {
+			err = visit(id, f, off, off+n)
+		}
+		switch {
+		case err == nil:
+			off += n
+			return nil
+		case id == 0:
+			return ErrNoMTI
+		default:
+			// Not the library's error, which may quote the field's content.
+			return &FieldError{Field: strconv.Itoa(id), Err: errDoesNotDecode}
+		}
+	}
+	if err := one(0, field.NewInstanceOf(d.Spec.Fields[0])); err != nil {
+		return off, err
+	}
+	bitmap, ok := field.NewInstanceOf(d.Spec.Fields[1]).(*field.Bitmap)
+	if !ok {
+		return off, fmt.Errorf("the %s spec's field 1 is not a bitmap", d.Name)
+	}
+	bitmap.Reset()
+	if err := one(1, bitmap); err != nil {
+		return off, err
+	}
+	for id := 2; id <= bitmap.Len(); id++ {
+		if bitmap.IsBitmapPresenceBit(id) || !bitmap.IsSet(id) {
+			continue
+		}
+		spec, ok := d.Spec.Fields[id]
+		if !ok {
+			return off, &FieldError{Field: strconv.Itoa(id), Err: fmt.Errorf("not in the %s spec", d.Name)}
+		}
+		if err := one(id, field.NewInstanceOf(spec)); err != nil {
+			return off, err
+		}
+	}
+	return off, nil
+}
+
+var errDoesNotDecode = errors.New("does not decode")
+
+// cardMask returns how a field of a message of type mti is masked, or nil
+// for a field that holds no card data. It masks what moov-io/iso8583's
+// DefaultFilters do, and more.
+func cardMask(mti string, id int) func(string) string {
+	switch id {
+	case 2, 20, 34: // card number, its country code, the extended card number
+		return txn.MaskPAN
+	case 35, 36, 45: // tracks 2, 3 and 1
+		return txn.MaskTrack
+	case 52, 55: // PIN block, ICC data
+		return maskAll
+	case 48:
+		// cup batch-upload records carry card numbers among their other data.
+		if strings.HasPrefix(mti, "032") {
+			return maskAll
+		}
+	}
+	return nil
+}
+
+func maskAll(s string) string { return strings.Repeat("*", len(s)) }
