@@ -4,6 +4,7 @@
 package ledger
 
 import (
+	"slices"
 	"sort"
 	"time"
 
@@ -95,7 +96,7 @@ func Settlements(records []acquirer.Record, batches []acquirer.Batch, f Filter) 
 			s.FundsAvailable = r.Terms.FundsAt
 		}
 		for _, fault := range r.Terms.Faults {
-			if !contains(s.Faults, fault) {
+			if !slices.Contains(s.Faults, fault) {
 				s.Faults = append(s.Faults, fault)
 			}
 		}
@@ -131,7 +132,7 @@ func Settlements(records []acquirer.Record, batches []acquirer.Batch, f Filter) 
 // contribution is what one record adds to its settlement: its signed gross
 // and fee, or false when it adds nothing.
 func contribution(r acquirer.Record) (gross, fee int64, ok bool) {
-	chargedAnyway := r.State == "voided" && contains(r.Terms.Faults, "fee-on-void")
+	chargedAnyway := r.State == "voided" && slices.Contains(r.Terms.Faults, "fee-on-void")
 	switch {
 	case r.State == "approved":
 	case chargedAnyway:
@@ -146,13 +147,4 @@ func contribution(r acquirer.Record) (gross, fee int64, ok bool) {
 		return -r.Amount, r.Terms.Fee, true
 	}
 	return 0, 0, false
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }

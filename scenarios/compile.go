@@ -9,6 +9,7 @@ import (
 	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/vm"
 
+	"github.com/acqsim/acqsim/acquirer"
 	"github.com/acqsim/acqsim/host/fault"
 	"github.com/acqsim/acqsim/txn"
 )
@@ -122,11 +123,8 @@ func compileMatch(src string) (*vm.Program, error) {
 
 // timeOfDay reads "HH:MM" as minutes after midnight.
 func timeOfDay(s string) (int, error) {
-	t, err := time.Parse("15:04", s)
-	if err != nil {
-		return 0, fmt.Errorf("time of day %q: want HH:MM", s)
-	}
-	return t.Hour()*60 + t.Minute(), nil
+	d, err := acquirer.ParseTimeOfDay(s)
+	return int(d / time.Minute), err
 }
 
 var (

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -65,7 +66,7 @@ request, batch upload when out of balance, end of batch).`,
   acqsim send settle
   acqsim send sale --amount 1 --count 10000     # measure one client's throughput`,
 		Args: func(cmd *cobra.Command, args []string) error {
-			if len(args) != 1 || !contains(flows, args[0]) {
+			if len(args) != 1 || !slices.Contains(flows, args[0]) {
 				return usagef("send needs one FLOW: %s", strings.Join(flows, ", "))
 			}
 			return nil

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -148,7 +149,7 @@ func serve(ctx context.Context, stdout, stderr io.Writer, f serveFlags) error {
 		JournalSize: f.journalSize, JournalFile: f.journalFile, Scenario: f.scenario, Logger: log,
 		AdminToken: cmp.Or(f.adminToken, os.Getenv("ACQSIM_ADMIN_TOKEN")),
 	}
-	if !contains(dialect.Names, f.dialect) {
+	if !slices.Contains(dialect.Names, f.dialect) {
 		return usagef("--dialect %q: want iso87ascii or cup", f.dialect)
 	}
 	if _, err := dialect.ParseLengthHeader(f.lengthHeader); err != nil {
@@ -193,15 +194,6 @@ func serve(ctx context.Context, stdout, stderr io.Writer, f serveFlags) error {
 	}
 	log.Info("stopped")
 	return serveErr
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 func orNone(s string) string {
