@@ -384,13 +384,14 @@ func (h *Host) uploadEnd(t *terminal, r *txn.Request) txn.Decision {
 
 // terms are how a transaction settles: as the request says (scenario
 // merchant settings), or T1 on the host's calendar, funds at 09:00 on the
-// settlement date, no fee.
+// settlement date, no fee. They are fixed on the request, so that a replay
+// from the journal gives the same dates whatever the calendar is then.
 func (h *Host) terms(r *txn.Request, now time.Time) txn.Terms {
-	if r.Terms != nil {
-		return *r.Terms
+	if r.Terms == nil {
+		day := h.cfg.Calendar.SettlementDate(now)
+		r.Terms = &txn.Terms{Mode: "T1", Settlement: day, FundsAt: day.Add(9 * time.Hour)}
 	}
-	day := h.cfg.Calendar.SettlementDate(now)
-	return txn.Terms{Mode: "T1", Settlement: day, FundsAt: day.Add(9 * time.Hour)}
+	return *r.Terms
 }
 
 // isDigits reports whether s is n decimal digits.

@@ -4,6 +4,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -15,7 +16,8 @@ import (
 // after it is never lost. The latest capacity entries are loaded back.
 func Open(path string, capacity int) (*Journal, error) {
 	j := New(capacity)
-	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(5000)"
+	// One host per file: the exclusive lock keeps a second process out.
+	dsn := "file:" + path + "?_pragma=locking_mode(EXCLUSIVE)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(1000)"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("opening the journal %s: %w", path, err)
@@ -23,6 +25,9 @@ func Open(path string, capacity int) (*Journal, error) {
 	db.SetMaxOpenConns(1) // one writer; SQLite serialises writes anyway
 	if err := migrate(db); err != nil {
 		db.Close()
+		if strings.Contains(err.Error(), "locked") {
+			return nil, fmt.Errorf("journal %s is in use by another host: %w", path, err)
+		}
 		return nil, fmt.Errorf("journal %s: %w", path, err)
 	}
 	if err := j.load(db); err != nil {
