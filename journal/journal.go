@@ -91,8 +91,8 @@ func (f Filter) Match(e *Entry) bool {
 // concurrent use.
 type Journal struct {
 	mu      sync.Mutex
-	entries []Entry // a ring once full
-	next    int     // where the next entry goes once full
+	entries ring // a ring once full
+	next    int  // where the next entry goes once full
 	seq     uint64
 	cap     int
 
@@ -182,10 +182,10 @@ func (j *Journal) Subscribe(buffer int) (entries <-chan Entry, cancel func()) {
 // remember keeps e in the in-memory ring; j.mu is held.
 func (j *Journal) remember(e Entry) {
 	e.Replay = "" // kept on disk only
-	if len(j.entries) < j.cap {
-		j.entries = append(j.entries, e)
+	if j.entries.len() < j.cap {
+		j.entries.append(e)
 	} else {
-		j.entries[j.next] = e
+		*j.entries.at(j.next) = e
 		j.next = (j.next + 1) % j.cap
 	}
 }
@@ -195,9 +195,9 @@ func (j *Journal) Query(f Filter) []Entry {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	out := []Entry{}
-	n := len(j.entries)
+	n := j.entries.len()
 	for i := 0; i < n; i++ {
-		e := &j.entries[(j.next+i)%n]
+		e := j.entries.at((j.next + i) % n)
 		if f.Match(e) {
 			out = append(out, *e)
 			out[len(out)-1].Request, out[len(out)-1].Response = "", ""
@@ -218,20 +218,42 @@ func (j *Journal) Query(f Filter) []Entry {
 func (j *Journal) Get(seq uint64) (Entry, bool) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	n := len(j.entries)
+	n := j.entries.len()
 	// Oldest first from j.next, numbered in increasing order (with gaps only
 	// where a durable journal's file has them).
-	i := sort.Search(n, func(i int) bool { return j.entries[(j.next+i)%n].Seq >= seq })
-	if i == n || j.entries[(j.next+i)%n].Seq != seq {
+	i := sort.Search(n, func(i int) bool { return j.entries.at((j.next+i)%n).Seq >= seq })
+	if i == n || j.entries.at((j.next+i)%n).Seq != seq {
 		return Entry{}, false
 	}
-	return j.entries[(j.next+i)%n], true
+	return *j.entries.at((j.next + i) % n), true
 }
 
 // Reset forgets every entry; numbering goes on.
 func (j *Journal) Reset() {
 	j.mu.Lock()
-	j.entries = nil
+	j.entries = ring{}
 	j.next = 0
 	j.mu.Unlock()
+}
+
+// ring holds entries in fixed-size chunks: growing it never copies what it
+// holds (a 100,000-entry journal would otherwise be copied over and over on
+// the request path while it fills).
+type ring struct {
+	chunks [][]Entry
+	n      int
+}
+
+const chunkSize = 1024
+
+func (r *ring) len() int { return r.n }
+
+func (r *ring) at(i int) *Entry { return &r.chunks[i/chunkSize][i%chunkSize] }
+
+func (r *ring) append(e Entry) {
+	if r.n%chunkSize == 0 {
+		r.chunks = append(r.chunks, make([]Entry, chunkSize))
+	}
+	r.chunks[r.n/chunkSize][r.n%chunkSize] = e
+	r.n++
 }
