@@ -1,12 +1,15 @@
 // Package host is the TCP host terminals talk to. Each connection reads frames,
 // decodes them in the configured dialect, asks the decider what to answer and
-// writes the answer back, and the journal records every exchange.
+// writes the answer back, and the journal records every exchange. Given a
+// listener from crypto/tls, it serves terminals over TLS.
 package host
 
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -58,6 +61,10 @@ type Server struct {
 	// WriteTimeout bounds each response write, so a terminal that stops
 	// reading cannot hold the host; zero means DefaultWriteTimeout.
 	WriteTimeout time.Duration
+	// MaxConnections, when positive, is how many terminal connections may be
+	// open at once: one more is accepted and reset at once, and journalled
+	// (at most once a second, so that a flood cannot fill the journal).
+	MaxConnections int
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
@@ -66,7 +73,17 @@ type Server struct {
 	closing   atomic.Bool
 	// refuseUntil is when the host takes new connections again (Unix ns).
 	refuseUntil atomic.Int64
+	// refused counts connections turned away beyond MaxConnections;
+	// refusedNoted is when the last refusal was journalled (Unix ns) and
+	// refusedThen how many had been refused by then.
+	refused      atomic.Uint64
+	refusedNoted atomic.Int64
+	refusedThen  atomic.Uint64
 }
+
+// Refused is how many connections have been turned away because
+// MaxConnections were open.
+func (s *Server) Refused() uint64 { return s.refused.Load() }
 
 // Connections is how many terminal connections are open.
 func (s *Server) Connections() int {
@@ -112,12 +129,37 @@ func (s *Server) Serve(l net.Listener) error {
 			continue
 		}
 		c := &conn{srv: s, rwc: rwc, addr: rwc.RemoteAddr().String(), timers: map[*time.Timer]struct{}{}}
-		if !s.trackConn(c, true) {
+		switch open, err := s.admit(c); {
+		case errors.Is(err, errFull):
+			s.refuse(c, open)
+			continue
+		case err != nil:
 			rwc.Close()
-			return ErrServerClosed
+			return err
 		}
 		go c.serve()
 	}
+}
+
+// errFull reports a connection turned away because MaxConnections are open.
+var errFull = errors.New("too many connections")
+
+// refuse resets a connection beyond MaxConnections. The refusal is journalled
+// and logged before the reset, so that a terminal that sees it finds it in
+// the journal, and at most once a second, saying how many were refused since.
+func (s *Server) refuse(c *conn, open int) {
+	n := s.refused.Add(1)
+	now := time.Now().UnixNano()
+	if last := s.refusedNoted.Load(); now-last >= int64(time.Second) && s.refusedNoted.CompareAndSwap(last, now) {
+		since := n - s.refusedThen.Swap(n)
+		s.logger().Warn("connection refused: too many connections open", "conn", c.addr,
+			"open", open, "max_connections", s.MaxConnections, "refused_since_last_warning", since)
+		c.journal(journal.Entry{
+			Error:    fmt.Sprintf("connection refused: %d connections open (--max-connections)", open),
+			Decision: fmt.Sprintf("%d refused since the last such entry (this one included)", since),
+		})
+	}
+	resetConn(c.rwc)
 }
 
 // isTemporary reports accept errors worth retrying, such as running out of
@@ -178,23 +220,32 @@ func (s *Server) track(l net.Listener, add bool) bool {
 	return true
 }
 
-func (s *Server) trackConn(c *conn, add bool) bool {
+// admit starts tracking a new connection, whose goroutine then calls forget
+// and s.wg.Done. It refuses once Shutdown has begun (ErrServerClosed), so that
+// no connection is left behind it, and when MaxConnections are open (errFull);
+// open is how many are.
+func (s *Server) admit(c *conn) (open int, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.conns == nil {
 		s.conns = map[*conn]struct{}{}
 	}
-	if !add {
-		delete(s.conns, c)
-		s.wg.Done()
-		return true
-	}
 	if s.closing.Load() {
-		return false
+		return len(s.conns), ErrServerClosed
+	}
+	if s.MaxConnections > 0 && len(s.conns) >= s.MaxConnections {
+		return len(s.conns), errFull
 	}
 	s.conns[c] = struct{}{}
 	s.wg.Add(1)
-	return true
+	return len(s.conns), nil
+}
+
+// forget stops counting a connection that is closing.
+func (s *Server) forget(c *conn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
 }
 
 func (s *Server) logger() *slog.Logger {
@@ -241,11 +292,17 @@ func (c *conn) serve() {
 	s := c.srv
 	log := s.logger().With("conn", c.addr)
 	defer func() {
+		// Forgotten before it is closed: once the terminal sees the host
+		// hang up, its place under MaxConnections is free.
+		s.forget(c)
 		c.rwc.Close()
 		c.stopTimers()
-		s.trackConn(c, false)
+		s.wg.Done()
 	}()
 	log.Debug("connected")
+	if tc, ok := c.rwc.(*tls.Conn); ok && !c.handshake(log, tc) {
+		return
+	}
 	r := bufio.NewReaderSize(c.rwc, 4096)
 	var buf []byte
 	for {
@@ -274,6 +331,32 @@ func (c *conn) serve() {
 			return
 		}
 	}
+}
+
+// handshake runs the TLS handshake under the deadlines a frame would have, so
+// that an idle timeout or Shutdown ends a terminal that never completes it.
+func (c *conn) handshake(log *slog.Logger, tc *tls.Conn) bool {
+	s := c.srv
+	if s.IdleTimeout > 0 {
+		tc.SetReadDeadline(time.Now().Add(s.IdleTimeout))
+	}
+	tc.SetWriteDeadline(time.Now().Add(s.writeTimeout()))
+	if s.closing.Load() { // after the deadline is set: see serve
+		log.Debug("closed for shutdown")
+		return false
+	}
+	err := tc.Handshake()
+	if err == nil {
+		return true
+	}
+	switch {
+	case errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || errors.Is(err, os.ErrDeadlineExceeded):
+		c.readFailed(log, err) // a probe that connects and leaves, an idle peer, Shutdown
+	default:
+		log.Warn("closing connection: TLS handshake failed", "err", err)
+		c.journal(journal.Entry{Error: "tls handshake: " + err.Error()})
+	}
+	return false
 }
 
 // readFailed says why a connection ends. A peer hanging up between frames or
@@ -321,7 +404,12 @@ func (c *conn) Close() { c.rwc.Close() }
 // Reset aborts the connection with a TCP RST.
 func (c *conn) Reset() { resetConn(c.rwc) }
 
+// resetConn aborts a connection with a TCP RST. A TLS connection is aborted
+// underneath, without the close_notify alert a clean close would send first.
 func resetConn(rwc net.Conn) {
+	if tc, ok := rwc.(*tls.Conn); ok {
+		rwc = tc.NetConn()
+	}
 	if tc, ok := rwc.(*net.TCPConn); ok {
 		tc.SetLinger(0)
 	}

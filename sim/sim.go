@@ -5,6 +5,8 @@ package sim
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -56,6 +58,18 @@ type Config struct {
 	IdleTimeout time.Duration
 	// WriteTimeout bounds each response write; default host.DefaultWriteTimeout.
 	WriteTimeout time.Duration
+	// MaxConnections, when positive, is how many terminal connections may be
+	// open at once; one more is reset at once and journalled (at most once a
+	// second). Zero means no limit.
+	MaxConnections int
+	// TLSCert and TLSKey, when set, are PEM files of the certificate and
+	// private key terminals connect to over TLS (1.2 or later) instead of
+	// plain TCP.
+	TLSCert, TLSKey string
+	// TLSClientCA, when set, is a PEM file of the CA certificates terminals'
+	// client certificates must be signed by: a terminal without a valid one
+	// is refused during the handshake. It needs TLSCert and TLSKey.
+	TLSClientCA string
 	// JournalSize is how many exchanges the journal keeps in memory; default
 	// journal.DefaultCapacity.
 	JournalSize int
@@ -152,6 +166,14 @@ func Start(cfg Config) (*Sim, error) {
 		return nil, ConfigError{err}
 	}
 
+	if cfg.MaxConnections < 0 {
+		return nil, ConfigError{errors.New("max connections must not be negative")}
+	}
+	tlsCfg, err := serverTLS(cfg)
+	if err != nil {
+		return nil, ConfigError{err}
+	}
+
 	lib, err := scenarios.BuiltIn()
 	if err != nil {
 		return nil, err
@@ -189,11 +211,14 @@ func Start(cfg Config) (*Sim, error) {
 	s.iso = &host.Server{
 		Dialect: d, Framer: d.Framer(lh, cfg.MaxFrame), Planner: engine, Keys: acq, Location: cfg.Location,
 		Journal: s.Journal, Clock: s.Clock, Logger: log,
-		IdleTimeout: cfg.IdleTimeout, WriteTimeout: cfg.WriteTimeout,
+		IdleTimeout: cfg.IdleTimeout, WriteTimeout: cfg.WriteTimeout, MaxConnections: cfg.MaxConnections,
 	}
 	if s.isoLn, err = net.Listen("tcp", cfg.Listen); err != nil {
 		jn.Close()
 		return nil, fmt.Errorf("listening for terminals: %w", err)
+	}
+	if tlsCfg != nil {
+		s.isoLn = tls.NewListener(s.isoLn, tlsCfg)
 	}
 	if cfg.Admin != "off" {
 		if s.adminLn, err = net.Listen("tcp", cfg.Admin); err != nil {
@@ -242,6 +267,10 @@ func (s *Sim) Addr() string { return s.isoLn.Addr().String() }
 
 // Connections is how many terminal connections are open.
 func (s *Sim) Connections() int { return s.iso.Connections() }
+
+// Refused is how many terminal connections were turned away because
+// MaxConnections were open.
+func (s *Sim) Refused() uint64 { return s.iso.Refused() }
 
 // AdminAddr is the admin API's address, or "off".
 func (s *Sim) AdminAddr() string {
@@ -314,6 +343,37 @@ func (s *Sim) Shutdown(ctx context.Context) error {
 		err = jerr
 	}
 	return err
+}
+
+// serverTLS is the terminal listener's TLS configuration, or nil for plain TCP.
+func serverTLS(cfg Config) (*tls.Config, error) {
+	if cfg.TLSCert == "" && cfg.TLSKey == "" {
+		if cfg.TLSClientCA != "" {
+			return nil, errors.New("a TLS client CA needs a TLS certificate and key for the host")
+		}
+		return nil, nil
+	}
+	if cfg.TLSCert == "" || cfg.TLSKey == "" {
+		return nil, errors.New("TLS needs both a certificate and its private key")
+	}
+	cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+	if err != nil {
+		return nil, fmt.Errorf("TLS certificate %s and key %s: %w", cfg.TLSCert, cfg.TLSKey, err)
+	}
+	tc := &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+	if cfg.TLSClientCA != "" {
+		pem, err := os.ReadFile(cfg.TLSClientCA)
+		if err != nil {
+			return nil, fmt.Errorf("TLS client CA: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("TLS client CA %s: no PEM certificate in it", cfg.TLSClientCA)
+		}
+		tc.ClientCAs = pool
+		tc.ClientAuth = tls.RequireAndVerifyClientCert
+	}
+	return tc, nil
 }
 
 // replay rebuilds the books from a durable journal's events.

@@ -7,6 +7,7 @@ package terminal
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -43,6 +44,10 @@ type Config struct {
 	MasterKey []byte
 	// Timeout is how long to wait for each response; zero means 30 s.
 	Timeout time.Duration
+	// TLS, when set, connects over TLS with this configuration (trusted CAs,
+	// client certificate); nil connects over plain TCP. An empty ServerName
+	// is taken from Addr.
+	TLS *tls.Config
 }
 
 // Card is a test card.
@@ -144,6 +149,9 @@ func Dial(ctx context.Context, cfg Config) (*Terminal, error) {
 		connection.SetMessageWriter(io),
 		connection.SendTimeout(cfg.Timeout),
 		connection.ErrorHandler(func(error) {}),
+		// The caller's configuration as it is: SetTLSConfig would start from
+		// the library's own and copy fields across.
+		func(o *connection.Options) error { o.TLSConfig = cfg.TLS; return nil },
 	)
 	if err != nil {
 		return nil, err

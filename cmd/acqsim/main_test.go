@@ -135,7 +135,13 @@ func TestConfigFile(t *testing.T) {
 func TestUsageErrorsExit2(t *testing.T) {
 	bad := filepath.Join(t.TempDir(), "bad.yaml")
 	os.WriteFile(bad, []byte("dialekt: cup\n"), 0o644)
+	missing := filepath.Join(t.TempDir(), "missing.pem")
 	for _, args := range [][]string{
+		{"serve", "--tls-cert", missing, "--tls-key", missing},
+		{"serve", "--tls-client-ca", missing},
+		{"serve", "--max-connections", "-1"},
+		{"send", "sale", "--tls-ca", missing, "--state-dir", ""},
+		{"send", "sale", "--tls-cert", missing, "--state-dir", ""},
 		{"serve", "--dialect", "iso93"},
 		{"serve", "--length-header", "ascii2"},
 		{"serve", "--clock", "yesterday"},

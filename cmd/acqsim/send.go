@@ -1,6 +1,8 @@
 package main
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -42,6 +44,11 @@ type sendFlags struct {
 	stateDir     string
 	count        int
 	verbose      bool
+	tls          bool
+	tlsCA        string
+	tlsCert      string
+	tlsKey       string
+	tlsInsecure  bool
 }
 
 // flows are what `acqsim send` can do.
@@ -97,6 +104,11 @@ request, batch upload when out of balance, end of batch).`,
 	fl.StringVar(&f.stateDir, "state-dir", defaultStateDir(), "where the terminal keeps its state between runs (empty: keep none)")
 	fl.IntVar(&f.count, "count", 1, "send the flow this many times and print throughput and latency")
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "print every field of each message (card data masked)")
+	fl.BoolVar(&f.tls, "tls", false, "connect over TLS (implied by the other --tls-* flags)")
+	fl.StringVar(&f.tlsCA, "tls-ca", "", "trust the host certificates this CA `file` (PEM) signed (default the system's roots)")
+	fl.StringVar(&f.tlsCert, "tls-cert", "", "client certificate `file` (PEM) to present, with --tls-key")
+	fl.StringVar(&f.tlsKey, "tls-key", "", "private key `file` (PEM) of --tls-cert")
+	fl.BoolVar(&f.tlsInsecure, "tls-insecure", false, "do not verify the host's certificate (self-signed test hosts)")
 	return cmd
 }
 
@@ -143,9 +155,14 @@ func send(cmd *cobra.Command, flow string, f sendFlags) error {
 		card.Track2 = ""
 	}
 
+	tlsCfg, err := clientTLS(f)
+	if err != nil {
+		return err
+	}
+
 	term, err := terminal.Dial(cmd.Context(), terminal.Config{
 		Addr: f.host, Dialect: d, Header: lh, TID: f.tid, MID: f.mid, Card: card,
-		KeyVariant: f.keyVariant, MasterKey: master, Timeout: f.timeout,
+		KeyVariant: f.keyVariant, MasterKey: master, Timeout: f.timeout, TLS: tlsCfg,
 	})
 	if err != nil {
 		return err
@@ -174,6 +191,36 @@ func send(cmd *cobra.Command, flow string, f sendFlags) error {
 		printExchange(out, x, f.verbose)
 	}
 	return err
+}
+
+// clientTLS is the terminal's TLS configuration from the --tls flags, or nil
+// for plain TCP.
+func clientTLS(f sendFlags) (*tls.Config, error) {
+	if !f.tls && f.tlsCA == "" && f.tlsCert == "" && f.tlsKey == "" && !f.tlsInsecure {
+		return nil, nil
+	}
+	tc := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: f.tlsInsecure}
+	if f.tlsCA != "" {
+		pem, err := os.ReadFile(f.tlsCA)
+		if err != nil {
+			return nil, usagef("--tls-ca: %v", err)
+		}
+		tc.RootCAs = x509.NewCertPool()
+		if !tc.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, usagef("--tls-ca %s: no PEM certificate in it", f.tlsCA)
+		}
+	}
+	if (f.tlsCert == "") != (f.tlsKey == "") {
+		return nil, usagef("--tls-cert and --tls-key go together")
+	}
+	if f.tlsCert != "" {
+		cert, err := tls.LoadX509KeyPair(f.tlsCert, f.tlsKey)
+		if err != nil {
+			return nil, usagef("--tls-cert/--tls-key: %v", err)
+		}
+		tc.Certificates = []tls.Certificate{cert}
+	}
+	return tc, nil
 }
 
 // runFlow performs one flow and returns its exchanges.

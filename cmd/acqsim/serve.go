@@ -41,6 +41,10 @@ type serveFlags struct {
 	logLevel     string
 	scenario     string
 	adminToken   string
+	maxConns     int
+	tlsCert      string
+	tlsKey       string
+	tlsClientCA  string
 }
 
 func newServe() *cobra.Command {
@@ -77,6 +81,10 @@ Once both listen, one line containing "listening", "iso8583=HOST:PORT" and
 	fl.StringVar(&f.masterKey, "master-key", "", "terminal master key in hex (8, 16 or 24 bytes) that cup working keys are encrypted under (default a well-known test key)")
 	fl.DurationVar(&f.idleTimeout, "idle-timeout", 0, "close a terminal connection silent for this long (0: never)")
 	fl.DurationVar(&f.writeTimeout, "write-timeout", 10*time.Second, "give up writing a response after this long and close the connection")
+	fl.IntVar(&f.maxConns, "max-connections", 0, "terminal connections open at once; one more is reset at once (0: no limit)")
+	fl.StringVar(&f.tlsCert, "tls-cert", "", "serve terminals over TLS with this certificate `file` (PEM), with --tls-key")
+	fl.StringVar(&f.tlsKey, "tls-key", "", "private key `file` (PEM) of --tls-cert")
+	fl.StringVar(&f.tlsClientCA, "tls-client-ca", "", "require terminals to present a client certificate signed by a CA in this `file` (PEM)")
 	fl.DurationVar(&f.grace, "grace", 10*time.Second, "on SIGINT/SIGTERM, how long in-flight requests may take to finish")
 	fl.IntVar(&f.journalSize, "journal-size", 100_000, "how many exchanges the journal keeps in memory (for the admin API)")
 	fl.StringVar(&f.journalFile, "journal", "", "keep the journal and the books in this SQLite `file`: responses wait until what they commit is on disk, and a restart brings the books back")
@@ -147,7 +155,8 @@ func serve(ctx context.Context, stdout, stderr io.Writer, f serveFlags) error {
 		MaxFrame: f.maxFrame, Seed: f.seed, CutOver: f.cutOver, Holidays: f.holidays,
 		MasterKey: f.masterKey, IdleTimeout: f.idleTimeout, WriteTimeout: f.writeTimeout,
 		JournalSize: f.journalSize, JournalFile: f.journalFile, Scenario: f.scenario, Logger: log,
-		AdminToken: cmp.Or(f.adminToken, os.Getenv("ACQSIM_ADMIN_TOKEN")),
+		AdminToken:     cmp.Or(f.adminToken, os.Getenv("ACQSIM_ADMIN_TOKEN")),
+		MaxConnections: f.maxConns, TLSCert: f.tlsCert, TLSKey: f.tlsKey, TLSClientCA: f.tlsClientCA,
 	}
 	if !slices.Contains(dialect.Names, f.dialect) {
 		return usagef("--dialect %q: want iso87ascii or cup", f.dialect)
@@ -168,6 +177,9 @@ func serve(ctx context.Context, stdout, stderr io.Writer, f serveFlags) error {
 	if f.maxFrame <= 0 {
 		return usagef("--max-frame must be positive")
 	}
+	if f.maxConns < 0 {
+		return usagef("--max-connections must not be negative")
+	}
 
 	s, err := sim.Start(cfg)
 	if err != nil {
@@ -176,9 +188,14 @@ func serve(ctx context.Context, stdout, stderr io.Writer, f serveFlags) error {
 		}
 		return err
 	}
-	fmt.Fprintf(stdout, "acqsim listening iso8583=%s admin=%s dialect=%s length-header=%s scenario=%s\n",
-		s.Addr(), s.AdminAddr(), f.dialect, f.lengthHeader, orNone(f.scenario))
-	log.Info("listening", "iso8583", s.Addr(), "admin", s.AdminAddr(), "dialect", f.dialect, "length_header", f.lengthHeader)
+	tlsOn := ""
+	if f.tlsCert != "" {
+		tlsOn = " tls=on"
+	}
+	fmt.Fprintf(stdout, "acqsim listening iso8583=%s admin=%s dialect=%s length-header=%s scenario=%s%s\n",
+		s.Addr(), s.AdminAddr(), f.dialect, f.lengthHeader, orNone(f.scenario), tlsOn)
+	log.Info("listening", "iso8583", s.Addr(), "admin", s.AdminAddr(), "dialect", f.dialect, "length_header", f.lengthHeader,
+		"tls", f.tlsCert != "")
 
 	var serveErr error
 	select {
