@@ -279,8 +279,7 @@ type conn struct {
 	rwc  net.Conn
 	addr string
 
-	wmu  sync.Mutex // one response on the wire at a time, each written whole
-	wbuf []byte
+	wmu sync.Mutex // one response on the wire at a time, each written whole
 
 	tmu      sync.Mutex // guards timers and done
 	timers   map[*time.Timer]struct{}
