@@ -37,7 +37,7 @@ func (h LengthHeader) max() int {
 	return 9999
 }
 
-func (h LengthHeader) decode(b [2]byte, more []byte) (int, error) {
+func (h LengthHeader) decode(b, more [2]byte) (int, error) {
 	switch h {
 	case Binary2:
 		return int(b[0])<<8 | int(b[1]), nil
@@ -52,10 +52,11 @@ func (h LengthHeader) decode(b [2]byte, more []byte) (int, error) {
 		}
 		return n, nil
 	default: // ASCII4: b holds the first two digits, more the last two
+		digits := [4]byte{b[0], b[1], more[0], more[1]}
 		n := 0
-		for _, c := range append(b[:], more...) {
+		for _, c := range digits {
 			if c < '0' || c > '9' {
-				return 0, fmt.Errorf("%w: ASCII length header %q", ErrBadFrame, append(b[:], more...))
+				return 0, fmt.Errorf("%w: ASCII length header %q", ErrBadFrame, digits[:])
 			}
 			n = n*10 + int(c-'0')
 		}
@@ -108,22 +109,28 @@ const DefaultMaxFrame = 8192
 // preamble followed by the message. It returns io.EOF only when the peer closed
 // the connection between frames.
 func (f Framer) ReadFrame(r *bufio.Reader, buf []byte) ([]byte, error) {
-	var lb [2]byte
-	if _, err := io.ReadFull(r, lb[:]); err != nil {
-		if errors.Is(err, io.ErrUnexpectedEOF) {
-			return nil, fmt.Errorf("%w: connection closed inside a length header", ErrBadFrame)
+	// Byte by byte from the buffered reader: nothing escapes to the heap.
+	var lb, rest [2]byte
+	for i := range lb {
+		c, err := r.ReadByte()
+		if err != nil {
+			if i == 0 {
+				return nil, err // io.EOF between frames: the peer hung up
+			}
+			return nil, fmt.Errorf("%w: connection closed inside a length header: %w", ErrBadFrame, err)
 		}
-		return nil, err
+		lb[i] = c
 	}
-	var more []byte
 	if f.Header.size() == 4 {
-		var rest [2]byte
-		if _, err := io.ReadFull(r, rest[:]); err != nil {
-			return nil, fmt.Errorf("%w: connection closed inside a length header", ErrBadFrame)
+		for i := range rest {
+			c, err := r.ReadByte()
+			if err != nil {
+				return nil, fmt.Errorf("%w: connection closed inside a length header: %w", ErrBadFrame, err)
+			}
+			rest[i] = c
 		}
-		more = rest[:]
 	}
-	n, err := f.Header.decode(lb, more)
+	n, err := f.Header.decode(lb, rest)
 	if err != nil {
 		return nil, err
 	}
