@@ -114,7 +114,7 @@ func isTxn(n ast.Node) bool {
 
 func compileMatch(src string) (*vm.Program, error) {
 	check := &literalChecker{}
-	prog, err := expr.Compile(src, expr.Env(Env{}), expr.AsBool(), expr.Patch(check))
+	prog, err := expr.Compile(src, expr.Env(&Env{}), expr.AsBool(), expr.Patch(check))
 	if err != nil {
 		return nil, err
 	}

@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/vm"
 
 	"github.com/acqsim/acqsim/acquirer"
 	"github.com/acqsim/acqsim/host/fault"
@@ -172,6 +172,7 @@ type binding struct {
 	engine *Engine
 
 	mu     sync.Mutex
+	vm     vm.VM // reused under mu: running a rule allocates no machine
 	counts map[countKey]int
 	usage  map[usageKey]*usage
 	rngs   map[string]*rand.Rand // per terminal, so each terminal's run repeats
@@ -270,11 +271,11 @@ func (b *binding) plan(r *txn.Request, now time.Time) Plan {
 		trace.Action = "books fault: " + strings.Join(terms.Faults, ", ")
 	}
 
-	env := b.env(r, now)
+	env := ptr(b.env(r, now)) // boxed once, not once per rule
 	for i := range b.sc.rules {
 		rule := &b.sc.rules[i]
 		if rule.match != nil {
-			out, err := expr.Run(rule.match, env)
+			out, err := b.vm.Run(rule.match, env)
 			if err != nil || out != true {
 				continue
 			}

@@ -1,0 +1,54 @@
+package scenarios_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/acqsim/acqsim/scenarios"
+	"github.com/acqsim/acqsim/txn"
+)
+
+// BenchmarkPlan is the decision stage: the default host behaviour (no
+// scenario), and a scenario of 100 rules none of which matches a sale, so
+// every rule's expression runs.
+func BenchmarkPlan(b *testing.B) {
+	var many strings.Builder
+	many.WriteString("name: many\nrules:\n")
+	for i := range 100 {
+		fmt.Fprintf(&many, "  - match: txn == \"refund\" && amount == %d\n    respond: {rc: \"05\"}\n", i)
+	}
+	for _, tt := range []struct {
+		name, yaml string
+	}{{"default", ""}, {"100-rules", many.String()}} {
+		b.Run(tt.name, func(b *testing.B) {
+			e := scenarios.NewEngine(approver{}, 1, time.UTC)
+			if tt.yaml != "" {
+				sc, err := scenarios.Load("bench.yaml", []byte(tt.yaml))
+				if err != nil {
+					b.Fatal(err)
+				}
+				e.SetGlobal(sc)
+			}
+			r := &txn.Request{Type: txn.Sale, MTI: "0200", Amount: 12345, TID: "T0000001", MID: "898100012340001", PAN: "6222021234567890123", STAN: "000001"}
+			now := time.Date(2026, 6, 11, 12, 0, 0, 0, time.UTC)
+			b.ReportAllocs()
+			for b.Loop() {
+				if p := e.Plan(r, now); p.Decision.RC != txn.Approved {
+					b.Fatalf("rc %s", p.Decision.RC)
+				}
+			}
+		})
+	}
+}
+
+// approver approves everything, so that only the engine is measured.
+type approver struct{}
+
+func (approver) Decide(*txn.Request, time.Time) txn.Decision { return txn.Decision{RC: txn.Approved} }
+func (approver) Force(_ *txn.Request, _ time.Time, rc string, _ bool) txn.Decision {
+	return txn.Decision{RC: rc}
+}
+func (approver) SignedOn(string, string) bool { return true }
+func (approver) Repeated(*txn.Request) bool   { return false }
