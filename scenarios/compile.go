@@ -7,6 +7,7 @@ import (
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/parser"
 	"github.com/expr-lang/expr/vm"
 
 	"github.com/acqsim/acqsim/acquirer"
@@ -28,7 +29,10 @@ type Compiled struct {
 type compiledRule struct {
 	Rule
 	match *vm.Program // nil matches everything
-	label string      // the rule's name, or "rule N"
+	// txns, when not nil, are the only transaction types match can be true
+	// for: other requests skip the rule without running it.
+	txns  map[string]bool
+	label string // the rule's name, or "rule N"
 }
 
 // Env is what a rule's match expression sees.
@@ -107,6 +111,66 @@ func (c *literalChecker) Visit(node *ast.Node) {
 	}
 }
 
+// txnSet works out from a match expression which transaction types it can
+// be true for, or nil when it cannot tell: txn == "sale" gives {sale}, txn in
+// [...] the list, && the intersection, || the union.
+func txnSet(n ast.Node) map[string]bool {
+	b, ok := n.(*ast.BinaryNode)
+	if !ok {
+		return nil
+	}
+	switch b.Operator {
+	case "&&", "and":
+		l, r := txnSet(b.Left), txnSet(b.Right)
+		switch {
+		case l == nil:
+			return r
+		case r == nil:
+			return l
+		}
+		both := map[string]bool{}
+		for t := range l {
+			if r[t] {
+				both[t] = true
+			}
+		}
+		return both
+	case "||", "or":
+		l, r := txnSet(b.Left), txnSet(b.Right)
+		if l == nil || r == nil {
+			return nil
+		}
+		either := map[string]bool{}
+		for t := range l {
+			either[t] = true
+		}
+		for t := range r {
+			either[t] = true
+		}
+		return either
+	case "==":
+		if s, ok := b.Right.(*ast.StringNode); ok && isTxn(b.Left) {
+			return map[string]bool{s.Value: true}
+		}
+		if s, ok := b.Left.(*ast.StringNode); ok && isTxn(b.Right) {
+			return map[string]bool{s.Value: true}
+		}
+	case "in":
+		if arr, ok := b.Right.(*ast.ArrayNode); ok && isTxn(b.Left) {
+			set := map[string]bool{}
+			for _, e := range arr.Nodes {
+				s, ok := e.(*ast.StringNode)
+				if !ok {
+					return nil
+				}
+				set[s.Value] = true
+			}
+			return set
+		}
+	}
+	return nil
+}
+
 func isTxn(n ast.Node) bool {
 	id, ok := n.(*ast.IdentifierNode)
 	return ok && id.Value == "txn"
@@ -152,6 +216,9 @@ func compile(sc *Scenario, at locator) (*Compiled, error) {
 				return nil, here.at("match").errorf("rule %q: match: %v", cr.label, oneLine(err))
 			}
 			cr.match = prog
+			if tree, err := parser.Parse(r.Match); err == nil {
+				cr.txns = txnSet(tree.Node)
+			}
 		}
 		if !pers[r.Per] {
 			return nil, here.at("per").errorf("rule %q: per %q: want terminal, card, merchant or global", cr.label, r.Per)

@@ -274,6 +274,9 @@ func (b *binding) plan(r *txn.Request, now time.Time) Plan {
 	env := ptr(b.env(r, now)) // boxed once, not once per rule
 	for i := range b.sc.rules {
 		rule := &b.sc.rules[i]
+		if rule.txns != nil && !rule.txns[env.Txn] {
+			continue
+		}
 		if rule.match != nil {
 			out, err := b.vm.Run(rule.match, env)
 			if err != nil || out != true {
