@@ -19,6 +19,15 @@ import (
 // SIGINT does) and returns its exit status.
 func serveInBackground(t *testing.T, args ...string) (iso, admin string, stop func() int) {
 	t.Helper()
+	_, iso, admin, stop = serveInProcess(t, args...)
+	return iso, admin, stop
+}
+
+// serveInProcess runs `acqsim serve args...` in-process and returns its listening
+// line, the addresses in it, and a stop function that cancels it (as SIGINT
+// does) and returns its exit status.
+func serveInProcess(t *testing.T, args ...string) (line, iso, admin string, stop func() int) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	code := make(chan int, 1)
@@ -56,7 +65,7 @@ func serveInBackground(t *testing.T, args ...string) (iso, admin string, stop fu
 			stop()
 		}
 	})
-	return m[1], m[2], stop
+	return line, m[1], m[2], stop
 }
 
 func TestServeAndSend(t *testing.T) {

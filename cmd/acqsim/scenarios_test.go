@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -13,7 +11,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 )
 
 // acqsim runs the command line in-process and returns its exit status,
@@ -188,44 +185,7 @@ func TestScenariosShow(t *testing.T) {
 // serveWithLine is serveInBackground that also returns the listening line.
 func serveWithLine(t *testing.T, args ...string) (line, iso, admin string, stop func() int) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	pr, pw := io.Pipe()
-	code := make(chan int, 1)
-	go func() {
-		code <- run(ctx, append([]string{"serve", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--log-level", "error"}, args...), pw, io.Discard)
-		pw.Close()
-	}()
-	line, err := bufio.NewReader(pr).ReadString('\n')
-	if err != nil {
-		cancel()
-		t.Fatalf("no listening line: %v (exit %d)", err, <-code)
-	}
-	go io.Copy(io.Discard, pr)
-	m := regexp.MustCompile(`listening.* iso8583=(\S+) admin=(\S+)`).FindStringSubmatch(line)
-	if m == nil {
-		cancel()
-		t.Fatalf("listening line %q lacks iso8583= and admin=", line)
-	}
-	stopped := false
-	stop = func() int {
-		if !stopped {
-			stopped = true
-			cancel()
-		}
-		select {
-		case c := <-code:
-			return c
-		case <-time.After(15 * time.Second):
-			t.Fatal("serve did not stop within 15 s of being asked to")
-			return -1
-		}
-	}
-	t.Cleanup(func() {
-		if !stopped {
-			stop()
-		}
-	})
-	return line, m[1], m[2], stop
+	return serveInProcess(t, args...)
 }
 
 func TestServeScenario(t *testing.T) {
