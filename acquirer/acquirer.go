@@ -111,21 +111,16 @@ func (h *Host) batchFor(r *txn.Request) string {
 	if r.Type == txn.Echo || r.Type == txn.Unknown {
 		return ""
 	}
-	if r.Batch != "" && r.Batch != "000000" {
-		return r.Batch
-	}
 	h.mu.Lock()
 	t := h.terminals[terminalKey{r.MID, r.TID}]
 	h.mu.Unlock()
 	if t == nil {
-		return "000001"
+		t = newTerminal() // no state is made for a peek
+	} else {
+		t.mu.Lock()
+		defer t.mu.Unlock()
 	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.batch == "" {
-		return "000001"
-	}
-	return t.batch
+	return t.peekBatch(r)
 }
 
 func withBatch(b string, d txn.Decision) txn.Decision {
@@ -218,7 +213,7 @@ func (h *Host) authCode(rrn string) string {
 
 func (h *Host) signOn(t *terminal, r *txn.Request) txn.Decision {
 	if t.batch == "" {
-		t.batch = "000001"
+		t.batch = firstBatch
 		if isDigits(r.Batch, 6) && r.Batch != "000000" {
 			t.batch = r.Batch
 		}

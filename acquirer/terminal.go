@@ -125,17 +125,26 @@ func dupClass(r *txn.Request) string {
 // batchOf is the batch a request belongs to: the one it names (cup 60.2, iso87
 // F60 on 0500), or the terminal's open batch.
 func (t *terminal) batchOf(r *txn.Request) string {
-	if r.Batch != "" && r.Batch != "000000" {
-		if t.batch == "" {
-			t.batch = r.Batch
-		}
-		return r.Batch
-	}
+	b := t.peekBatch(r)
 	if t.batch == "" {
-		t.batch = "000001"
+		t.batch = b
+	}
+	return b
+}
+
+// peekBatch is batchOf without opening the terminal's first batch.
+func (t *terminal) peekBatch(r *txn.Request) string {
+	switch {
+	case r.Batch != "" && r.Batch != "000000":
+		return r.Batch
+	case t.batch == "":
+		return firstBatch
 	}
 	return t.batch
 }
+
+// firstBatch is a terminal's batch until the host or the terminal says otherwise.
+const firstBatch = "000001"
 
 func (t *terminal) book(rec *record, s state) {
 	rec.state = s
