@@ -192,7 +192,7 @@ func (h *Host) decide(r *txn.Request, now time.Time) txn.Decision {
 	default:
 		d = h.approve(t, r, now)
 	}
-	t.seen[key] = seenRequest{fingerprint: r.Fingerprint, decision: d}
+	t.see(key, seenRequest{fingerprint: r.Fingerprint, decision: d})
 	return d
 }
 
@@ -316,8 +316,13 @@ func (h *Host) reverse(t *terminal, r *txn.Request) txn.Decision {
 	}
 	orig.state = reversed
 	d := txn.Decision{RC: txn.Approved, Note: fmt.Sprintf("reversal: %s with RRN %s reversed", orig.typ, orig.rrn)}
-	if orig.orig != nil && orig.orig.state == voided {
-		orig.orig.state = approved // reversing a void restores what it voided
+	if o := orig.orig; o != nil && o.state == voided {
+		o.state = approved // reversing a void restores what it voided
+		if f := t.folded[o.batch]; o.retired && f != nil {
+			// Counted as voided when it was folded; a voided sale counts as
+			// a debit only where voids count as credits.
+			f.voidsAsDebits.Count(o.typ, o.amount, false, false)
+		}
 	} else {
 		d.Released = orig.released(r)
 	}

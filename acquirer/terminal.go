@@ -14,9 +14,16 @@ type terminal struct {
 	mu sync.Mutex
 
 	batch   string // the open batch; "" until the terminal first needs one
-	records []*record
+	records []*record // the latest maxRecords, oldest first
 	byRRN   map[string]*record
-	seen    map[dupKey]seenRequest
+	// folded holds, per batch, the totals of the records that no longer fit
+	// in records.
+	folded map[string]*foldedTotals
+	// seen holds the latest dupWindow financial requests, for duplicate
+	// detection; seenOrder is the order they came in, a ring from seenNext.
+	seen      map[dupKey]seenRequest
+	seenOrder []dupKey
+	seenNext  int
 	closed  map[string]bool               // batches settled and closed
 	uploads map[string][]txn.UploadRecord // per batch, as the terminal uploaded them
 	keys    WorkingKeys
@@ -32,6 +39,7 @@ type terminal struct {
 func newTerminal() *terminal {
 	return &terminal{
 		byRRN:     map[string]*record{},
+		folded:    map[string]*foldedTotals{},
 		seen:      map[dupKey]seenRequest{},
 		closed:    map[string]bool{},
 		uploads:   map[string][]txn.UploadRecord{},
@@ -99,6 +107,9 @@ type record struct {
 	amount int64
 	// orig is what a void cancelled.
 	orig *record
+	// retired is set once the record no longer fits in the terminal's
+	// records (its state is final).
+	retired bool
 }
 
 // dupKey identifies a request for duplicate detection: merchant and terminal
@@ -146,10 +157,67 @@ func (t *terminal) peekBatch(r *txn.Request) string {
 // firstBatch is a terminal's batch until the host or the terminal says otherwise.
 const firstBatch = "000001"
 
+// How much the host remembers of each terminal: a terminal that never
+// settles (a load test) must not grow the host without bound. Both are far
+// beyond what a terminal's batch holds in the field.
+const (
+	// maxRecords is how many of its latest transactions the host keeps per
+	// terminal, to match voids, reversals and uploads against and to list in
+	// its reports. Older ones still count in their batch's totals, but can
+	// no longer be voided, reversed or listed.
+	maxRecords = 10_000
+	// dupWindow is how many of its latest financial requests the host
+	// remembers per terminal to recognise a retransmission.
+	dupWindow = 4096
+)
+
 func (t *terminal) book(rec *record, s state) {
 	rec.state = s
 	t.records = append(t.records, rec)
 	t.byRRN[rec.rrn] = rec
+	if len(t.records) > maxRecords {
+		t.retire(t.records[0])
+		t.records[0] = nil
+		t.records = t.records[1:]
+	}
+}
+
+// foldedTotals are a batch's totals from records no longer kept, counted
+// both ways a settlement may count voids.
+type foldedTotals struct{ voidsAsDebits, voidsAsCredits txn.Totals }
+
+// retire forgets a transaction, keeping what it adds to its batch's totals.
+// Its state is final from here: a void or reversal can no longer find it.
+func (t *terminal) retire(rec *record) {
+	rec.retired = true
+	if t.byRRN[rec.rrn] == rec {
+		delete(t.byRRN, rec.rrn)
+	}
+	if rec.state != approved && rec.state != voided {
+		return
+	}
+	f := t.folded[rec.batch]
+	if f == nil {
+		f = &foldedTotals{}
+		t.folded[rec.batch] = f
+	}
+	f.voidsAsDebits.Count(rec.typ, rec.amount, rec.state == voided, false)
+	f.voidsAsCredits.Count(rec.typ, rec.amount, rec.state == voided, true)
+}
+
+// see remembers a financial request's answer for duplicate detection,
+// forgetting the oldest beyond dupWindow.
+func (t *terminal) see(k dupKey, s seenRequest) {
+	if _, ok := t.seen[k]; !ok {
+		if len(t.seenOrder) < dupWindow {
+			t.seenOrder = append(t.seenOrder, k)
+		} else {
+			delete(t.seen, t.seenOrder[t.seenNext])
+			t.seenOrder[t.seenNext] = k
+			t.seenNext = (t.seenNext + 1) % dupWindow
+		}
+	}
+	t.seen[k] = s
 }
 
 // findOpenSTAN returns the latest transaction with the given STAN in a batch
@@ -180,6 +248,12 @@ func (t *terminal) findSTAN(stan, batch string) *record {
 // less what was reversed or voided.
 func (t *terminal) totals(batch string, voidsAsCredits bool) txn.Totals {
 	var tot txn.Totals
+	if f := t.folded[batch]; f != nil {
+		tot = f.voidsAsDebits
+		if voidsAsCredits {
+			tot = f.voidsAsCredits
+		}
+	}
 	for _, rec := range t.records {
 		if rec.batch == batch && (rec.state == approved || rec.state == voided) {
 			tot.Count(rec.typ, rec.amount, rec.state == voided, voidsAsCredits)

@@ -183,9 +183,9 @@ func (j *Journal) Subscribe(buffer int) (entries <-chan Entry, cancel func()) {
 func (j *Journal) remember(e Entry) {
 	e.Replay = "" // kept on disk only
 	if j.entries.len() < j.cap {
-		j.entries.append(e)
+		j.entries.append(&e)
 	} else {
-		*j.entries.at(j.next) = e
+		j.entries.put(j.next, &e)
 		j.next = (j.next + 1) % j.cap
 	}
 }
@@ -197,10 +197,8 @@ func (j *Journal) Query(f Filter) []Entry {
 	out := []Entry{}
 	n := j.entries.len()
 	for i := 0; i < n; i++ {
-		e := j.entries.at((j.next + i) % n)
-		if f.Match(e) {
-			out = append(out, *e)
-			out[len(out)-1].Request, out[len(out)-1].Response = "", ""
+		if e := j.entries.at((j.next+i)%n, false); f.Match(&e) {
+			out = append(out, e)
 		}
 	}
 	if f.Limit > 0 && len(out) > f.Limit {
@@ -221,11 +219,11 @@ func (j *Journal) Get(seq uint64) (Entry, bool) {
 	n := j.entries.len()
 	// Oldest first from j.next, numbered in increasing order (with gaps only
 	// where a durable journal's file has them).
-	i := sort.Search(n, func(i int) bool { return j.entries.at((j.next+i)%n).Seq >= seq })
-	if i == n || j.entries.at((j.next+i)%n).Seq != seq {
+	i := sort.Search(n, func(i int) bool { return j.entries.seq((j.next+i)%n) >= seq })
+	if i == n || j.entries.seq((j.next+i)%n) != seq {
 		return Entry{}, false
 	}
-	return *j.entries.at((j.next + i) % n), true
+	return j.entries.at((j.next+i)%n, true), true
 }
 
 // Reset forgets every entry; numbering goes on.
@@ -234,26 +232,4 @@ func (j *Journal) Reset() {
 	j.entries = ring{}
 	j.next = 0
 	j.mu.Unlock()
-}
-
-// ring holds entries in fixed-size chunks: growing it never copies what it
-// holds (a 100,000-entry journal would otherwise be copied over and over on
-// the request path while it fills).
-type ring struct {
-	chunks [][]Entry
-	n      int
-}
-
-const chunkSize = 1024
-
-func (r *ring) len() int { return r.n }
-
-func (r *ring) at(i int) *Entry { return &r.chunks[i/chunkSize][i%chunkSize] }
-
-func (r *ring) append(e Entry) {
-	if r.n%chunkSize == 0 {
-		r.chunks = append(r.chunks, make([]Entry, chunkSize))
-	}
-	r.chunks[r.n/chunkSize][r.n%chunkSize] = e
-	r.n++
 }

@@ -1,0 +1,55 @@
+package acquirer_test
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/acqsim/acqsim/txn"
+)
+
+// A terminal that never settles (a load test) does not grow the host without
+// bound: the host keeps its latest 10,000 transactions, and the older ones
+// still count in the batch's totals, as they were when they were let go or
+// as a later reversal of their void restores them.
+func TestOldTransactionsFoldIntoTotals(t *testing.T) {
+	h := newHost(t, iso87Cfg)
+	// The first sale, voided just before it is let go; the void itself is
+	// still remembered.
+	steps := []step{sale("000001", 100).want("00")}
+	for i := range 9_998 {
+		steps = append(steps, sale(fmt.Sprintf("%06d", 2+i), 1).want("00"))
+	}
+	steps = append(steps, voidByRRN("100000", 100).naming(0).want("00"))
+	for i := range 10 {
+		steps = append(steps, sale(fmt.Sprintf("%06d", 100001+i), 1).want("00"))
+	}
+	ds := play(t, h, now, steps...)
+	if n := len(h.Records()); n != 10_000 {
+		t.Errorf("the host keeps %d records of a terminal, want its latest 10000", n)
+	}
+
+	want := debits(9_998+10+1, 9_998+10+100)
+	play(t, h, now,
+		// The voided sale is gone from memory, yet reversing its void
+		// restores it in the totals.
+		reversal("100000", 100).want("00").noting("reversed"),
+		// An old sale can no longer be found to void.
+		voidByRRN("900001", 1).withRRN(ds[1].RRN).want(txn.OriginalNotFound),
+		// And the batch balances: every sale, the restored one included.
+		settle("900002", want).want("00"),
+	)
+	if b := batchOf(t, h, testTID, "000001"); b.Host != want {
+		t.Errorf("host totals %+v, want %+v", b.Host, want)
+	}
+}
+
+// Out of balance is still seen when the difference is in what was folded.
+func TestFoldedTotalsStillDisagree(t *testing.T) {
+	h := newHost(t, iso87Cfg)
+	var steps []step
+	for i := range 10_500 {
+		steps = append(steps, sale(fmt.Sprintf("%06d", 1+i), 2).want("00"))
+	}
+	play(t, h, now, steps...)
+	play(t, h, now, settle("900001", debits(10_500, 2*10_500-2)).want(txn.OutOfBalance))
+}
