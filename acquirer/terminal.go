@@ -13,7 +13,7 @@ import (
 type terminal struct {
 	mu sync.Mutex
 
-	batch   string // the open batch; "" until the terminal first needs one
+	batch   string    // the open batch; "" until the terminal first needs one
 	records []*record // the latest maxRecords, oldest first
 	byRRN   map[string]*record
 	// folded holds, per batch, the totals of the records that no longer fit
@@ -24,9 +24,9 @@ type terminal struct {
 	seen      map[dupKey]seenRequest
 	seenOrder []dupKey
 	seenNext  int
-	closed  map[string]bool               // batches settled and closed
-	uploads map[string][]txn.UploadRecord // per batch, as the terminal uploaded them
-	keys    WorkingKeys
+	closed    map[string]bool               // batches settled and closed
+	uploads   map[string][]txn.UploadRecord // per batch, as the terminal uploaded them
+	keys      WorkingKeys
 	// signedOn is set by an approved sign-on and cleared by a sign-off.
 	signedOn bool
 	// batches holds each batch's settlement state, once it has one.
