@@ -157,17 +157,17 @@ func CupTotals(t txn.Totals, domestic, foreign txn.Reconciliation) string {
 		pad(t.ForeignDebitAmount, 12) + pad(int64(t.ForeignDebitCount), 3) + pad(t.ForeignCreditAmount, 12) + pad(int64(t.ForeignCreditCount), 3) + code(foreign)
 }
 
-func (cup) write(resp, req *iso8583.Message, r *txn.Request, d *txn.Decision) error {
-	if v := get(req, 60); v != "" {
-		if d.Batch != "" && len(v) >= 8 {
-			v = v[:2] + d.Batch + v[8:]
-		}
-		if err := resp.Field(60, v); err != nil {
+// echoes: the message type and batch (F60), the original transaction (F61),
+// and an end of batch's totals (F48).
+func (cup) echoes(id int, r *txn.Request) bool {
+	return id == 60 || id == 61 || id == 48 && r.Type == txn.UploadEnd
+}
+
+func (cup) write(resp *iso8583.Message, r *txn.Request, d *txn.Decision) error {
+	if v := get(resp, 60); d.Batch != "" && len(v) >= 8 {
+		if err := resp.Field(60, v[:2]+d.Batch+v[8:]); err != nil {
 			return fmt.Errorf("setting field 60: %w", err)
 		}
-	}
-	if v := get(req, 61); v != "" {
-		_ = resp.Field(61, v)
 	}
 	switch r.Type {
 	case txn.SignOn:
@@ -179,10 +179,6 @@ func (cup) write(resp, req *iso8583.Message, r *txn.Request, d *txn.Decision) er
 	case txn.Settlement:
 		if err := resp.Field(48, CupTotals(r.Totals, d.Domestic, d.Foreign)); err != nil {
 			return fmt.Errorf("setting the settlement totals: %w", err)
-		}
-	case txn.UploadEnd:
-		if v := get(req, 48); v != "" {
-			_ = resp.Field(48, v)
 		}
 	case txn.Balance:
 		if d.RC == txn.Approved {

@@ -75,10 +75,10 @@ func (iso87) read(m *iso8583.Message, r *txn.Request) error {
 	return nil
 }
 
-func (iso87) write(resp, req *iso8583.Message, r *txn.Request, d *txn.Decision) error {
-	if v := get(req, 70); v != "" {
-		_ = resp.Field(70, v)
-	}
+// echoes: the network management code of an 0800.
+func (iso87) echoes(id int, _ *txn.Request) bool { return id == 70 }
+
+func (iso87) write(resp *iso8583.Message, r *txn.Request, d *txn.Decision) error {
 	if r.Type == txn.Balance && d.RC == txn.Approved {
 		// account type 00, amount type 02 (available), currency, sign, amount n12
 		if err := resp.Field(54, "0002"+r.Currency+"C"+pad(d.Balance, 12)); err != nil {
