@@ -261,7 +261,7 @@ func (h *Host) void(t *terminal, r *txn.Request, now time.Time) txn.Decision {
 	if r.Orig.STAN != "" {
 		orig = t.findSTAN(r.Orig.STAN, r.Orig.Batch)
 	} else if r.RRN != "" {
-		orig = t.byRRN[r.RRN]
+		orig = t.findRRN(r.RRN)
 	}
 	switch {
 	case orig == nil:

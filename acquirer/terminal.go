@@ -2,6 +2,7 @@ package acquirer
 
 import (
 	"fmt"
+	"sort"
 	"strconv"
 	"sync"
 	"time"
@@ -14,8 +15,7 @@ type terminal struct {
 	mu sync.Mutex
 
 	batch   string    // the open batch; "" until the terminal first needs one
-	records []*record // the latest maxRecords, oldest first
-	byRRN   map[string]*record
+	records []*record // the latest maxRecords, oldest first (so in RRN order)
 	// folded holds, per batch, the totals of the records that no longer fit
 	// in records.
 	folded map[string]*foldedTotals
@@ -38,7 +38,6 @@ type terminal struct {
 
 func newTerminal() *terminal {
 	return &terminal{
-		byRRN:     map[string]*record{},
 		folded:    map[string]*foldedTotals{},
 		seen:      map[dupKey]seenRequest{},
 		closed:    map[string]bool{},
@@ -174,7 +173,6 @@ const (
 func (t *terminal) book(rec *record, s state) {
 	rec.state = s
 	t.records = append(t.records, rec)
-	t.byRRN[rec.rrn] = rec
 	if len(t.records) > maxRecords {
 		t.retire(t.records[0])
 		t.records[0] = nil
@@ -190,9 +188,6 @@ type foldedTotals struct{ voidsAsDebits, voidsAsCredits txn.Totals }
 // Its state is final from here: a void or reversal can no longer find it.
 func (t *terminal) retire(rec *record) {
 	rec.retired = true
-	if t.byRRN[rec.rrn] == rec {
-		delete(t.byRRN, rec.rrn)
-	}
 	if rec.state != approved && rec.state != voided {
 		return
 	}
@@ -218,6 +213,23 @@ func (t *terminal) see(k dupKey, s seenRequest) {
 		}
 	}
 	t.seen[k] = s
+}
+
+// findRRN returns the transaction the host gave the RRN. The host numbers
+// RRNs in order, so a terminal's records are in RRN order and a binary
+// search finds one; the scan behind it covers records replayed out of order
+// (two connections of one terminal, journalled the other way round).
+func (t *terminal) findRRN(rrn string) *record {
+	i := sort.Search(len(t.records), func(i int) bool { return t.records[i].rrn >= rrn })
+	if i < len(t.records) && t.records[i].rrn == rrn {
+		return t.records[i]
+	}
+	for i := len(t.records) - 1; i >= 0; i-- {
+		if t.records[i].rrn == rrn {
+			return t.records[i]
+		}
+	}
+	return nil
 }
 
 // findOpenSTAN returns the latest transaction with the given STAN in a batch
