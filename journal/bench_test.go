@@ -8,12 +8,12 @@ import (
 	"github.com/acqsim/acqsim/journal"
 )
 
-// BenchmarkAppend is the journal stage: in memory, and durable (one commit
-// per append when appends come one at a time, as here; concurrent appends
-// share commits).
+// BenchmarkAppend is the journal stage: in memory, and in a file (with and
+// without a disk flush per commit), one append at a time and from 16
+// goroutines at once (as 16 terminals append: they share commits).
 func BenchmarkAppend(b *testing.B) {
 	e := journal.Entry{Time: time.Now(), MTI: "0200", Txn: "sale", STAN: "000001", TID: "TERM0001", MID: "898100012340001",
-		Amount: 12345, PAN: "476173******0010", RC: "00", Decision: "approved"}
+		Amount: 12345, PAN: "476173******0010", RC: "00", Decision: "approved", Replay: `{"type":"sale"}`}
 	b.Run("memory", func(b *testing.B) {
 		j := journal.New(0)
 		b.ReportAllocs()
@@ -21,17 +21,39 @@ func BenchmarkAppend(b *testing.B) {
 			j.Append(e)
 		}
 	})
-	b.Run("durable", func(b *testing.B) {
-		j, err := journal.Open(filepath.Join(b.TempDir(), "j.db"), 0)
-		if err != nil {
-			b.Fatal(err)
+	for _, fsync := range []bool{false, true} {
+		name := "file"
+		if fsync {
+			name = "file-fsync"
 		}
-		defer j.Close()
-		b.ReportAllocs()
-		for b.Loop() {
-			if err := j.Append(e); err != nil {
+		open := func(b *testing.B) *journal.Journal {
+			j, err := journal.Open(filepath.Join(b.TempDir(), "j.db"), 0, fsync)
+			if err != nil {
 				b.Fatal(err)
 			}
+			b.Cleanup(func() { j.Close() })
+			b.ReportAllocs()
+			return j
 		}
-	})
+		b.Run(name, func(b *testing.B) {
+			j := open(b)
+			for b.Loop() {
+				if err := j.Append(e); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(name+"-16", func(b *testing.B) {
+			j := open(b)
+			b.SetParallelism(8) // 16 goroutines on 2 CPUs
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if err := j.Append(e); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
 }

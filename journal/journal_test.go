@@ -333,7 +333,7 @@ func TestSubscribeAndObserve(t *testing.T) {
 func TestFramesStayInMemory(t *testing.T) {
 	const req, resp = "0200...4761739001010010...", "0210...4761739001010010..."
 	path := filepath.Join(t.TempDir(), "journal.db")
-	j, err := journal.Open(path, 10)
+	j, err := journal.Open(path, 10, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -380,7 +380,7 @@ func TestFramesStayInMemory(t *testing.T) {
 	}
 
 	// Read back from the file, the entry has no frames to show.
-	j, err = journal.Open(path, 10)
+	j, err = journal.Open(path, 10, false)
 	if err != nil {
 		t.Fatal(err)
 	}

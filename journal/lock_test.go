@@ -10,7 +10,7 @@ import (
 // TestOneHostPerFile: a second host cannot open a journal file in use.
 func TestOneHostPerFile(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "j.db")
-	j, err := journal.Open(file, 10)
+	j, err := journal.Open(file, 10, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -18,12 +18,12 @@ func TestOneHostPerFile(t *testing.T) {
 	if err := j.Append(journal.Entry{STAN: "000001"}); err != nil {
 		t.Fatal(err)
 	}
-	if j2, err := journal.Open(file, 10); err == nil {
+	if j2, err := journal.Open(file, 10, false); err == nil {
 		j2.Close()
 		t.Fatal("a second Open of a journal file in use succeeded")
 	}
 	j.Close()
-	j3, err := journal.Open(file, 10)
+	j3, err := journal.Open(file, 10, false)
 	if err != nil {
 		t.Fatalf("reopening after Close: %v", err)
 	}

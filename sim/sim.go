@@ -74,9 +74,12 @@ type Config struct {
 	// journal.DefaultCapacity.
 	JournalSize int
 	// JournalFile, when set, keeps the journal and the books in a SQLite
-	// file: each response is written only once what it commits is on disk,
+	// file: each response is written only once what it commits is in it,
 	// and a restart with the same file brings the books back.
 	JournalFile string
+	// JournalFsync has each commit to the journal file wait for the disk, so
+	// that it outlives a power loss as well as the host being killed.
+	JournalFsync bool
 	// AdminToken, when set, is required on every admin call
 	// ("Authorization: Bearer TOKEN"). An admin API bound to anything but
 	// loopback refuses to start without one.
@@ -190,7 +193,7 @@ func Start(cfg Config) (*Sim, error) {
 
 	jn := journal.New(cfg.JournalSize)
 	if cfg.JournalFile != "" {
-		if jn, err = journal.Open(cfg.JournalFile, cfg.JournalSize); err != nil {
+		if jn, err = journal.Open(cfg.JournalFile, cfg.JournalSize, cfg.JournalFsync); err != nil {
 			return nil, err
 		}
 		if err := replay(jn, acq); err != nil {

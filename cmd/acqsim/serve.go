@@ -37,6 +37,7 @@ type serveFlags struct {
 	grace        time.Duration
 	journalSize  int
 	journalFile  string
+	journalFsync bool
 	logFormat    string
 	logLevel     string
 	scenario     string
@@ -87,7 +88,8 @@ Once both listen, one line containing "listening", "iso8583=HOST:PORT" and
 	fl.StringVar(&f.tlsClientCA, "tls-client-ca", "", "require terminals to present a client certificate signed by a CA in this `file` (PEM)")
 	fl.DurationVar(&f.grace, "grace", 10*time.Second, "on SIGINT/SIGTERM, how long in-flight requests may take to finish")
 	fl.IntVar(&f.journalSize, "journal-size", 100_000, "how many exchanges the journal keeps in memory (for the admin API)")
-	fl.StringVar(&f.journalFile, "journal", "", "keep the journal and the books in this SQLite `file`: responses wait until what they commit is on disk, and a restart brings the books back")
+	fl.StringVar(&f.journalFile, "journal", "", "keep the journal and the books in this SQLite `file`: responses wait until what they commit is in the file, and a restart brings the books back")
+	fl.BoolVar(&f.journalFsync, "journal-fsync", false, "with --journal, flush the disk at every commit, so that answered exchanges outlive a power loss, not only acqsim being killed (slower)")
 	fl.StringVar(&f.scenario, "scenario", "", "scenario for every terminal: a built-in `name` (acqsim scenarios list) or a file")
 	fl.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
 	fl.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
@@ -154,7 +156,7 @@ func serve(ctx context.Context, stdout, stderr io.Writer, f serveFlags) error {
 		Listen: f.listen, Admin: f.admin, Dialect: f.dialect, LengthHeader: f.lengthHeader,
 		MaxFrame: f.maxFrame, Seed: f.seed, CutOver: f.cutOver, Holidays: f.holidays,
 		MasterKey: f.masterKey, IdleTimeout: f.idleTimeout, WriteTimeout: f.writeTimeout,
-		JournalSize: f.journalSize, JournalFile: f.journalFile, Scenario: f.scenario, Logger: log,
+		JournalSize: f.journalSize, JournalFile: f.journalFile, JournalFsync: f.journalFsync, Scenario: f.scenario, Logger: log,
 		AdminToken:     cmp.Or(f.adminToken, os.Getenv("ACQSIM_ADMIN_TOKEN")),
 		MaxConnections: f.maxConns, TLSCert: f.tlsCert, TLSKey: f.tlsKey, TLSClientCA: f.tlsClientCA,
 	}
