@@ -389,3 +389,52 @@ func TestFramesStayInMemory(t *testing.T) {
 		t.Errorf("after reopening, Get(2) = %+v, %v; want the entry without frames", e, ok)
 	}
 }
+
+// Entries appended at once share commits, inserted many rows a statement
+// (64, 8, then one at a time): every one of them is in the file, whole, in
+// order, with its replay event.
+func TestConcurrentAppendsAllReachTheFile(t *testing.T) {
+	const n = 333
+	path := filepath.Join(t.TempDir(), "journal.db")
+	j, err := journal.Open(path, n, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			stan := fmt.Sprintf("%06d", i)
+			if err := j.Append(journal.Entry{STAN: stan, TID: "T" + stan, Amount: int64(i), Replay: `{"stan":"` + stan + `"}`}); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	j, err = journal.Open(path, n, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	got := j.Query(journal.Filter{})
+	if len(got) != n {
+		t.Fatalf("%d entries read back, want %d", len(got), n)
+	}
+	events, err := j.Events()
+	if err != nil || len(events) != n {
+		t.Fatalf("%d replay events read back (%v), want %d", len(events), err, n)
+	}
+	for k, e := range got {
+		if e.Seq != uint64(k+1) || e.TID != "T"+e.STAN || fmt.Sprintf("%06d", e.Amount) != e.STAN {
+			t.Errorf("entry %d read back as %+v", k, e)
+		}
+		if want := `{"stan":"` + e.STAN + `"}`; string(events[k]) != want {
+			t.Errorf("replay event %d is %s, want %s", k, events[k], want)
+		}
+	}
+}

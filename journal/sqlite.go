@@ -44,7 +44,10 @@ func Open(path string, capacity int, fsync bool) (*Journal, error) {
 		db.Close()
 		return nil, fmt.Errorf("journal %s: %w", path, err)
 	}
-	j.store = newStore(db)
+	if j.store, err = newStore(db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("journal %s: %w", path, err)
+	}
 	return j, nil
 }
 
@@ -182,6 +185,11 @@ type store struct {
 	queue chan pending
 	done  chan struct{}
 
+	// inserts are the prepared INSERTs by number of rows, and args their
+	// arguments: both used by the writer goroutine only.
+	inserts map[int]*sql.Stmt
+	args    []any
+
 	mu     sync.RWMutex // guards closed against appends racing Close
 	closed bool
 }
@@ -191,10 +199,15 @@ type pending struct {
 	result chan error
 }
 
-func newStore(db *sql.DB) *store {
+func newStore(db *sql.DB) (*store, error) {
 	s := &store{db: db, queue: make(chan pending, 1024), done: make(chan struct{})}
+	// Before the writer starts: with one connection, a statement prepared
+	// inside a transaction would wait for that transaction's connection.
+	if err := s.prepare(); err != nil {
+		return nil, err
+	}
 	go s.write()
-	return s
+	return s, nil
 }
 
 // ErrClosed reports an append to a journal already closed.
@@ -252,30 +265,57 @@ func (s *store) write() {
 	}
 }
 
+// insertRows are the statement sizes a commit inserts with, largest first: a
+// row costs SQLite far less inside a many-row INSERT than in one of its own.
+var insertRows = []int{64, 8, 1}
+
+// prepare readies an INSERT of each size in insertRows.
+func (s *store) prepare() error {
+	s.inserts = map[int]*sql.Stmt{}
+	row := "(" + strings.Repeat("?,", strings.Count(columns, ",")+1) + "?)"
+	for _, n := range insertRows {
+		st, err := s.db.Prepare(`INSERT INTO journal (` + columns + `, replay) VALUES ` + strings.Repeat(row+",", n-1) + row)
+		if err != nil {
+			return err
+		}
+		s.inserts[n] = st
+	}
+	return nil
+}
+
 func (s *store) commit(batch []pending) error {
 	tx, err := s.db.Begin()
 	if err != nil {
 		return fmt.Errorf("journal: %w", err)
 	}
-	stmt, err := tx.Prepare(`INSERT INTO journal (` + columns + `, replay) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`)
-	if err != nil {
-		tx.Rollback()
-		return fmt.Errorf("journal: %w", err)
-	}
-	defer stmt.Close()
-	for _, p := range batch {
-		e := p.e
-		var replay any
-		if e.Replay != "" {
-			replay = e.Replay
+	args := s.args[:0]
+	for len(batch) > 0 {
+		n := insertRows[len(insertRows)-1]
+		for _, size := range insertRows {
+			if len(batch) >= size {
+				n = size
+				break
+			}
 		}
-		if _, err := stmt.Exec(e.Seq, e.Time.Format(time.RFC3339Nano), e.Conn, e.Dialect, e.MTI, e.RespMTI, e.Txn, e.Proc,
-			e.STAN, e.RRN, e.TID, e.MID, e.Batch, e.Amount, e.Currency, e.PAN, e.RC, e.LatencyUS, e.Decision, e.Error,
-			e.Scenario, e.Rule, e.Step, e.Action, replay); err != nil {
+		st := s.inserts[n]
+		args = args[:0]
+		for _, p := range batch[:n] {
+			e := &p.e
+			var replay any
+			if e.Replay != "" {
+				replay = e.Replay
+			}
+			args = append(args, e.Seq, e.Time.Format(time.RFC3339Nano), e.Conn, e.Dialect, e.MTI, e.RespMTI, e.Txn, e.Proc,
+				e.STAN, e.RRN, e.TID, e.MID, e.Batch, e.Amount, e.Currency, e.PAN, e.RC, e.LatencyUS, e.Decision, e.Error,
+				e.Scenario, e.Rule, e.Step, e.Action, replay)
+		}
+		if _, err := tx.Stmt(st).Exec(args...); err != nil {
 			tx.Rollback()
 			return fmt.Errorf("journal: %w", err)
 		}
+		batch = batch[n:]
 	}
+	s.args = args[:0]
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("journal: %w", err)
 	}
