@@ -94,7 +94,9 @@ func (e bcdDigits) Decode(src []byte, length int) ([]byte, int, error) {
 		case e.track && n == 0xD:
 			dst[i] = '='
 		default:
-			return nil, 0, fmt.Errorf("BCD decoding: nibble %X at position %d is not a digit", n, i)
+			// Not a digit: decoded as its hex letter, so that what follows
+			// stays in step; Dialect.Decode turns it into a format error.
+			dst[i] = 'A' + n - 0xA
 		}
 	}
 	return dst, read, nil
@@ -124,7 +126,10 @@ func (p bcdLength) DecodeLength(maxLen int, data []byte) (int, int, error) {
 	if err != nil {
 		return 0, 0, fmt.Errorf("length prefix: %w", err)
 	}
-	n, _ := strconv.Atoi(string(digits)) // Decode returned digits only
+	n, err := strconv.Atoi(string(digits))
+	if err != nil {
+		return 0, 0, fmt.Errorf("length prefix %q is not a number", digits)
+	}
 	if n > maxLen {
 		return 0, 0, fmt.Errorf("data length %d is larger than maximum %d", n, maxLen)
 	}

@@ -15,7 +15,7 @@ import (
 // Run with -benchmem: allocations per stage are what the host pays per
 // exchange.
 
-func saleVector(b *testing.B, name string) (*Dialect, []byte) {
+func saleVector(b testing.TB, name string) (*Dialect, []byte) {
 	b.Helper()
 	vf := loadVectors(b, name)
 	d, err := Load(vf.Dialect)

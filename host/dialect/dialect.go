@@ -41,6 +41,10 @@ type Dialect struct {
 
 	routes []route
 	wire   wire
+	// bcd marks the fields packed as BCD digits, which decode whatever
+	// their nibbles and are checked after (see Decode).
+	bcd    [129]bool
+	hasBCD bool
 }
 
 // wire is what differs between dialects beyond the spec: where a field of
@@ -100,6 +104,11 @@ func Load(name string) (*Dialect, error) {
 	if d.Spec, err = specs.ImportJSON(raw); err != nil {
 		return nil, fmt.Errorf("loading the %s spec: %w", name, err)
 	}
+	for id, f := range d.Spec.Fields {
+		if _, ok := f.Spec().Enc.(bcdDigits); ok && id > 1 && id < len(d.bcd) {
+			d.bcd[id], d.hasBCD = true, true
+		}
+	}
 	return &d, nil
 }
 
@@ -139,11 +148,37 @@ func (d *Dialect) Decode(body []byte) (*iso8583.Message, error) {
 	if mti, _ := m.GetMTI(); !isMTI(mti) {
 		return nil, ErrNoMTI
 	}
-	if err == nil {
-		return m, nil
+	if err != nil {
+		// The library's message names the field's content in places; keep only ours.
+		return m, &FieldError{Field: ue.FieldID, Err: errors.New("does not decode")}
 	}
-	// The library's message names the field's content in places; keep only ours.
-	return m, &FieldError{Field: ue.FieldID, Err: errors.New("does not decode")}
+	// A BCD field with a nibble that is not a digit has decoded all the same
+	// (as a letter), so that the fields behind it, and the STAN and terminal
+	// a format-error response must echo, decoded too. It goes now, and the
+	// message is a format error.
+	var bad error
+	bm := m.Bitmap()
+	for id := 2; d.hasBCD && id <= bm.Len(); id++ {
+		if d.bcd[id] && bm.IsSet(id) {
+			if v := get(m, id); !isBCDText(v) {
+				m.UnsetField(id)
+				if bad == nil {
+					bad = &FieldError{Field: strconv.Itoa(id), Err: errors.New("is not numeric")}
+				}
+			}
+		}
+	}
+	return m, bad
+}
+
+// isBCDText reports what a BCD field may hold: digits, and '=' in track data.
+func isBCDText(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if (s[i] < '0' || s[i] > '9') && s[i] != '=' {
+			return false
+		}
+	}
+	return true
 }
 
 func isMTI(s string) bool {

@@ -1,0 +1,51 @@
+package dialect
+
+import (
+	"bytes"
+	"encoding/hex"
+	"errors"
+	"testing"
+)
+
+// A cup request whose amount holds a nibble that is not a digit still
+// decodes the fields behind it (STAN, terminal), so that its format-error
+// response can echo them; the amount itself goes, and Decode says which
+// field was wrong.
+func TestBCDNonDigitIsAFormatErrorNotALostMessage(t *testing.T) {
+	d, wire := saleVector(t, "cup")
+	body := wire[2+d.Preamble:]
+	m, err := d.Decode(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	amount, stan, tid := get(m, 4), get(m, 11), get(m, 41)
+	packed, _ := hex.DecodeString(amount)
+	at := bytes.Index(body, packed)
+	if amount == "" || at < 0 {
+		t.Fatalf("amount %q not found in the frame", amount)
+	}
+	bad := bytes.Clone(body)
+	bad[at+len(packed)-1] = bad[at+len(packed)-1]&0xF0 | 0x0C // last digit -> C
+
+	m, err = d.Decode(bad)
+	var fe *FieldError
+	if !errors.As(err, &fe) || fe.Field != "4" {
+		t.Fatalf("Decode: %v, want a FieldError for field 4", err)
+	}
+	if get(m, 11) != stan || get(m, 41) != tid {
+		t.Errorf("after the bad amount: STAN %q terminal %q, want %q %q", get(m, 11), get(m, 41), stan, tid)
+	}
+	if m.GetField(4) != nil {
+		t.Errorf("the bad amount is still in the message: %q", get(m, 4))
+	}
+}
+
+// A BCD length prefix is a number or nothing: its nibbles are not let through.
+func TestBCDLengthPrefixMustBeDigits(t *testing.T) {
+	if _, _, err := (bcdLength{digits: 2}).DecodeLength(99, []byte{0x1A}); err == nil {
+		t.Error("length prefix 1A decoded")
+	}
+	if n, read, err := (bcdLength{digits: 3}).DecodeLength(999, []byte{0x01, 0x23}); err != nil || n != 123 || read != 2 {
+		t.Errorf("length prefix 0123 = %d, %d, %v; want 123, 2, nil", n, read, err)
+	}
+}
