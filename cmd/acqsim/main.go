@@ -70,7 +70,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newServe(), newSend(), newValidate(), newScenarios(), newReport())
+	root.AddCommand(newServe(), newSend(), newBench(), newValidate(), newScenarios(), newReport())
 	root.AddCommand(newJournal(), newScenario(), newClock(), newVerify())
 	return root
 }
