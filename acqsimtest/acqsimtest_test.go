@@ -164,14 +164,18 @@ func TestClock(t *testing.T) {
 	sale(t, term, 100, txn.Approved)
 
 	late := time.Date(2026, 3, 10, 23, 55, 0, 0, time.Local)
-	h.SetClock(late)
+	if err := h.SetClock(late); err != nil {
+		t.Fatal(err)
+	}
 	sale(t, term, 100, "91")
 	e := h.Journal(journal.Filter{RC: "91"})
 	if len(e) != 1 || e[0].Time.Before(late) || !e[0].Time.Before(late.Add(time.Minute)) {
 		t.Errorf("journal of the 91: %+v, want one at %v", e, late)
 	}
 
-	h.Advance(20 * time.Minute) // 00:15: the window has closed
+	if err := h.Advance(20 * time.Minute); err != nil { // 00:15: the window has closed
+		t.Fatal(err)
+	}
 	sale(t, term, 100, txn.Approved)
 	h.Verify(t, journal.Filter{Since: late.Add(15 * time.Minute), RC: txn.Approved}, 1)
 }

@@ -202,10 +202,12 @@ func (h *Host) Reset() { h.sim.Reset() }
 func (h *Host) ResetTerminal(tid string) { h.sim.ResetTerminal(tid) }
 
 // SetClock makes the host's virtual clock read t now; it runs on from there.
-func (h *Host) SetClock(t time.Time) { h.sim.Clock.Set(t) }
+// It refuses a t more than a century from real time (clock.ErrRange).
+func (h *Host) SetClock(t time.Time) error { return h.sim.Clock.Set(t) }
 
-// Advance moves the host's virtual clock forward by d (back if negative).
-func (h *Host) Advance(d time.Duration) { h.sim.Clock.Advance(d) }
+// Advance moves the host's virtual clock forward by d (back if negative),
+// within a century of real time (clock.ErrRange).
+func (h *Host) Advance(d time.Duration) error { return h.sim.Clock.Advance(d) }
 
 // Now is the time on the host's virtual clock.
 func (h *Host) Now() time.Time { return h.sim.Clock.Now() }

@@ -239,6 +239,28 @@ func (a *API) putClock(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
+	// Every time the clock would read on the way, checked before anything
+	// changes, so that a call is taken whole or not at all.
+	at := a.Clock.Now()
+	var steps []time.Time
+	if b.Now != nil {
+		at = now
+		steps = append(steps, at)
+	}
+	if b.Offset != nil {
+		at = time.Now().Add(offset)
+		steps = append(steps, at)
+	}
+	if b.Advance != nil {
+		at = at.Add(advance)
+		steps = append(steps, at)
+	}
+	for _, t := range steps {
+		if err := clock.Check(t); err != nil {
+			writeError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+	}
 	// Freezing first stops the clock exactly at the time given with it.
 	if b.Freeze != nil && *b.Freeze {
 		a.Clock.Freeze(true)
@@ -258,12 +280,17 @@ func (a *API) putClock(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, a.clockState())
 }
 
+// writeJSON answers with v, encoded before the status goes out: what cannot
+// be encoded is a 500 with a reason, not a 200 with an empty body.
 func writeJSON(w http.ResponseWriter, status int, v any) {
+	body, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		status = http.StatusInternalServerError
+		body, _ = json.Marshal(map[string]string{"error": "encoding the answer: " + err.Error()})
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.Encode(v)
+	w.Write(append(body, '\n'))
 }
 
 func writeError(w http.ResponseWriter, status int, msg string) {

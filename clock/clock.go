@@ -4,9 +4,26 @@
 package clock
 
 import (
+	"errors"
 	"sync"
 	"time"
 )
+
+// MaxSkew is how far from real time the clock may be set: a century either
+// way reaches every date a test needs and stays within what a time.Duration
+// offset can hold (292 years).
+const MaxSkew = 100 * 365 * 24 * time.Hour
+
+// ErrRange reports a time the clock cannot be set to.
+var ErrRange = errors.New("the clock keeps within 100 years of real time")
+
+// Check reports whether the clock can read t.
+func Check(t time.Time) error {
+	if d := time.Until(t); d > MaxSkew || d < -MaxSkew {
+		return ErrRange
+	}
+	return nil
+}
 
 // Clock is safe for concurrent use. The zero value tells real time.
 type Clock struct {
@@ -21,7 +38,7 @@ type Clock struct {
 func New(start time.Time) *Clock {
 	c := &Clock{}
 	if !start.IsZero() {
-		c.Set(start)
+		_ = c.Set(start) // a start out of range gives real time
 	}
 	return c
 }
@@ -37,17 +54,22 @@ func (c *Clock) Now() time.Time {
 }
 
 // Set makes the clock read t now; it goes on advancing in real time from
-// there, or stays at t while frozen.
-func (c *Clock) Set(t time.Time) {
+// there, or stays at t while frozen. A t more than MaxSkew from real time is
+// refused (ErrRange).
+func (c *Clock) Set(t time.Time) error {
+	if err := Check(t); err != nil {
+		return err
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.offset = time.Until(t)
 	c.at = t
+	return nil
 }
 
 // SetOffset makes the clock read real time plus d.
-func (c *Clock) SetOffset(d time.Duration) {
-	c.Set(time.Now().Add(d))
+func (c *Clock) SetOffset(d time.Duration) error {
+	return c.Set(time.Now().Add(d))
 }
 
 // Offset is how far the clock is from real time.
@@ -55,12 +77,21 @@ func (c *Clock) Offset() time.Duration {
 	return time.Until(c.Now())
 }
 
-// Advance moves the clock forward by d (backwards when d is negative).
-func (c *Clock) Advance(d time.Duration) {
+// Advance moves the clock forward by d (backwards when d is negative),
+// unless that takes it more than MaxSkew from real time (ErrRange).
+func (c *Clock) Advance(d time.Duration) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	now := c.at
+	if !c.frozen {
+		now = time.Now().Add(c.offset)
+	}
+	if err := Check(now.Add(d)); err != nil {
+		return err
+	}
 	c.offset += d
 	c.at = c.at.Add(d)
+	return nil
 }
 
 // Freeze stops the clock where it is (true) or lets it run on from there (false).

@@ -1,6 +1,7 @@
 package clock
 
 import (
+	"errors"
 	"testing"
 	"time"
 )
@@ -48,5 +49,31 @@ func TestSetOffset(t *testing.T) {
 	c.SetOffset(-time.Hour)
 	if off := c.Offset(); off > -time.Hour+time.Second || off < -time.Hour-time.Second {
 		t.Fatalf("offset %v, want about -1h", off)
+	}
+}
+
+// The clock keeps within a century of real time: a time beyond is refused
+// whole, and the clock reads what it read before.
+func TestClockRange(t *testing.T) {
+	c := New(time.Time{})
+	far := time.Now().Add(MaxSkew + time.Hour)
+	if err := c.Set(far); !errors.Is(err, ErrRange) {
+		t.Errorf("Set(%v) = %v, want ErrRange", far, err)
+	}
+	if err := c.SetOffset(-MaxSkew - time.Hour); !errors.Is(err, ErrRange) {
+		t.Errorf("SetOffset(-MaxSkew-1h) = %v, want ErrRange", err)
+	}
+	if err := c.Advance(MaxSkew + time.Hour); !errors.Is(err, ErrRange) {
+		t.Errorf("Advance(MaxSkew+1h) = %v, want ErrRange", err)
+	}
+	c.Freeze(true)
+	if err := c.Advance(-MaxSkew - time.Hour); !errors.Is(err, ErrRange) {
+		t.Errorf("frozen, Advance(-MaxSkew-1h) = %v, want ErrRange", err)
+	}
+	if d := time.Until(c.Now()); d > time.Minute || d < -time.Minute {
+		t.Errorf("after refusals the clock is %v from real time, want about 0", d)
+	}
+	if err := c.Advance(50 * 365 * 24 * time.Hour); err != nil {
+		t.Errorf("Advance(50 years) = %v, want nil", err)
 	}
 }
