@@ -58,6 +58,23 @@ type Env struct {
 	Between func(from, to string) bool `expr:"between"`
 }
 
+// envTypes is Env as a map, each name with a value of its type: expressions
+// compile against it and run against Env.fill's map, which expr reads with a
+// plain map lookup, where a struct costs a reflective fetch and a boxing per
+// name a rule reads (5x the time of a rule).
+var envTypes = func() map[string]any {
+	m := map[string]any{}
+	(&Env{Field: func(int) string { return "" }, Between: func(string, string) bool { return false }}).fill(m)
+	return m
+}()
+
+// fill puts e's values in m under their expression names.
+func (e *Env) fill(m map[string]any) {
+	m["mti"], m["txn"], m["proc"], m["amount"], m["currency"] = e.MTI, e.Txn, e.Proc, e.Amount, e.Currency
+	m["pan"], m["bin"], m["tid"], m["mid"], m["stan"], m["rrn"] = e.PAN, e.BIN, e.TID, e.MID, e.STAN, e.RRN
+	m["batch"], m["entry_mode"], m["now"], m["field"], m["between"] = e.Batch, e.EntryMode, e.Now, e.Field, e.Between
+}
+
 var validTxn = map[string]bool{}
 
 func init() {
@@ -178,7 +195,7 @@ func isTxn(n ast.Node) bool {
 
 func compileMatch(src string) (*vm.Program, error) {
 	check := &literalChecker{}
-	prog, err := expr.Compile(src, expr.Env(&Env{}), expr.AsBool(), expr.Patch(check))
+	prog, err := expr.Compile(src, expr.Env(envTypes), expr.AsBool(), expr.Patch(check))
 	if err != nil {
 		return nil, err
 	}

@@ -173,6 +173,7 @@ type binding struct {
 
 	mu     sync.Mutex
 	vm     vm.VM // reused under mu: running a rule allocates no machine
+	envMap map[string]any // what the rules read, refilled under mu for each request
 	counts map[countKey]int
 	usage  map[usageKey]*usage
 	rngs   map[string]*rand.Rand // per terminal, so each terminal's run repeats
@@ -271,14 +272,22 @@ func (b *binding) plan(r *txn.Request, now time.Time) Plan {
 		trace.Action = "books fault: " + strings.Join(terms.Faults, ", ")
 	}
 
-	env := ptr(b.env(r, now)) // boxed once, not once per rule
+	env := b.env(r, now)
+	filled := false // the map for expressions, once a rule needs it
 	for i := range b.sc.rules {
 		rule := &b.sc.rules[i]
 		if rule.txns != nil && !rule.txns[env.Txn] {
 			continue
 		}
 		if rule.match != nil {
-			out, err := b.vm.Run(rule.match, env)
+			if !filled {
+				if b.envMap == nil {
+					b.envMap = make(map[string]any, len(envTypes))
+				}
+				env.fill(b.envMap)
+				filled = true
+			}
+			out, err := b.vm.Run(rule.match, b.envMap)
 			if err != nil || out != true {
 				continue
 			}
