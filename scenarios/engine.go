@@ -172,7 +172,7 @@ type binding struct {
 	engine *Engine
 
 	mu     sync.Mutex
-	vm     vm.VM // reused under mu: running a rule allocates no machine
+	vm     vm.VM          // reused under mu: running a rule allocates no machine
 	envMap map[string]any // what the rules read, refilled under mu for each request
 	counts map[countKey]int
 	usage  map[usageKey]*usage
