@@ -54,9 +54,7 @@ type route struct {
 // routes lists the endpoints this API serves, given what it was handed.
 func (a *API) routes() []route {
 	rs := []route{
-		{"GET", "/healthz", func(w http.ResponseWriter, r *http.Request) {
-			writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-		}},
+		{"GET", "/healthz", a.health},
 		{"GET", "/openapi.yaml", serveOpenAPI},
 		{"GET", "/{$}", a.console},
 		{"GET", "/console/{file}", a.consoleAsset},
@@ -278,6 +276,18 @@ func (a *API) putClock(w http.ResponseWriter, r *http.Request) {
 		a.Clock.Freeze(false)
 	}
 	writeJSON(w, http.StatusOK, a.clockState())
+}
+
+// health is 200 while the host can do its work, and 503 saying why not: the
+// journal cannot record (its disk full), so the host answers 96.
+func (a *API) health(w http.ResponseWriter, r *http.Request) {
+	if err := a.Journal.Health(); err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{
+			"status": "failing", "journal": err.Error(),
+			"effect": "requests are answered 96 (system error) until the journal records again"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
 // writeJSON answers with v, encoded before the status goes out: what cannot

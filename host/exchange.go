@@ -58,7 +58,14 @@ func (c *conn) exchange(log *slog.Logger, frame []byte) bool {
 		macKey = s.Keys.MACKey(req.MID, req.TID)
 	}
 	var plan scenarios.Plan
+	// A journal that cannot record (its disk full) stops the host deciding:
+	// what it approved now could be lost. It answers 96 and keeps trying, so
+	// that the first answer it can journal again ends the outage.
+	journalDown := s.Journal.Health()
+	s.noteJournal(log, journalDown)
 	switch {
+	case journalDown != nil && req.Type != txn.Echo:
+		plan.Decision = txn.Decision{RC: txn.SystemError, Note: "system error: the journal cannot record (" + journalDown.Error() + "); nothing was decided"}
 	case err != nil:
 		plan.Decision = txn.Decision{RC: txn.FormatError, Note: "format error: " + err.Error()}
 		e.Error = err.Error()
@@ -109,8 +116,13 @@ func (c *conn) exchange(log *slog.Logger, frame []byte) bool {
 	// the exchange in the journal, and with a durable journal nothing it was
 	// told is lost. What could not be journalled is not told.
 	if err := c.journal(e); err != nil {
-		log.Error("journal write failed; response withheld", "mti", req.MTI, "stan", req.STAN, "err", err)
-		return true
+		if journalDown == nil {
+			// The decision is booked but not journalled: the terminal's
+			// reversal, on no answer, undoes it.
+			log.Error("journal write failed; response withheld", "mti", req.MTI, "stan", req.STAN, "err", err)
+			return true
+		}
+		// Nothing was decided: the 96 loses nothing when it is not journalled.
 	}
 
 	// response -> bytes on the wire, now or after the scripted delay
@@ -193,4 +205,15 @@ func macValid(d *dialect.Dialect, key, body []byte) bool {
 // digit 0 or 2), and their repeats. Responses sent to the host are not answered.
 func isRequest(mti string) bool {
 	return len(mti) == 4 && (mti[2] == '0' || mti[2] == '2')
+}
+
+// noteJournal logs the journal failing and recovering, once each time.
+func (s *Server) noteJournal(log *slog.Logger, err error) {
+	if failing := err != nil; s.journalFailing.Swap(failing) != failing {
+		if failing {
+			log.Error("the journal cannot record: answering 96 until it can", "err", err)
+		} else {
+			log.Info("the journal records again: deciding again")
+		}
+	}
 }

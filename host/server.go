@@ -79,6 +79,8 @@ type Server struct {
 	refused      atomic.Uint64
 	refusedNoted atomic.Int64
 	refusedThen  atomic.Uint64
+	// journalFailing is whether the journal was failing at the last request.
+	journalFailing atomic.Bool
 }
 
 // Refused is how many connections have been turned away because

@@ -292,7 +292,8 @@ func TestFieldFormatError(t *testing.T) {
 		name     string
 		dialect  string
 		old, new []byte
-		// stan and tid are what the response echoes: only fields that decoded.
+		// stan and tid are what the response echoes: only fields that decoded
+		// (a BCD field's bad nibble does not stop the fields behind it).
 		stan, tid string
 	}{
 		{
@@ -311,6 +312,7 @@ func TestFieldFormatError(t *testing.T) {
 		{
 			name: "F4 with a bad BCD nibble", dialect: "cup",
 			old: unhex("000000000000012345000003"), new: unhex("00000000000001234A000003"),
+			stan: "000003", tid: "12345678", // decoded past the bad nibble
 		},
 		{
 			name: "F60 with a bad BCD nibble", dialect: "cup",

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	_ "modernc.org/sqlite" // pure Go: the binary stays static
@@ -190,6 +191,9 @@ type store struct {
 	inserts map[int]*sql.Stmt
 	args    []any
 
+	// failing holds the last commit's error until a commit succeeds.
+	failing atomic.Pointer[error]
+
 	mu     sync.RWMutex // guards closed against appends racing Close
 	closed bool
 }
@@ -259,10 +263,59 @@ func (s *store) write() {
 			}
 		}
 		err := s.commit(batch)
+		if err != nil {
+			s.failing.Store(&err)
+		} else {
+			s.failing.Store(nil)
+		}
 		for _, p := range batch {
 			p.result <- err
 		}
 	}
+}
+
+// Health is nil while the journal records, or why it cannot: the last
+// commit to its file failed (the disk full, the file unwritable). It clears
+// with the next commit that succeeds, so a host that keeps trying finds out
+// when the disk is back.
+func (j *Journal) Health() error {
+	if j == nil || j.store == nil {
+		return nil
+	}
+	if err := j.store.failing.Load(); err != nil {
+		return *err
+	}
+	return nil
+}
+
+// SetWritable false makes every commit fail as it does on a file that
+// cannot be written (SQLite's query_only), until SetWritable true: chaos
+// tests use it to take the journal away from the host deterministically.
+func (j *Journal) SetWritable(ok bool) error {
+	if j.store == nil {
+		return errors.New("journal: a memory journal has no file")
+	}
+	_, err := j.store.db.Exec(fmt.Sprintf(`PRAGMA query_only = %t`, !ok))
+	return err
+}
+
+// LimitFile bounds the journal file to about bytes, as a full disk would:
+// commits that need more fail until the bound is raised again. Chaos tests
+// use it; 0 lifts the bound.
+func (j *Journal) LimitFile(bytes int64) error {
+	if j.store == nil {
+		return errors.New("journal: a memory journal has no file")
+	}
+	pages := int64(1073741823) // SQLite's own maximum
+	if bytes > 0 {
+		var size int64
+		if err := j.store.db.QueryRow(`PRAGMA page_size`).Scan(&size); err != nil {
+			return err
+		}
+		pages = max(bytes/size, 1)
+	}
+	_, err := j.store.db.Exec(fmt.Sprintf(`PRAGMA max_page_count = %d`, pages))
+	return err
 }
 
 // insertRows are the statement sizes a commit inserts with, largest first: a
