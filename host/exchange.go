@@ -137,10 +137,15 @@ func (c *conn) exchange(log *slog.Logger, frame []byte) bool {
 		return true
 	}
 	if plan.Delay > 0 {
-		c.Later(plan.Delay, func() {
+		c.later(plan.Delay, func() {
 			if !deliver() {
 				c.Close()
 			}
+		}, func() {
+			// Journalled as answered, it never left: say so.
+			e.Error = "not delivered: the connection closed before the scripted delay ended"
+			e.Replay = "" // the decision is journalled (and replayed) once
+			c.journal(e)
 		})
 		return true
 	}

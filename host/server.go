@@ -130,7 +130,7 @@ func (s *Server) Serve(l net.Listener) error {
 			resetConn(rwc) // refusing connections for a while (a scripted fault)
 			continue
 		}
-		c := &conn{srv: s, rwc: rwc, addr: rwc.RemoteAddr().String(), timers: map[*time.Timer]struct{}{}}
+		c := &conn{srv: s, rwc: rwc, addr: rwc.RemoteAddr().String(), timers: map[*time.Timer]func(){}}
 		switch open, err := s.admit(c); {
 		case errors.Is(err, errFull):
 			s.refuse(c, open)
@@ -284,7 +284,7 @@ type conn struct {
 	wmu sync.Mutex // one response on the wire at a time, each written whole
 
 	tmu      sync.Mutex // guards timers and done
-	timers   map[*time.Timer]struct{}
+	timers   map[*time.Timer]func() // scheduled work, and what to do if it never runs
 	done     bool
 	inflight sync.WaitGroup // scheduled work running now
 }
@@ -424,7 +424,11 @@ func (c *conn) Refuse(d time.Duration) {
 
 // Later runs f after d on a timer: no goroutine waits meanwhile. When the
 // connection ends first, f never runs.
-func (c *conn) Later(d time.Duration, f func()) {
+func (c *conn) Later(d time.Duration, f func()) { c.later(d, f, nil) }
+
+// later is Later, calling abandoned instead of f when the connection ends
+// first (it closed, or the host shut down).
+func (c *conn) later(d time.Duration, f, abandoned func()) {
 	c.tmu.Lock()
 	defer c.tmu.Unlock()
 	if c.done {
@@ -447,7 +451,7 @@ func (c *conn) Later(d time.Duration, f func()) {
 			c.rwc.SetReadDeadline(time.Now().Add(idle)) // idle again from now
 		}
 	})
-	c.timers[t] = struct{}{}
+	c.timers[t] = abandoned
 }
 
 // pending reports scheduled work not yet run.
@@ -457,14 +461,21 @@ func (c *conn) pending() bool {
 	return len(c.timers) > 0
 }
 
-// stopTimers abandons scheduled work and waits for any already running.
+// stopTimers abandons scheduled work, saying so where it was asked to, and
+// waits for any already running.
 func (c *conn) stopTimers() {
 	c.tmu.Lock()
 	c.done = true
-	for t := range c.timers {
-		t.Stop()
+	var abandoned []func()
+	for t, ab := range c.timers {
+		if t.Stop() && ab != nil {
+			abandoned = append(abandoned, ab)
+		}
 	}
 	c.timers = nil
 	c.tmu.Unlock()
+	for _, ab := range abandoned {
+		ab()
+	}
 	c.inflight.Wait()
 }
