@@ -283,7 +283,7 @@ type conn struct {
 
 	wmu sync.Mutex // one response on the wire at a time, each written whole
 
-	tmu      sync.Mutex // guards timers and done
+	tmu      sync.Mutex             // guards timers and done
 	timers   map[*time.Timer]func() // scheduled work, and what to do if it never runs
 	done     bool
 	inflight sync.WaitGroup // scheduled work running now
