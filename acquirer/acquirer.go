@@ -196,8 +196,18 @@ func (h *Host) decide(r *txn.Request, now time.Time) txn.Decision {
 	return d
 }
 
+// digits writes n in width decimal digits, zeros in front (n fits).
+func digits(n uint64, width int) string {
+	var b [20]byte
+	for i := width - 1; i >= 0; i-- {
+		b[i] = byte('0' + n%10)
+		n /= 10
+	}
+	return string(b[:width])
+}
+
 func (h *Host) nextRRN() string {
-	return fmt.Sprintf("%012d", h.rrn.Add(1)%1_000_000_000_000)
+	return digits(h.rrn.Add(1)%1_000_000_000_000, 12)
 }
 
 // authCode derives a six-digit approval code from the seed and the RRN, so
@@ -208,7 +218,7 @@ func (h *Host) authCode(rrn string) string {
 		x = (x ^ uint64(rrn[i])) * 0x100000001B3
 	}
 	x ^= x >> 31
-	return fmt.Sprintf("%06d", x%1_000_000)
+	return digits(x%1_000_000, 6)
 }
 
 func (h *Host) signOn(t *terminal, r *txn.Request) txn.Decision {
