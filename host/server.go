@@ -16,6 +16,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/acqsim/acqsim/clock"
@@ -360,16 +361,22 @@ func (c *conn) handshake(log *slog.Logger, tc *tls.Conn) bool {
 	return false
 }
 
-// readFailed says why a connection ends. A peer hanging up between frames or
-// the host shutting down is normal; anything else is journalled as an error.
+// readFailed says why a connection ends. A peer hanging up or resetting
+// between frames (a terminal switched off, a port scanner), an idle one or
+// the host shutting down is normal; anything else, a frame cut short
+// included, is journalled as an error.
 func (c *conn) readFailed(log *slog.Logger, err error) {
+	inFrame := errors.Is(err, dialect.ErrBadFrame) || errors.Is(err, dialect.ErrFrameTooLarge)
 	switch {
-	case errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed):
-		log.Debug("disconnected")
-	case errors.Is(err, os.ErrDeadlineExceeded) && c.srv.closing.Load():
+	case c.srv.closing.Load() && (errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, net.ErrClosed)):
 		log.Debug("closed for shutdown")
-	case errors.Is(err, os.ErrDeadlineExceeded):
+	case !inFrame && (errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || errors.Is(err, syscall.ECONNRESET)):
+		log.Debug("disconnected", "err", err)
+	case !inFrame && errors.Is(err, os.ErrDeadlineExceeded):
 		log.Info("closed idle connection", "idle_timeout", c.srv.IdleTimeout)
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		log.Warn("closing connection: a frame cut short, nothing more within the idle timeout", "err", err)
+		c.journal(journal.Entry{Error: "frame cut short: nothing more within the idle timeout (" + c.srv.IdleTimeout.String() + ")"})
 	default:
 		log.Warn("closing connection: unreadable frame", "err", err)
 		c.journal(journal.Entry{Error: err.Error()})

@@ -543,6 +543,29 @@ func TestIdleTimeout(t *testing.T) {
 	}
 }
 
+// TestIdleInsideAFrame: a connection that stops in the middle of a frame is
+// closed at the idle timeout too, and that is journalled: a message was cut
+// short. One that hangs up or resets between frames is not an error.
+func TestIdleInsideAFrame(t *testing.T) {
+	const idle = 200 * time.Millisecond
+	s := start(t, sim.Config{IdleTimeout: idle})
+	sale := frame(dialect.Binary2, golden(t, "iso87ascii", "sale-request"))
+
+	quiet := dial(t, s)
+	quiet.send(golden(t, "iso87ascii", "sale-request"))
+	quiet.read()
+	quiet.conn.(*net.TCPConn).SetLinger(0)
+	quiet.conn.Close() // a reset, between frames
+
+	c := dial(t, s)
+	c.write(sale[:len(sale)/2])
+	c.expectClosed()
+	errs := journalErrors(s)
+	if len(errs) != 1 || !strings.Contains(errs[0].Error, "cut short") {
+		t.Errorf("journal errors %+v, want one: the frame cut short (and nothing for the reset)", errs)
+	}
+}
+
 // TestShutdown: Shutdown closes idle connections and one in the middle of a
 // frame at once, Serve returns, and nobody can connect any more.
 func TestShutdown(t *testing.T) {
