@@ -152,7 +152,9 @@ func (h *Host) scenario(nameOrYAML string) (*scenarios.Compiled, error) {
 	if err != nil {
 		return nil, err
 	}
-	h.sim.Library.Add(sc)
+	if err := h.sim.Library.Add(sc); err != nil {
+		return nil, err
+	}
 	return sc, nil
 }
 

@@ -71,7 +71,10 @@ func (a *API) scenarioFromBody(w http.ResponseWriter, r *http.Request) (*scenari
 		writeError(w, http.StatusBadRequest, err.Error())
 		return nil, false
 	}
-	a.Library.Add(c)
+	if err := a.Library.Add(c); err != nil {
+		writeError(w, http.StatusConflict, err.Error())
+		return nil, false
+	}
 	return c, true
 }
 

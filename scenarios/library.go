@@ -13,14 +13,15 @@ import (
 
 // Library is a set of scenarios by name: the built-in ones and any loaded since.
 type Library struct {
-	mu     sync.RWMutex
-	byName map[string]*Compiled
+	mu      sync.RWMutex
+	byName  map[string]*Compiled
+	builtIn map[string]bool // the embedded scenarios' names
 }
 
 // BuiltIn loads the scenario library embedded in the binary. Each file is
 // named after its scenario.
 func BuiltIn() (*Library, error) {
-	lib := &Library{byName: map[string]*Compiled{}}
+	lib := &Library{byName: map[string]*Compiled{}, builtIn: map[string]bool{}}
 	files, err := fs.Glob(fixtures.Scenarios, "scenarios/*.yaml")
 	if err != nil {
 		return nil, err
@@ -38,6 +39,7 @@ func BuiltIn() (*Library, error) {
 			return nil, fmt.Errorf("fixtures/%s: scenario is named %q, want %q", f, c.Name, want)
 		}
 		lib.byName[c.Name] = c
+		lib.builtIn[c.Name] = true
 	}
 	return lib, nil
 }
@@ -51,10 +53,16 @@ func (l *Library) Get(name string) (*Compiled, bool) {
 }
 
 // Add adds (or replaces) a scenario under its name.
-func (l *Library) Add(c *Compiled) {
+// It refuses a name of the built-in library: those stay what they are for
+// the host's life (another host's test may be using one).
+func (l *Library) Add(c *Compiled) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.builtIn[c.Name] {
+		return fmt.Errorf("%q is the name of a built-in scenario; name yours otherwise", c.Name)
+	}
 	l.byName[c.Name] = c
+	return nil
 }
 
 // All returns the scenarios sorted by name.
