@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"strings"
 
 	"github.com/acqsim/acqsim/scenarios"
 )
@@ -96,11 +97,15 @@ func (a *API) deleteScenario(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) bindTerminal(w http.ResponseWriter, r *http.Request) {
+	tid := r.PathValue("tid")
+	if !validTID(tid) {
+		writeError(w, http.StatusBadRequest, "terminal ID: want 1 to 8 printable characters, not all spaces (F41)")
+		return
+	}
 	c, ok := a.scenarioFromBody(w, r)
 	if !ok {
 		return
 	}
-	tid := r.PathValue("tid")
 	a.Engine.Bind(tid, c)
 	writeJSON(w, http.StatusOK, map[string]string{"terminal": tid, "scenario": c.Name})
 }
@@ -109,4 +114,18 @@ func (a *API) unbindTerminal(w http.ResponseWriter, r *http.Request) {
 	tid := r.PathValue("tid")
 	a.Engine.Unbind(tid)
 	writeJSON(w, http.StatusOK, map[string]string{"terminal": tid, "scenario": ""})
+}
+
+// validTID reports a terminal ID a terminal could send: F41 is 8 printable
+// characters (ans 8), which a terminal ID shorter than that fills with spaces.
+func validTID(tid string) bool {
+	if tid == "" || len(tid) > 8 || strings.TrimSpace(tid) == "" {
+		return false
+	}
+	for i := 0; i < len(tid); i++ {
+		if tid[i] < ' ' || tid[i] > '~' {
+			return false
+		}
+	}
+	return true
 }

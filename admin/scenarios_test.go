@@ -419,3 +419,21 @@ func TestScenarioRoutesNeedAnEngine(t *testing.T) {
 		}
 	}
 }
+
+// A terminal binding names a terminal ID a terminal could send, and a loaded
+// scenario cannot take a built-in one's name.
+func TestBindingRefusals(t *testing.T) {
+	f := newScenarioServer(t)
+	for _, tid := range []string{"%20", "%20%20%20", "TOOLONG01", "TERM%0A01"} {
+		if status, _, body := f.do(t, http.MethodPut, "/terminals/"+tid+"/scenario", `{"name": "timeout"}`); status != http.StatusBadRequest {
+			t.Errorf("PUT /terminals/%s/scenario: %d %s, want 400", tid, status, body)
+		}
+	}
+	if status, _, body := f.do(t, http.MethodPut, "/scenario", `{"name": "timeout", "description": "an impostor"}`); status != http.StatusConflict {
+		t.Errorf("PUT /scenario with a built-in's name: %d %s, want 409", status, body)
+	}
+	if status, _, body := f.do(t, http.MethodPut, "/terminals/TERM0001/scenario", `{"name": "timeout"}`); status != http.StatusOK {
+		t.Errorf("PUT /terminals/TERM0001/scenario: %d %s, want 200", status, body)
+	}
+	f.bindings(t, "", map[string]string{"TERM0001": "timeout"})
+}

@@ -513,3 +513,29 @@ func TestBuiltInIssuerFlakyEchoes(t *testing.T) {
 		t.Errorf("%d of %d echoes reset, want about %d", resets, n, n/10)
 	}
 }
+
+// A loaded scenario cannot take a built-in one's name: the built-ins stay
+// what they are for the host's life.
+func TestLibraryKeepsBuiltInNames(t *testing.T) {
+	lib, err := scenarios.BuiltIn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	impostor, err := scenarios.Load("body", []byte("name: timeout\ndescription: not the real one\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := lib.Add(impostor); err == nil {
+		t.Error("a loaded scenario replaced the built-in timeout")
+	}
+	if c, _ := lib.Get("timeout"); c == impostor {
+		t.Error("the library now holds the impostor under timeout")
+	}
+	own, err := scenarios.Load("body", []byte("name: my-timeout\ndescription: mine\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := lib.Add(own); err != nil {
+		t.Errorf("adding a scenario of a new name: %v", err)
+	}
+}
