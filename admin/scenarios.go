@@ -3,6 +3,7 @@ package admin
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"strings"
@@ -73,7 +74,11 @@ func (a *API) scenarioFromBody(w http.ResponseWriter, r *http.Request) (*scenari
 		return nil, false
 	}
 	if err := a.Library.Add(c); err != nil {
-		writeError(w, http.StatusConflict, err.Error())
+		status := http.StatusBadRequest
+		if errors.Is(err, scenarios.ErrNameTaken) {
+			status = http.StatusConflict
+		}
+		writeError(w, status, err.Error())
 		return nil, false
 	}
 	return c, true

@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -21,6 +22,9 @@ type Compiled struct {
 	Scenario
 	// Source is the scenario file as it was loaded.
 	Source []byte
+	source string // its name, for errors
+	// sets are the response fields the scenario sets, for CheckFields.
+	sets   []fieldSet
 	rules  []compiledRule
 	limits []Limit
 	books  compiledBooks
@@ -252,6 +256,7 @@ func compile(sc *Scenario, at locator) (*Compiled, error) {
 		if err := r.Outcome.check(here, cr.label); err != nil {
 			return nil, err
 		}
+		c.sets = append(c.sets, r.Outcome.fieldSets(here, cr.label)...)
 		for j, s := range r.Steps {
 			sh := here.at("steps", j)
 			if s.Times < 0 {
@@ -263,6 +268,7 @@ func compile(sc *Scenario, at locator) (*Compiled, error) {
 			if err := s.Outcome.check(sh, fmt.Sprintf("%s step %d", cr.label, j+1)); err != nil {
 				return nil, err
 			}
+			c.sets = append(c.sets, s.Outcome.fieldSets(sh, fmt.Sprintf("%s step %d", cr.label, j+1))...)
 		}
 		c.rules = append(c.rules, cr)
 	}
@@ -322,6 +328,39 @@ func compile(sc *Scenario, at locator) (*Compiled, error) {
 }
 
 func (o *Outcome) empty() bool { return o.Respond == nil && o.Delay == nil && o.Action == nil }
+
+// fieldSet is a response field a scenario sets, and where.
+type fieldSet struct {
+	id    int
+	value string
+	line  int
+	label string
+}
+
+func (o *Outcome) fieldSets(at locator, label string) []fieldSet {
+	if o.Respond == nil {
+		return nil
+	}
+	var out []fieldSet
+	for id, v := range o.Respond.Set {
+		out = append(out, fieldSet{id, v, at.at("respond", "set", itoa(id)).n.Line, label})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].line < out[j].line })
+	return out
+}
+
+// CheckFields checks every value the scenario sets in a response field with
+// check (whether the wire dialect can carry it there), and says where the
+// first it refuses is: a scenario is refused when it is loaded, not when a
+// response it shapes cannot be built.
+func (c *Compiled) CheckFields(check func(id int, value string) error) error {
+	for _, f := range c.sets {
+		if err := check(f.id, f.value); err != nil {
+			return fmt.Errorf("%s:%d: %s: set: field %d: %v", c.source, f.line, f.label, f.id, err)
+		}
+	}
+	return nil
+}
 
 func (o *Outcome) check(at locator, label string) error {
 	if r := o.Respond; r != nil {

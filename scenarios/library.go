@@ -1,6 +1,7 @@
 package scenarios
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"path"
@@ -13,10 +14,17 @@ import (
 
 // Library is a set of scenarios by name: the built-in ones and any loaded since.
 type Library struct {
+	// Fields, when set, checks the response fields a scenario sets as it is
+	// added (Compiled.CheckFields): the host's dialect.
+	Fields func(id int, value string) error
+
 	mu      sync.RWMutex
 	byName  map[string]*Compiled
 	builtIn map[string]bool // the embedded scenarios' names
 }
+
+// ErrNameTaken reports a scenario named as a built-in one.
+var ErrNameTaken = errors.New("the name of a built-in scenario")
 
 // BuiltIn loads the scenario library embedded in the binary. Each file is
 // named after its scenario.
@@ -56,10 +64,15 @@ func (l *Library) Get(name string) (*Compiled, bool) {
 // It refuses a name of the built-in library: those stay what they are for
 // the host's life (another host's test may be using one).
 func (l *Library) Add(c *Compiled) error {
+	if l.Fields != nil {
+		if err := c.CheckFields(l.Fields); err != nil {
+			return err
+		}
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.builtIn[c.Name] {
-		return fmt.Errorf("%q is the name of a built-in scenario; name yours otherwise", c.Name)
+		return fmt.Errorf("%q is %w; name yours otherwise", c.Name, ErrNameTaken)
 	}
 	l.byName[c.Name] = c
 	return nil

@@ -95,16 +95,21 @@ func TestLibraryAdd(t *testing.T) {
 	lib := builtIn(t)
 	n := len(lib.All())
 	mine := mustLoad(t, "name: aaa-mine\nrules:\n  - respond: {rc: \"05\"}\n")
-	lib.Add(mine)
+	if err := lib.Add(mine); err != nil {
+		t.Fatal(err)
+	}
 	if c, ok := lib.Get("aaa-mine"); !ok || c != mine {
 		t.Errorf("Get after Add = %v, %v", c, ok)
 	}
 	if all := lib.All(); len(all) != n+1 || all[0] != mine {
 		t.Errorf("All after Add: %d scenarios, first %q; want %d, aaa-mine first", len(all), all[0].Name, n+1)
 	}
-	replacement := mustLoad(t, "name: timeout\ndescription: mine now\n")
-	lib.Add(replacement)
-	if c, _ := lib.Get("timeout"); c != replacement {
+	// A loaded scenario replaces a loaded one of its name (not a built-in).
+	replacement := mustLoad(t, "name: aaa-mine\ndescription: mine now\n")
+	if err := lib.Add(replacement); err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := lib.Get("aaa-mine"); c != replacement {
 		t.Error("Add did not replace the scenario of the same name")
 	}
 	if len(lib.All()) != n+1 {

@@ -51,7 +51,7 @@ func Load(source string, raw []byte) (c *Compiled, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s:%w", source, err)
 	}
-	c.Source = raw
+	c.Source, c.source = raw, source
 	return c, nil
 }
 

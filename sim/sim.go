@@ -181,11 +181,15 @@ func Start(cfg Config) (*Sim, error) {
 	if err != nil {
 		return nil, err
 	}
+	lib.Fields = d.CheckField
 	engine := scenarios.NewEngine(acq, cfg.Seed, cfg.Location)
 	engine.Calendar = cal
 	if cfg.Scenario != "" {
 		sc, err := Resolve(lib, cfg.Scenario)
 		if err != nil {
+			return nil, ConfigError{err}
+		}
+		if err := sc.CheckFields(d.CheckField); err != nil {
 			return nil, ConfigError{err}
 		}
 		engine.SetGlobal(sc)

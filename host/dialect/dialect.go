@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/moov-io/iso8583"
@@ -281,6 +282,31 @@ func (d *Dialect) Response(m *iso8583.Message, r *txn.Request, dec *txn.Decision
 		return nil, err
 	}
 	return m, nil
+}
+
+// CheckField reports whether a response can carry value in field id, as a
+// scenario's respond.set would put it there.
+func (d *Dialect) CheckField(id int, value string) error {
+	spec, ok := d.Spec.Fields[id]
+	if !ok {
+		return fmt.Errorf("the %s dialect has no field %d", d.Name, id)
+	}
+	f := field.NewInstanceOf(spec)
+	if err := f.SetBytes([]byte(value)); err != nil {
+		return errors.New("not a value this field takes")
+	}
+	if _, err := f.Pack(); err != nil {
+		// The library's message can quote the value; keep only ours.
+		return fmt.Errorf("not a value this field can carry (%s, %s)", spec.Spec().Description, lengthOf(spec.Spec()))
+	}
+	return nil
+}
+
+func lengthOf(s *field.Spec) string {
+	if strings.HasSuffix(s.Pref.Inspect(), ".Fixed") {
+		return fmt.Sprintf("%d characters", s.Length)
+	}
+	return fmt.Sprintf("up to %d characters", s.Length)
 }
 
 // carriesBack reports the request fields a response carries back, where

@@ -1,0 +1,37 @@
+package sim_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/acqsim/acqsim/sim"
+)
+
+// A scenario that sets a response field to what the dialect cannot carry
+// there is refused when the host starts, with its file, line and reason, not
+// when the first response it shapes cannot be built.
+func TestScenarioSetCheckedAtLoad(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "bad-set.yaml")
+	yaml := "name: bad-set\nrules:\n  - match: txn == \"sale\"\n    respond:\n      rc: \"00\"\n      set:\n        38: \"TOOLONGAUTH\"\n"
+	if err := os.WriteFile(file, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, dn := range []string{"iso87ascii", "cup"} {
+		_, err := sim.Start(sim.Config{Listen: "127.0.0.1:0", Admin: "off", Dialect: dn, Scenario: file})
+		if err == nil || !strings.Contains(err.Error(), file+":7:") || !strings.Contains(err.Error(), "field 38") {
+			t.Errorf("%s: start with a 11-character F38: %v; want it refused at %s:7 naming field 38", dn, err, file)
+		}
+	}
+	// The same value where it fits is fine.
+	ok := strings.Replace(yaml, "TOOLONGAUTH", "A1B2C3", 1)
+	if err := os.WriteFile(file, []byte(ok), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err := sim.Start(sim.Config{Listen: "127.0.0.1:0", Admin: "off", Scenario: file})
+	if err != nil {
+		t.Fatalf("start with a 6-character F38: %v", err)
+	}
+	stop(t, s)
+}
