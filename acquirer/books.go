@@ -115,16 +115,19 @@ func (t *terminal) differences(batch string, voidsAsCredits bool) []string {
 	if len(ups) == 0 || t.batchInfo(batch).outcome != "out of balance" {
 		return nil
 	}
-	// What the host's totals count is what the terminal should upload.
+	// What the host's totals count is what the terminal must upload; a
+	// voided sale and its void (which count nothing where voids are not
+	// credits) it may upload or not.
 	own := map[string]*record{}
+	counts := map[string]bool{}
 	for _, rec := range t.records {
+		if rec.batch != batch || (rec.state != approved && rec.state != voided) {
+			continue
+		}
+		own[rec.stan] = rec
 		var one txn.Totals
-		if rec.batch == batch && (rec.state == approved || rec.state == voided) {
-			one.Count(rec.typ, rec.amount, rec.state == voided, voidsAsCredits)
-		}
-		if one != (txn.Totals{}) {
-			own[rec.stan] = rec
-		}
+		one.Count(rec.typ, rec.amount, rec.state == voided, voidsAsCredits)
+		counts[rec.stan] = one != (txn.Totals{})
 	}
 	var diffs []string
 	seen := map[string]bool{}
@@ -139,7 +142,7 @@ func (t *terminal) differences(batch string, voidsAsCredits bool) []string {
 		}
 	}
 	for stan := range own {
-		if !seen[stan] {
+		if !seen[stan] && counts[stan] {
 			diffs = append(diffs, fmt.Sprintf("STAN %s: approved by the host, not uploaded", stan))
 		}
 	}

@@ -2,6 +2,7 @@ package acquirer_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -336,6 +337,27 @@ func TestBatchDifferences(t *testing.T) {
 			t.Errorf("outcome %q, differences %q; want out of balance and none", b.Outcome, b.Differences)
 		}
 	})
+	// iso87: a voided sale and its void count nothing; the terminal may
+	// upload them or leave them out, and neither is a difference.
+	for _, withVoids := range []bool{true, false} {
+		t.Run(fmt.Sprintf("voids uploaded %v", withVoids), func(t *testing.T) {
+			h := newHost(t, iso87Cfg)
+			play(t, h, now,
+				sale("000001", 1000).want("00"),
+				sale("000002", 2000).want("00"),
+				voidByRRN("000003", 2000).naming(1).want("00"),
+				settle("000004", debits(1, 999)).want("95"),
+			)
+			recs := []txn.UploadRecord{{STAN: "000001", Amount: 1000}}
+			if withVoids {
+				recs = append(recs, txn.UploadRecord{STAN: "000002", Amount: 2000}, txn.UploadRecord{STAN: "000003", Amount: 2000})
+			}
+			play(t, h, now.Add(time.Hour), upload("000005", recs...).want("00"))
+			if b := batchOf(t, h, testTID, "000001"); b.Differences != nil {
+				t.Errorf("differences %q, want none", b.Differences)
+			}
+		})
+	}
 	t.Run("none when the batch balanced", func(t *testing.T) {
 		h := newHost(t, cupCfg)
 		play(t, h, now,
