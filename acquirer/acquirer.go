@@ -48,8 +48,7 @@ type Host struct {
 	mu        sync.Mutex
 	terminals map[terminalKey]*terminal
 
-	rrn     atomic.Uint64 // RRNs are unique per host run, across resets
-	signOns atomic.Uint64
+	rrn atomic.Uint64 // RRNs are unique per host run, across resets
 }
 
 // New returns a host with no state.
@@ -196,6 +195,18 @@ func (h *Host) decide(r *txn.Request, now time.Time) txn.Decision {
 	return d
 }
 
+// keyStream numbers a terminal's n-th sign-on among all terminals' (FNV-1a
+// of the merchant and terminal, then n mixed in).
+func keyStream(mid, tid string, n uint64) uint64 {
+	x := uint64(0xcbf29ce484222325)
+	for _, s := range [...]string{mid, "|", tid} {
+		for i := 0; i < len(s); i++ {
+			x = (x ^ uint64(s[i])) * 0x100000001b3
+		}
+	}
+	return x ^ n*0x9E3779B97F4A7C15
+}
+
 // digits writes n in width decimal digits, zeros in front (n fits).
 func digits(n uint64, width int) string {
 	var b [20]byte
@@ -230,7 +241,11 @@ func (h *Host) signOn(t *terminal, r *txn.Request) txn.Decision {
 	}
 	t.signedOn = true
 	d := txn.Decision{RC: txn.Approved, Batch: t.batch}
-	rng := rand.New(rand.NewPCG(h.cfg.Seed, h.signOns.Add(1)))
+	// Drawn from the seed, the terminal and how many times it signed on: the
+	// same keys again when the journal is replayed, whatever order other
+	// terminals' sign-ons were journalled in.
+	t.signOns++
+	rng := rand.New(rand.NewPCG(h.cfg.Seed, keyStream(r.MID, r.TID, t.signOns)))
 	keys, f62, err := newWorkingKeys(rng, h.cfg.MasterKey, r.KeyVariant)
 	if err != nil {
 		return txn.Decision{RC: txn.SystemError, Note: err.Error()}
@@ -350,6 +365,7 @@ func (h *Host) settle(t *terminal, r *txn.Request, outOfBalance bool) txn.Decisi
 		r.Totals.ForeignCreditCount == 0 && r.Totals.ForeignCreditAmount == 0
 	d := txn.Decision{RC: txn.Approved, Domestic: txn.Balanced, Foreign: txn.Balanced}
 	if bi := t.batchInfo(b); bi.state != BatchClosed { // a closed batch keeps what closed it
+		delete(t.uploads, b) // a settlement begun again: its upload begins again too
 		claimed := r.Totals
 		bi.claimed, bi.state, bi.outcome = &claimed, BatchReconciling, "balanced"
 		if !domestic || !foreign {
@@ -380,6 +396,11 @@ func (h *Host) settle(t *terminal, r *txn.Request, outOfBalance bool) txn.Decisi
 
 func (h *Host) upload(t *terminal, r *txn.Request) txn.Decision {
 	b := t.batchOf(r)
+	if t.closed[b] {
+		// A resend after the batch closed (its end-of-batch answer lost):
+		// harmless, and the closed batch keeps what closed it.
+		return txn.Decision{RC: txn.Approved, Note: fmt.Sprintf("batch upload: batch %s already closed; record(s) not kept", b)}
+	}
 	t.uploads[b] = append(t.uploads[b], r.Uploads...)
 	t.batchInfo(b).state = BatchUploaded
 	return txn.Decision{RC: txn.Approved, Note: fmt.Sprintf("batch upload: %d record(s) for batch %s", len(r.Uploads), b)}

@@ -27,8 +27,10 @@ type terminal struct {
 	closed    map[string]bool               // batches settled and closed
 	uploads   map[string][]txn.UploadRecord // per batch, as the terminal uploaded them
 	keys      WorkingKeys
-	// signedOn is set by an approved sign-on and cleared by a sign-off.
+	// signedOn is set by an approved sign-on and cleared by a sign-off;
+	// signOns counts the sign-ons (each draws new working keys).
 	signedOn bool
+	signOns  uint64
 	// batches holds each batch's settlement state, once it has one.
 	batches map[string]*batchInfo
 	// lastClose holds the answers to settlements and ends of batch, by MTI

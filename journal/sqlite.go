@@ -4,6 +4,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -28,7 +29,9 @@ func Open(path string, capacity int, fsync bool) (*Journal, error) {
 		sync = "FULL"
 	}
 	// One host per file: the exclusive lock keeps a second process out.
-	dsn := "file:" + path + "?_pragma=locking_mode(EXCLUSIVE)&_pragma=journal_mode(WAL)&_pragma=synchronous(" + sync + ")&_pragma=busy_timeout(1000)"
+	// The path goes into a URI: escaped, so that '?', '#' and '%' in a
+	// directory name are the file's, not the URI's.
+	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?_pragma=locking_mode(EXCLUSIVE)&_pragma=journal_mode(WAL)&_pragma=synchronous(" + sync + ")&_pragma=busy_timeout(1000)"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("opening the journal %s: %w", path, err)

@@ -31,10 +31,10 @@ func TestMain(m *testing.M) {
 }
 
 // hostProcess starts `acqsim args...` in a child process and returns its
-// terminal address once it listens.
-func hostProcess(t *testing.T, args ...string) (*exec.Cmd, string) {
+// terminal and admin addresses once it listens (admin "off" when it has none).
+func hostProcess(t *testing.T, args ...string) (cmd *exec.Cmd, iso, admin string) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], args...)
+	cmd = exec.Command(os.Args[0], args...)
 	cmd.Env = append(os.Environ(), "ACQSIM_TEST_SERVE=1")
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -48,12 +48,12 @@ func hostProcess(t *testing.T, args ...string) (*exec.Cmd, string) {
 	if err != nil {
 		t.Fatalf("the host printed no listening line: %v", err)
 	}
-	m := regexp.MustCompile(`iso8583=(\S+)`).FindStringSubmatch(line)
+	m := regexp.MustCompile(`iso8583=(\S+) admin=(\S+)`).FindStringSubmatch(line)
 	if m == nil {
 		t.Fatalf("listening line %q", line)
 	}
 	go io.Copy(io.Discard, out)
-	return cmd, m[1]
+	return cmd, m[1], m[2]
 }
 
 // TestHardKillLosesNothing kills the host (SIGKILL) in the middle of a load
@@ -64,7 +64,7 @@ func hostProcess(t *testing.T, args ...string) (*exec.Cmd, string) {
 func TestHardKillLosesNothing(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "journal.db")
 	serve := []string{"serve", "--listen", "127.0.0.1:0", "--admin", "off", "--journal", file, "--log-level", "error"}
-	host, addr := hostProcess(t, serve...)
+	host, addr, _ := hostProcess(t, serve...)
 	d, err := dialect.Load("iso87ascii")
 	if err != nil {
 		t.Fatal(err)
@@ -121,7 +121,7 @@ func TestHardKillLosesNothing(t *testing.T) {
 	host.Wait()
 	wg.Wait()
 
-	_, addr = hostProcess(t, serve...)
+	_, addr, _ = hostProcess(t, serve...)
 	for i, tm := range terms {
 		tm.t.Close()
 		again, err := terminal.Dial(context.Background(), terminal.Config{
