@@ -57,3 +57,33 @@ func BenchmarkAppend(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkQuery is what an admin query costs the host: the journal is
+// locked meanwhile. A full ring of 100,000 entries; a filtered scan of all of
+// it, the latest 50, and a page after a cursor.
+func BenchmarkQuery(b *testing.B) {
+	j := journal.New(0)
+	for i := range journal.DefaultCapacity {
+		tid := "TERM0001"
+		if i%100 == 0 {
+			tid = "TERM0002"
+		}
+		j.Append(journal.Entry{Time: time.Now(), MTI: "0200", Txn: "sale", STAN: "000001", TID: tid, RC: "00",
+			Decision: "approved", Request: "0200 frame bytes", Response: "0210 frame bytes"})
+	}
+	for _, q := range []struct {
+		name string
+		f    journal.Filter
+	}{
+		{"filter-all", journal.Filter{TID: "TERM0002"}},
+		{"latest-50", journal.Filter{Limit: 50}},
+		{"page-after", journal.Filter{After: 99_000, Limit: 100, Paged: true}},
+	} {
+		b.Run(q.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				j.Query(q.f)
+			}
+		})
+	}
+}

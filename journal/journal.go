@@ -5,6 +5,7 @@
 package journal
 
 import (
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -194,18 +195,26 @@ func (j *Journal) remember(e Entry) {
 func (j *Journal) Query(f Filter) []Entry {
 	j.mu.Lock()
 	defer j.mu.Unlock()
+	// The lock holds every exchange up: entries are selected in place and
+	// only those returned are unpacked; a page starts where its cursor
+	// points, and the latest N are looked for from the newest back.
 	out := []Entry{}
 	n := j.entries.len()
-	for i := 0; i < n; i++ {
-		if e := j.entries.at((j.next+i)%n, false); f.Match(&e) {
-			out = append(out, e)
+	slot := func(i int) int { return (j.next + i) % n }
+	switch {
+	case f.Limit > 0 && !f.Paged:
+		for i := n - 1; i >= 0 && len(out) < f.Limit; i-- {
+			if j.entries.selects(slot(i), &f) {
+				out = append(out, j.entries.at(slot(i), false))
+			}
 		}
-	}
-	if f.Limit > 0 && len(out) > f.Limit {
-		if f.Paged {
-			out = out[:f.Limit]
-		} else {
-			out = out[len(out)-f.Limit:]
+		slices.Reverse(out)
+	default:
+		start := sort.Search(n, func(i int) bool { return j.entries.seq(slot(i)) > f.After })
+		for i := start; i < n && (f.Limit <= 0 || len(out) < f.Limit); i++ {
+			if j.entries.selects(slot(i), &f) {
+				out = append(out, j.entries.at(slot(i), false))
+			}
 		}
 	}
 	return out

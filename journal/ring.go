@@ -1,6 +1,9 @@
 package journal
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+	"time"
+)
 
 // ring holds the entries in memory, each packed into a byte slice of its own:
 // the garbage collector sees one pointer per entry and no strings, where an
@@ -36,6 +39,9 @@ func (r *ring) put(i int, e *Entry) {
 // asked for.
 func (r *ring) at(i int, frames bool) Entry { return unpack(*r.slot(i), frames) }
 
+// selects reports whether f selects entry i, without unpacking it.
+func (r *ring) selects(i int, f *Filter) bool { return f.selects(*r.slot(i)) }
+
 // seq is entry i's number, without unpacking the rest.
 func (r *ring) seq(i int) uint64 { return binary.LittleEndian.Uint64(*r.slot(i)) }
 
@@ -62,6 +68,56 @@ func pack(b []byte, e *Entry) []byte {
 		b = append(b, s...)
 	}
 	return b
+}
+
+// Where pack puts the strings a Filter looks at, in its list of strings
+// (they must agree with pack; TestSelectsAgreesWithMatch checks they do).
+const (
+	packedMTI      = 2
+	packedTxn      = 4
+	packedSTAN     = 6
+	packedRRN      = 7
+	packedTID      = 9
+	packedMID      = 10
+	packedRC       = 14
+	packedScenario = 16
+	packedRule     = 17
+	packedStrings  = 22
+)
+
+// selects reports whether f selects the packed entry b, reading it in place:
+// a query unpacks only what it returns.
+func (f *Filter) selects(b []byte) bool {
+	if binary.LittleEndian.Uint64(b) <= f.After {
+		return false
+	}
+	b = b[8:]
+	tn := int(b[0])
+	timeBytes := b[1 : 1+tn]
+	b = b[1+tn:]
+	for range 3 { // amount, latency, step
+		_, k := binary.Varint(b)
+		b = b[k:]
+	}
+	var s [packedStrings][]byte
+	for i := range s {
+		l, k := binary.Uvarint(b)
+		s[i], b = b[k:k+int(l)], b[k+int(l):]
+	}
+	eq := func(want string, i int) bool { return want == "" || want == string(s[i]) }
+	if !eq(f.TID, packedTID) || !eq(f.MID, packedMID) || !eq(f.STAN, packedSTAN) || !eq(f.RRN, packedRRN) ||
+		!eq(f.MTI, packedMTI) || !eq(f.Txn, packedTxn) || !eq(f.RC, packedRC) ||
+		!eq(f.Scenario, packedScenario) || !eq(f.Rule, packedRule) {
+		return false
+	}
+	if !f.Since.IsZero() || !f.Until.IsZero() {
+		var t time.Time
+		_ = t.UnmarshalBinary(timeBytes)
+		if !f.Since.IsZero() && t.Before(f.Since) || !f.Until.IsZero() && !t.Before(f.Until) {
+			return false
+		}
+	}
+	return true
 }
 
 // unpack is pack's inverse.

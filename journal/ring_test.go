@@ -1,6 +1,7 @@
 package journal
 
 import (
+	"math/rand/v2"
 	"reflect"
 	"testing"
 	"time"
@@ -57,5 +58,51 @@ func TestFullRingDoesNotAllocate(t *testing.T) {
 	}
 	if n := testing.AllocsPerRun(100, func() { j.Append(e) }); n != 0 {
 		t.Errorf("Append to a full ring allocates %.0f times, want 0", n)
+	}
+}
+
+// A filter selects a packed entry exactly when it matches the entry
+// unpacked: queries read entries in place and must not disagree with Match.
+func TestSelectsAgreesWithMatch(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	pick := func(vals ...string) string { return vals[rng.IntN(len(vals))] }
+	base := time.Date(2026, 6, 11, 10, 0, 0, 0, time.UTC)
+	entry := func() Entry {
+		return Entry{
+			Seq: uint64(rng.IntN(20)), Time: base.Add(time.Duration(rng.IntN(10)) * time.Minute),
+			Conn: "127.0.0.1:1", Dialect: "cup", MTI: pick("0200", "0400", ""), RespMTI: "0210",
+			Txn: pick("sale", "void", ""), Proc: "000000", STAN: pick("000001", "000002"), RRN: pick("", "000000000001"),
+			OrigRRN: pick("", "x"), TID: pick("T1", "T2", ""), MID: pick("M1", "M2"), Batch: "000001", Currency: "156",
+			PAN: "622202******0123", RC: pick("00", "51", ""), Decision: "d", Scenario: pick("", "timeout"),
+			Rule: pick("", "r1"), Action: "a", Error: pick("", "e"), Request: "req", Response: "resp",
+			Amount: int64(rng.IntN(3)), LatencyUS: 5, Step: rng.IntN(2),
+		}
+	}
+	filter := func() Filter {
+		f := Filter{TID: pick("", "T1", "T2"), MID: pick("", "M1"), STAN: pick("", "000001"), RRN: pick("", "000000000001"),
+			MTI: pick("", "0200"), Txn: pick("", "sale"), RC: pick("", "00"), Scenario: pick("", "timeout"), Rule: pick("", "r1"),
+			After: uint64(rng.IntN(10))}
+		if rng.IntN(3) == 0 {
+			f.Since = base.Add(time.Duration(rng.IntN(10)) * time.Minute)
+		}
+		if rng.IntN(3) == 0 {
+			f.Until = base.Add(time.Duration(rng.IntN(10)) * time.Minute)
+		}
+		return f
+	}
+	agreed, selected := 0, 0
+	for range 20000 {
+		e, f := entry(), filter()
+		want := f.Match(&e)
+		if got := f.selects(pack(nil, &e)); got != want {
+			t.Fatalf("filter %+v on %+v: selects %v, Match %v", f, e, got, want)
+		}
+		agreed++
+		if want {
+			selected++
+		}
+	}
+	if selected == 0 || selected == agreed {
+		t.Errorf("%d of %d selected: the cases do not tell the two apart", selected, agreed)
 	}
 }
