@@ -149,6 +149,7 @@ func Dial(ctx context.Context, cfg Config) (*Terminal, error) {
 		connection.SetMessageWriter(io),
 		connection.SendTimeout(cfg.Timeout),
 		connection.ErrorHandler(func(error) {}),
+		connection.SetRequestIDGenerator(matchKey{}),
 		// The caller's configuration as it is: SetTLSConfig would start from
 		// the library's own and copy fields across.
 		func(o *connection.Options) error { o.TLSConfig = cfg.TLS; return nil },
@@ -160,6 +161,27 @@ func Dial(ctx context.Context, cfg Config) (*Terminal, error) {
 		return nil, fmt.Errorf("connecting to %s: %w", cfg.Addr, err)
 	}
 	return &Terminal{cfg: cfg, conn: c, wire: io, State: State{Batch: "000001"}}, nil
+}
+
+// matchKey pairs a response with its request as a terminal does (DOMAIN.md
+// §5): by the response MTI, the STAN and the terminal ID, so that a stray
+// answer (a duplicate 0210 while the reversal of that sale, same STAN, waits
+// for its 0410) is not taken for the one awaited.
+type matchKey struct{}
+
+func (matchKey) GenerateRequestID(m *iso8583.Message) (string, error) {
+	mti, err := m.GetMTI()
+	if err != nil || len(mti) != 4 {
+		return "", fmt.Errorf("no MTI to match on: %v", err)
+	}
+	if mti[2]%2 == 0 { // a request or advice: the response it awaits
+		mti = dialect.ResponseMTI(mti)
+	}
+	stan := field(m, 11)
+	if stan == "" {
+		return "", errors.New("no STAN (F11) to match on")
+	}
+	return mti + "|" + stan + "|" + field(m, 41), nil
 }
 
 // Close hangs up.
