@@ -61,18 +61,30 @@ func (h *Host) Records() []Record {
 func (h *Host) Batches() []Batch {
 	var out []Batch
 	h.each(func(k terminalKey, t *terminal) {
-		numbers := map[string]bool{}
-		for _, rec := range t.records {
-			numbers[rec.batch] = true
-		}
+		// Every batch's totals in one pass over the records (the terminal is
+		// locked meanwhile), from what was folded out of them.
+		totals := map[string]txn.Totals{}
 		for b := range t.batches {
-			numbers[b] = true
+			totals[b] = txn.Totals{}
 		}
-		for b := range numbers {
+		for b, f := range t.folded {
+			totals[b] = f.voidsAsDebits
+			if h.cfg.VoidsAsCredits {
+				totals[b] = f.voidsAsCredits
+			}
+		}
+		for _, rec := range t.records {
+			tot := totals[rec.batch]
+			if rec.state == approved || rec.state == voided {
+				tot.Count(rec.typ, rec.amount, rec.state == voided, h.cfg.VoidsAsCredits)
+			}
+			totals[rec.batch] = tot
+		}
+		for b, tot := range totals {
 			bi := t.batchInfo(b)
 			out = append(out, Batch{
 				MID: k.mid, TID: k.tid, Batch: b, State: bi.state, Outcome: bi.outcome,
-				Host: t.totals(b, h.cfg.VoidsAsCredits), Claimed: bi.claimed,
+				Host: tot, Claimed: bi.claimed,
 				Uploaded: len(t.uploads[b]), Differences: t.differences(b, h.cfg.VoidsAsCredits),
 			})
 		}
