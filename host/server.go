@@ -59,6 +59,10 @@ type Server struct {
 	// IdleTimeout closes a connection that sends nothing for this long; zero
 	// means never.
 	IdleTimeout time.Duration
+	// ReadTimeout bounds the reading of a frame once it has begun, so that a
+	// peer that sends a frame byte by byte, or half a frame, cannot hold a
+	// connection; zero means no bound (IdleTimeout aside).
+	ReadTimeout time.Duration
 	// WriteTimeout bounds each response write, so a terminal that stops
 	// reading cannot hold the host; zero means DefaultWriteTimeout.
 	WriteTimeout time.Duration
@@ -307,21 +311,38 @@ func (c *conn) serve() {
 	}
 	r := bufio.NewReaderSize(c.rwc, 4096)
 	var buf []byte
+	framing := false // a read deadline for the frame is set
 	for {
-		if s.IdleTimeout > 0 {
+		switch {
+		case s.IdleTimeout > 0 && !c.pending():
+			c.rwc.SetReadDeadline(time.Now().Add(s.IdleTimeout))
+		case s.IdleTimeout > 0 || framing:
 			// A connection waiting for a scripted late answer is not idle.
-			if c.pending() {
-				c.rwc.SetReadDeadline(time.Time{})
-			} else {
-				c.rwc.SetReadDeadline(time.Now().Add(s.IdleTimeout))
-			}
+			c.rwc.SetReadDeadline(time.Time{})
 		}
+		framing = false
 		// Checked after the deadline is set: a Shutdown that began while the
 		// last request was being answered has had its deadline overwritten,
 		// and one that begins from here on sets it again.
 		if s.closing.Load() {
 			log.Debug("closed for shutdown")
 			return
+		}
+		if s.ReadTimeout > 0 {
+			// A frame begun must end within ReadTimeout, unless it is here
+			// whole already (as it nearly always is).
+			if _, err := r.Peek(1); err != nil {
+				c.readFailed(log, err)
+				return
+			}
+			if !s.Framer.Buffered(r) {
+				c.rwc.SetReadDeadline(time.Now().Add(s.ReadTimeout))
+				framing = true
+				if s.closing.Load() { // as above
+					log.Debug("closed for shutdown")
+					return
+				}
+			}
 		}
 		frame, err := s.Framer.ReadFrame(r, buf)
 		if err != nil {
@@ -375,8 +396,8 @@ func (c *conn) readFailed(log *slog.Logger, err error) {
 	case !inFrame && errors.Is(err, os.ErrDeadlineExceeded):
 		log.Info("closed idle connection", "idle_timeout", c.srv.IdleTimeout)
 	case errors.Is(err, os.ErrDeadlineExceeded):
-		log.Warn("closing connection: a frame cut short, nothing more within the idle timeout", "err", err)
-		c.journal(journal.Entry{Error: "frame cut short: nothing more within the idle timeout (" + c.srv.IdleTimeout.String() + ")"})
+		log.Warn("closing connection: a frame cut short, the rest did not come in time", "err", err)
+		c.journal(journal.Entry{Error: fmt.Sprintf("frame cut short: the rest did not come in time (read timeout %v, idle timeout %v)", c.srv.ReadTimeout, c.srv.IdleTimeout)})
 	default:
 		log.Warn("closing connection: unreadable frame", "err", err)
 		c.journal(journal.Entry{Error: err.Error()})

@@ -566,6 +566,43 @@ func TestIdleInsideAFrame(t *testing.T) {
 	}
 }
 
+// TestReadTimeout: with no idle timeout, a frame sent a byte at a time is
+// cut off once it has taken longer than the read timeout, and that is
+// journalled; a connection that says nothing between frames stays open, and
+// whole frames need no deadline.
+func TestReadTimeout(t *testing.T) {
+	const read = 300 * time.Millisecond
+	s := start(t, sim.Config{ReadTimeout: read})
+	sale := golden(t, "iso87ascii", "sale-request")
+
+	good := dial(t, s)
+	good.send(sale)
+	good.expect("whole sale", "0210", txn.Approved)
+
+	slow := dial(t, s)
+	wire := frame(dialect.Binary2, sale)
+	began := time.Now()
+	tick := time.NewTicker(read / 4)
+	defer tick.Stop()
+	closed := false
+	for i := 0; i < len(wire) && !closed; i++ {
+		<-tick.C // the slow writer's pace, not a wait for the host
+		slow.conn.SetWriteDeadline(time.Now().Add(patience))
+		_, err := slow.conn.Write(wire[i : i+1])
+		closed = err != nil
+	}
+	slow.expectClosedOrReset()
+	if took := time.Since(began); took < read {
+		t.Errorf("closed after %v, before the read timeout %v", took, read)
+	}
+	errs := journalErrors(s)
+	if len(errs) != 1 || !strings.Contains(errs[0].Error, "cut short") {
+		t.Errorf("journal errors %+v, want one: the frame cut short", errs)
+	}
+	good.send(sale) // idle longer than the read timeout, and still there
+	good.expect("sale after a pause", "0210", txn.Approved)
+}
+
 // TestShutdown: Shutdown closes idle connections and one in the middle of a
 // frame at once, Serve returns, and nobody can connect any more.
 func TestShutdown(t *testing.T) {

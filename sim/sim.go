@@ -56,6 +56,8 @@ type Config struct {
 	MasterKey string
 	// IdleTimeout closes a connection silent for this long; zero means never.
 	IdleTimeout time.Duration
+	// ReadTimeout bounds the reading of a frame once begun; zero means none.
+	ReadTimeout time.Duration
 	// WriteTimeout bounds each response write; default host.DefaultWriteTimeout.
 	WriteTimeout time.Duration
 	// MaxConnections, when positive, is how many terminal connections may be
@@ -218,7 +220,7 @@ func Start(cfg Config) (*Sim, error) {
 	s.iso = &host.Server{
 		Dialect: d, Framer: d.Framer(lh, cfg.MaxFrame), Planner: engine, Keys: acq, Location: cfg.Location,
 		Journal: s.Journal, Clock: s.Clock, Logger: log,
-		IdleTimeout: cfg.IdleTimeout, WriteTimeout: cfg.WriteTimeout, MaxConnections: cfg.MaxConnections,
+		IdleTimeout: cfg.IdleTimeout, ReadTimeout: cfg.ReadTimeout, WriteTimeout: cfg.WriteTimeout, MaxConnections: cfg.MaxConnections,
 	}
 	if s.isoLn, err = net.Listen("tcp", cfg.Listen); err != nil {
 		jn.Close()

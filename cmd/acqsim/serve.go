@@ -34,6 +34,7 @@ type serveFlags struct {
 	masterKey    string
 	idleTimeout  time.Duration
 	writeTimeout time.Duration
+	readTimeout  time.Duration
 	grace        time.Duration
 	journalSize  int
 	journalFile  string
@@ -81,6 +82,7 @@ Once both listen, one line containing "listening", "iso8583=HOST:PORT" and
 	fl.StringSliceVar(&f.holidays, "holiday", nil, "a non-working `day` (YYYY-MM-DD) for settlement dates; repeat or comma-separate")
 	fl.StringVar(&f.masterKey, "master-key", "", "terminal master key in hex (8, 16 or 24 bytes) that cup working keys are encrypted under (default a well-known test key)")
 	fl.DurationVar(&f.idleTimeout, "idle-timeout", 0, "close a terminal connection silent for this long (0: never)")
+	fl.DurationVar(&f.readTimeout, "read-timeout", 30*time.Second, "close a terminal connection that begins a frame and does not finish it within this long (0: never)")
 	fl.DurationVar(&f.writeTimeout, "write-timeout", 10*time.Second, "give up writing a response after this long and close the connection")
 	fl.IntVar(&f.maxConns, "max-connections", 0, "terminal connections open at once; one more is reset at once (0: no limit)")
 	fl.StringVar(&f.tlsCert, "tls-cert", "", "serve terminals over TLS with this certificate `file` (PEM), with --tls-key")
@@ -155,7 +157,7 @@ func serve(ctx context.Context, stdout, stderr io.Writer, f serveFlags) error {
 	cfg := sim.Config{
 		Listen: f.listen, Admin: f.admin, Dialect: f.dialect, LengthHeader: f.lengthHeader,
 		MaxFrame: f.maxFrame, Seed: f.seed, CutOver: f.cutOver, Holidays: f.holidays,
-		MasterKey: f.masterKey, IdleTimeout: f.idleTimeout, WriteTimeout: f.writeTimeout,
+		MasterKey: f.masterKey, IdleTimeout: f.idleTimeout, ReadTimeout: f.readTimeout, WriteTimeout: f.writeTimeout,
 		JournalSize: f.journalSize, JournalFile: f.journalFile, JournalFsync: f.journalFsync, Scenario: f.scenario, Logger: log,
 		AdminToken:     cmp.Or(f.adminToken, os.Getenv("ACQSIM_ADMIN_TOKEN")),
 		MaxConnections: f.maxConns, TLSCert: f.tlsCert, TLSKey: f.tlsKey, TLSClientCA: f.tlsClientCA,

@@ -1,6 +1,7 @@
 package dialect
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/hex"
 	"errors"
@@ -47,5 +48,29 @@ func TestBCDLengthPrefixMustBeDigits(t *testing.T) {
 	}
 	if n, read, err := (bcdLength{digits: 3}).DecodeLength(999, []byte{0x01, 0x23}); err != nil || n != 123 || read != 2 {
 		t.Errorf("length prefix 0123 = %d, %d, %v; want 123, 2, nil", n, read, err)
+	}
+}
+
+// Buffered says whether a whole frame is already in the reader, for every
+// length header, without reading it.
+func TestFramerBuffered(t *testing.T) {
+	for _, h := range []LengthHeader{Binary2, ASCII4, BCD2} {
+		f := Framer{Header: h}
+		whole, err := f.AppendFrame(nil, nil, []byte("0800 some message"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for cut := 0; cut <= len(whole); cut++ {
+			r := bufio.NewReader(bytes.NewReader(whole[:cut]))
+			if cut > 0 {
+				r.Peek(cut) // fill the buffer with what there is
+			}
+			if got, want := f.Buffered(r), cut == len(whole); got != want {
+				t.Errorf("%s, %d of %d bytes: Buffered %v, want %v", h, cut, len(whole), got, want)
+			}
+			if r.Buffered() != cut {
+				t.Errorf("%s: Buffered consumed bytes", h)
+			}
+		}
 	}
 }

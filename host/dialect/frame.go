@@ -154,6 +154,23 @@ func (f Framer) ReadFrame(r *bufio.Reader, buf []byte) ([]byte, error) {
 	return buf, nil
 }
 
+// Buffered reports whether r already holds a whole frame, so that reading
+// it cannot wait on the network (and needs no deadline).
+func (f Framer) Buffered(r *bufio.Reader) bool {
+	size := f.Header.size()
+	if r.Buffered() < size {
+		return false
+	}
+	h, _ := r.Peek(size)
+	var lb, rest [2]byte
+	copy(lb[:], h)
+	if size == 4 {
+		copy(rest[:], h[2:])
+	}
+	n, err := f.Header.decode(lb, rest)
+	return err == nil && r.Buffered() >= size+n
+}
+
 // AppendFrame appends a whole frame (length header, preamble, message) to dst.
 func (f Framer) AppendFrame(dst, preamble, message []byte) ([]byte, error) {
 	n := len(preamble) + len(message)
