@@ -12,21 +12,27 @@ import (
 
 // BenchmarkPlan is the decision stage: the default host behaviour (no
 // scenario), and a scenario of 100 rules none of which matches a sale, so
-// every rule's expression runs.
+// every rule's expression runs: on the fast path, and (100-rules-machine)
+// on expr's machine.
 func BenchmarkPlan(b *testing.B) {
 	// 100 rules on amounts the request does not have: about refunds (skipped
 	// by their txn test, not run) and about sales (each one run).
-	rules := func(txn string) string {
+	rules := func(txn, amount string) string {
 		var b strings.Builder
 		b.WriteString("name: many\nrules:\n")
 		for i := range 100 {
-			fmt.Fprintf(&b, "  - match: txn == \"%s\" && amount == %d\n    respond: {rc: \"05\"}\n", txn, i)
+			fmt.Fprintf(&b, "  - match: txn == \"%s\" && %s == %d\n    respond: {rc: \"05\"}\n", txn, amount, i)
 		}
 		return b.String()
 	}
 	for _, tt := range []struct {
 		name, yaml string
-	}{{"default", ""}, {"100-rules", rules("refund")}, {"100-rules-run", rules("sale")}} {
+	}{
+		{"default", ""},
+		{"100-rules", rules("refund", "amount")},
+		{"100-rules-run", rules("sale", "amount")},
+		{"100-rules-machine", rules("sale", "amount % 100000")}, // arithmetic: no fast path
+	} {
 		b.Run(tt.name, func(b *testing.B) {
 			e := scenarios.NewEngine(approver{}, 1, time.UTC)
 			if tt.yaml != "" {

@@ -174,6 +174,9 @@ type binding struct {
 	mu     sync.Mutex
 	vm     vm.VM          // reused under mu: running a rule allocates no machine
 	envMap map[string]any // what the rules read, refilled under mu for each request
+	// req is the request as the rules see it, under mu: kept here, a
+	// pointer to it handed to a rule's fast path costs no allocation.
+	req    Env
 	counts map[countKey]int
 	usage  map[usageKey]*usage
 	rngs   map[string]*rand.Rand // per terminal, so each terminal's run repeats
@@ -272,14 +275,22 @@ func (b *binding) plan(r *txn.Request, now time.Time) Plan {
 		trace.Action = "books fault: " + strings.Join(terms.Faults, ", ")
 	}
 
-	env := b.env(r, now)
+	b.req = b.env(r, now)
+	defer func() { b.req = Env{} }() // b.req is for this plan only
+	env := &b.req
 	filled := false // the map for expressions, once a rule needs it
+	// The txn prefilter is a bit test; a type without a bit has the map.
+	bit, named := txnBit[env.Txn]
 	for i := range b.sc.rules {
 		rule := &b.sc.rules[i]
-		if rule.txns != nil && !rule.txns[env.Txn] {
+		if rule.txns != nil && (named && rule.txnBits&bit == 0 || !named && !rule.txns[env.Txn]) {
 			continue
 		}
-		if rule.match != nil {
+		if rule.fast != nil {
+			if !rule.fast(env) {
+				continue
+			}
+		} else if rule.match != nil {
 			if !filled {
 				if b.envMap == nil {
 					b.envMap = make(map[string]any, len(envTypes))
