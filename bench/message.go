@@ -276,14 +276,4 @@ func pad(n int64, width int) string {
 }
 
 // str returns a field's value, "" when absent.
-func str(m *iso8583.Message, id int) string {
-	f := m.GetField(id)
-	if f == nil {
-		return ""
-	}
-	if s, ok := f.(*field.String); ok {
-		return s.Value()
-	}
-	v, _ := f.String()
-	return v
-}
+func str(m *iso8583.Message, id int) string { return dialect.FieldValue(m, id) }

@@ -314,17 +314,7 @@ func sign(key, packed []byte) error {
 	return nil
 }
 
-func field(m *iso8583.Message, id int) string {
-	if m == nil {
-		return ""
-	}
-	f := m.GetField(id)
-	if f == nil {
-		return ""
-	}
-	s, _ := f.String()
-	return s
-}
+func field(m *iso8583.Message, id int) string { return dialect.FieldValue(m, id) }
 
 func (t *Terminal) nextSTAN() string {
 	t.State.STAN = t.State.STAN%999999 + 1

@@ -350,8 +350,12 @@ func (d *Dialect) ReplyPreamble(dst, req []byte, requirement byte) []byte {
 	return dst
 }
 
-// get returns a field's value, or "" when the field is absent.
-func get(m *iso8583.Message, id int) string {
+// FieldValue returns a field's value, or "" when the field (or the message)
+// is absent.
+func FieldValue(m *iso8583.Message, id int) string {
+	if m == nil {
+		return ""
+	}
 	f := m.GetField(id)
 	if f == nil {
 		return ""
@@ -362,6 +366,8 @@ func get(m *iso8583.Message, id int) string {
 	v, _ := f.String()
 	return v
 }
+
+func get(m *iso8583.Message, id int) string { return FieldValue(m, id) }
 
 func panFromTrack(track string) string {
 	for i := 0; i < len(track); i++ {
