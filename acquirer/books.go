@@ -143,10 +143,13 @@ func (t *terminal) differences(batch string, voidsAsCredits bool) []string {
 	}
 	var diffs []string
 	seen := map[string]bool{}
+	_, folded := t.folded[batch] // some of the batch is no longer kept one by one
 	for _, u := range ups {
 		seen[u.STAN] = true
 		rec, ok := own[u.STAN]
 		switch {
+		case !ok && folded:
+			// Perhaps one of those: not comparable.
 		case !ok:
 			diffs = append(diffs, fmt.Sprintf("STAN %s: uploaded, not in the host's record", u.STAN))
 		case rec.amount != u.Amount:
@@ -159,5 +162,8 @@ func (t *terminal) differences(batch string, voidsAsCredits bool) []string {
 		}
 	}
 	sort.Strings(diffs)
+	if folded {
+		diffs = append(diffs, fmt.Sprintf("the batch's older transactions are no longer kept one by one (over %d): uploaded records not among the kept ones were not compared", maxRecords))
+	}
 	return diffs
 }

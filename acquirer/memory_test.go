@@ -2,6 +2,7 @@ package acquirer_test
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/acqsim/acqsim/txn"
@@ -52,4 +53,24 @@ func TestFoldedTotalsStillDisagree(t *testing.T) {
 	}
 	play(t, h, now, steps...)
 	play(t, h, now, settle("900001", debits(10_500, 2*10_500-2)).want(txn.OutOfBalance))
+}
+
+// An upload of a batch some of whose transactions were folded out of memory
+// is compared where it can be, and says what it could not compare, rather
+// than calling every folded record a difference.
+func TestUploadOfAFoldedBatch(t *testing.T) {
+	h := newHost(t, iso87Cfg)
+	var steps []step
+	var recs []txn.UploadRecord
+	for i := range 10_050 {
+		stan := fmt.Sprintf("%06d", 1+i)
+		steps = append(steps, sale(stan, 2).want("00"))
+		recs = append(recs, txn.UploadRecord{STAN: stan, Amount: 2})
+	}
+	play(t, h, now, steps...)
+	play(t, h, now, settle("900001", debits(1, 2)).want(txn.OutOfBalance), upload("900002", recs...).want("00"))
+	b := batchOf(t, h, testTID, "000001")
+	if len(b.Differences) != 1 || !strings.Contains(b.Differences[0], "not compared") {
+		t.Errorf("differences %q, want only the note that folded records were not compared", b.Differences)
+	}
 }

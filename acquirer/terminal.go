@@ -280,11 +280,6 @@ func (t *terminal) totals(batch string, voidsAsCredits bool) txn.Totals {
 func (t *terminal) closeBatch(batch string) {
 	t.closed[batch] = true
 	t.batchInfo(batch).state = BatchClosed
-	for k := range t.seen {
-		if k.batch == batch {
-			delete(t.seen, k)
-		}
-	}
 	if batch == t.batch {
 		n, _ := strconv.Atoi(batch)
 		t.batch = fmt.Sprintf("%06d", n%999999+1)

@@ -63,8 +63,8 @@ func (a *API) verify(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	got := a.Journal.Query(f)
-	all := a.Journal.Query(journal.Filter{TID: f.TID})
+	got := exchanges(a.Journal.Query(f))
+	all := exchanges(a.Journal.Query(journal.Filter{TID: f.TID}))
 	out := verified{OK: true, Count: len(got), Entries: make([]verifiedEntry, 0, len(got))}
 	var want []string
 	if hasCount {
@@ -89,6 +89,12 @@ func (a *API) verify(w http.ResponseWriter, r *http.Request) {
 		out.Entries = append(out.Entries, ve)
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// exchanges leaves out the second entry an exchange gets when its response
+// could not be written (or was never sent): each exchange counts once.
+func exchanges(es []journal.Entry) []journal.Entry {
+	return slices.DeleteFunc(es, func(e journal.Entry) bool { return strings.HasPrefix(e.Error, "writing the response") })
 }
 
 // originalOf finds what e refers back to: for a reversal, the financial

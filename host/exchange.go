@@ -143,7 +143,7 @@ func (c *conn) exchange(log *slog.Logger, frame []byte) bool {
 			}
 		}, func() {
 			// Journalled as answered, it never left: say so.
-			e.Error = "not delivered: the connection closed before the scripted delay ended"
+			e.Error = "writing the response: not delivered: the connection closed before the scripted delay ended"
 			e.Replay = "" // the decision is journalled (and replayed) once
 			c.journal(e)
 		})
@@ -214,7 +214,7 @@ func isRequest(mti string) bool {
 
 // noteJournal logs the journal failing and recovering, once each time.
 func (s *Server) noteJournal(log *slog.Logger, err error) {
-	if failing := err != nil; s.journalFailing.Swap(failing) != failing {
+	if failing := err != nil; s.journalFailing.Load() != failing && s.journalFailing.Swap(failing) != failing {
 		if failing {
 			log.Error("the journal cannot record: answering 96 until it can", "err", err)
 		} else {

@@ -496,7 +496,10 @@ func (c *conn) stopTimers() {
 	c.done = true
 	var abandoned []func()
 	for t, ab := range c.timers {
-		if t.Stop() && ab != nil {
+		// Still here, it has not run: a timer that fired and waits for tmu
+		// finds itself gone and returns.
+		t.Stop()
+		if ab != nil {
 			abandoned = append(abandoned, ab)
 		}
 	}

@@ -276,7 +276,10 @@ func (b *binding) plan(r *txn.Request, now time.Time) Plan {
 	}
 
 	b.req = b.env(r, now)
-	defer func() { b.req = Env{} }() // b.req is for this plan only
+	defer func() { // b.req and what the rules read are for this plan only
+		b.req = Env{}
+		clear(b.envMap)
+	}()
 	env := &b.req
 	filled := false // the map for expressions, once a rule needs it
 	// The txn prefilter is a bit test; a type without a bit has the map.

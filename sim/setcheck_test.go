@@ -1,10 +1,12 @@
 package sim_test
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/acqsim/acqsim/sim"
 )
@@ -34,4 +36,14 @@ func TestScenarioSetCheckedAtLoad(t *testing.T) {
 		t.Fatalf("start with a 6-character F38: %v", err)
 	}
 	stop(t, s)
+}
+
+// A start clock the virtual clock cannot hold is a configuration error, not
+// real time in disguise.
+func TestStartClockOutOfRange(t *testing.T) {
+	_, err := sim.Start(sim.Config{Listen: "127.0.0.1:0", Admin: "off", Clock: time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC)})
+	var ce sim.ConfigError
+	if !errors.As(err, &ce) {
+		t.Fatalf("start with the clock at 1900: %v, want a configuration error", err)
+	}
 }

@@ -171,6 +171,11 @@ func Start(cfg Config) (*Sim, error) {
 		return nil, ConfigError{err}
 	}
 
+	if !cfg.Clock.IsZero() {
+		if err := clock.Check(cfg.Clock); err != nil {
+			return nil, ConfigError{fmt.Errorf("clock %s: %w", cfg.Clock.Format(time.RFC3339), err)}
+		}
+	}
 	if cfg.MaxConnections < 0 {
 		return nil, ConfigError{errors.New("max connections must not be negative")}
 	}

@@ -149,15 +149,15 @@ func (d *Dialect) Decode(body []byte) (*iso8583.Message, error) {
 	if mti, _ := m.GetMTI(); !isMTI(mti) {
 		return nil, ErrNoMTI
 	}
-	if err != nil {
-		// The library's message names the field's content in places; keep only ours.
-		return m, &FieldError{Field: ue.FieldID, Err: errors.New("does not decode")}
-	}
 	// A BCD field with a nibble that is not a digit has decoded all the same
 	// (as a letter), so that the fields behind it, and the STAN and terminal
-	// a format-error response must echo, decoded too. It goes now, and the
-	// message is a format error.
+	// a format-error response must echo, decoded too. It goes now (a response
+	// could not carry it back), and the message is a format error.
 	var bad error
+	if err != nil {
+		// The library's message names the field's content in places; keep only ours.
+		bad = &FieldError{Field: ue.FieldID, Err: errors.New("does not decode")}
+	}
 	bm := m.Bitmap()
 	for id := 2; d.hasBCD && id <= bm.Len(); id++ {
 		if d.bcd[id] && bm.IsSet(id) {
