@@ -381,7 +381,7 @@ func (h *Host) settle(t *terminal, r *txn.Request, outOfBalance bool) txn.Decisi
 	if domestic && foreign {
 		d.Note = fmt.Sprintf("settlement: batch %s balanced", b)
 		if h.cfg.BalancedCloses {
-			t.closeBatch(b)
+			t.closeBatch(b, h.cfg.VoidsAsCredits)
 			d.Note += ", closed"
 		}
 		return d
@@ -409,7 +409,7 @@ func (h *Host) upload(t *terminal, r *txn.Request) txn.Decision {
 func (h *Host) uploadEnd(t *terminal, r *txn.Request) txn.Decision {
 	b := t.batchOf(r)
 	n := len(t.uploads[b])
-	t.closeBatch(b)
+	t.closeBatch(b, h.cfg.VoidsAsCredits)
 	return txn.Decision{RC: txn.Approved, Note: fmt.Sprintf("batch %s closed after an upload of %d record(s)", b, n)}
 }
 

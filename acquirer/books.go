@@ -82,10 +82,13 @@ func (h *Host) Batches() []Batch {
 		}
 		for b, tot := range totals {
 			bi := t.batchInfo(b)
+			diffs := bi.differences
+			if bi.state != BatchClosed {
+				diffs = t.differences(b, h.cfg.VoidsAsCredits)
+			}
 			out = append(out, Batch{
 				MID: k.mid, TID: k.tid, Batch: b, State: bi.state, Outcome: bi.outcome,
-				Host: tot, Claimed: bi.claimed,
-				Uploaded: len(t.uploads[b]), Differences: t.differences(b, h.cfg.VoidsAsCredits),
+				Host: tot, Claimed: bi.claimed, Uploaded: len(t.uploads[b]), Differences: diffs,
 			})
 		}
 	})

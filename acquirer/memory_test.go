@@ -74,3 +74,25 @@ func TestUploadOfAFoldedBatch(t *testing.T) {
 		t.Errorf("differences %q, want only the note that folded records were not compared", b.Differences)
 	}
 }
+
+// A closed batch keeps the differences its upload showed at the close, also
+// once its transactions have left the terminal's window.
+func TestClosedBatchKeepsItsDifferences(t *testing.T) {
+	h := newHost(t, iso87Cfg)
+	play(t, h, now,
+		sale("000001", 1000).want("00"),
+		settle("000002", debits(1, 999)).want(txn.OutOfBalance),
+		upload("000003", txn.UploadRecord{STAN: "000001", Amount: 1000}).want("00"),
+		uploadEnd("000004", 1).want("00"),
+	)
+	var steps []step
+	for i := range 10_001 {
+		steps = append(steps, sale(fmt.Sprintf("%06d", 10+i), 1).want("00"))
+	}
+	play(t, h, now, steps...)
+	b := batchOf(t, h, testTID, "000001")
+	if b.State != "closed" || b.Differences != nil || b.Host != debits(1, 1000) {
+		t.Errorf("batch 000001 after its records left: state %q, differences %q, host totals %+v; want closed, none, 1 debit of 1000",
+			b.State, b.Differences, b.Host)
+	}
+}

@@ -62,6 +62,8 @@ type batchInfo struct {
 	state   string
 	outcome string // balanced or out of balance, once the terminal settled
 	claimed *txn.Totals
+	// differences are those of its upload as they stood at the close.
+	differences []string
 }
 
 func (t *terminal) batchInfo(b string) *batchInfo {
@@ -276,10 +278,14 @@ func (t *terminal) totals(batch string, voidsAsCredits bool) txn.Totals {
 	return tot
 }
 
-// closeBatch closes a batch; the terminal's next transactions go to the next one.
-func (t *terminal) closeBatch(batch string) {
+// closeBatch closes a batch; the terminal's next transactions go to the next
+// one. What its upload showed is kept as it was at the close: the batch's
+// records leave the terminal's window in time, its differences do not.
+func (t *terminal) closeBatch(batch string, voidsAsCredits bool) {
 	t.closed[batch] = true
-	t.batchInfo(batch).state = BatchClosed
+	bi := t.batchInfo(batch)
+	bi.state = BatchClosed
+	bi.differences = t.differences(batch, voidsAsCredits)
 	if batch == t.batch {
 		n, _ := strconv.Atoi(batch)
 		t.batch = fmt.Sprintf("%06d", n%999999+1)
