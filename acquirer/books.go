@@ -68,10 +68,7 @@ func (h *Host) Batches() []Batch {
 			totals[b] = txn.Totals{}
 		}
 		for b, f := range t.folded {
-			totals[b] = f.voidsAsDebits
-			if h.cfg.VoidsAsCredits {
-				totals[b] = f.voidsAsCredits
-			}
+			totals[b] = f.of(h.cfg.VoidsAsCredits)
 		}
 		for _, rec := range t.records {
 			tot := totals[rec.batch]

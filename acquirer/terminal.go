@@ -188,6 +188,17 @@ func (t *terminal) book(rec *record, s state) {
 // both ways a settlement may count voids.
 type foldedTotals struct{ voidsAsDebits, voidsAsCredits txn.Totals }
 
+// of is the totals counted the host's way (nil: none folded).
+func (f *foldedTotals) of(voidsAsCredits bool) txn.Totals {
+	switch {
+	case f == nil:
+		return txn.Totals{}
+	case voidsAsCredits:
+		return f.voidsAsCredits
+	}
+	return f.voidsAsDebits
+}
+
 // retire forgets a transaction, keeping what it adds to its batch's totals.
 // Its state is final from here: a void or reversal can no longer find it.
 func (t *terminal) retire(rec *record) {
@@ -263,13 +274,7 @@ func (t *terminal) findSTAN(stan, batch string) *record {
 // totals are the host's own settlement totals for a batch: what it approved,
 // less what was reversed or voided.
 func (t *terminal) totals(batch string, voidsAsCredits bool) txn.Totals {
-	var tot txn.Totals
-	if f := t.folded[batch]; f != nil {
-		tot = f.voidsAsDebits
-		if voidsAsCredits {
-			tot = f.voidsAsCredits
-		}
-	}
+	tot := t.folded[batch].of(voidsAsCredits)
 	for _, rec := range t.records {
 		if rec.batch == batch && (rec.state == approved || rec.state == voided) {
 			tot.Count(rec.typ, rec.amount, rec.state == voided, voidsAsCredits)
