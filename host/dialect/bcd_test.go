@@ -98,3 +98,27 @@ func TestBCDNonDigitBeforeABrokenField(t *testing.T) {
 		t.Errorf("the bad amount is still in the message: %q", get(m, 4))
 	}
 }
+
+// A bitmap that announces a third bitmap (bits beyond 128) with fields that
+// do not decode is a format error, never a panic (the hostile-traffic test
+// found one).
+func TestDecodeBitmapBeyond128(t *testing.T) {
+	for _, name := range Names {
+		d, err := Load(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var mti, bitmaps []byte
+		if name == "cup" {
+			mti = []byte{0x02, 0x00}
+			bitmaps = bytes.Repeat([]byte{0xFF}, 24)
+		} else {
+			mti = []byte("0200")
+			bitmaps = bytes.Repeat([]byte("F"), 48)
+		}
+		body := append(append(append([]byte{}, mti...), bitmaps...), bytes.Repeat([]byte{0x31}, 40)...)
+		if _, err := d.Decode(body); err == nil {
+			t.Errorf("%s: a message with every bit set decoded", name)
+		}
+	}
+}

@@ -159,7 +159,7 @@ func (d *Dialect) Decode(body []byte) (*iso8583.Message, error) {
 		bad = &FieldError{Field: ue.FieldID, Err: errors.New("does not decode")}
 	}
 	bm := m.Bitmap()
-	for id := 2; d.hasBCD && id <= bm.Len(); id++ {
+	for id := 2; d.hasBCD && id <= bm.Len() && id < len(d.bcd); id++ { // a broken bitmap may say more
 		if d.bcd[id] && bm.IsSet(id) {
 			if v := get(m, id); !isBCDText(v) {
 				m.UnsetField(id)
