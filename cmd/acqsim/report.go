@@ -30,18 +30,19 @@ type reportFlags struct {
 func newReport() *cobra.Command {
 	var f reportFlags
 	cmd := &cobra.Command{
-		Use:   "report settlements|batches",
+		Use:   "report [settlements|batches]",
 		Short: "Print a running host's settlement report or batches (from its admin API)",
 		Long: `Print a running host's settlement report (per merchant and settlement date:
 count, gross, fees and net by card type, funds-available time, the batches and
 how they reconciled) or its batches (state, host and terminal totals, upload
-differences), as a table, JSON or CSV.`,
-		Example: `  acqsim report settlements --mid 898100012340001
+differences), as a table, JSON or CSV. Without settlements or batches, it
+prints the settlement report.`,
+		Example: `  acqsim report --mid 898100012340001
   acqsim report settlements --date 2026-06-12 -o csv
   acqsim report batches --tid TERM0001 -o json`,
 		Args: func(cmd *cobra.Command, args []string) error {
-			if len(args) != 1 || (args[0] != "settlements" && args[0] != "batches") {
-				return usagef("report needs one of: settlements, batches")
+			if len(args) > 1 || (len(args) == 1 && args[0] != "settlements" && args[0] != "batches") {
+				return usagef("report takes one of: settlements (the default), batches")
 			}
 			return nil
 		},
@@ -49,7 +50,12 @@ differences), as a table, JSON or CSV.`,
 			if f.output != "table" && f.output != "json" && f.output != "csv" {
 				return usagef("-o %q: want table, json or csv", f.output)
 			}
-			return report(cmd.Context(), cmd.OutOrStdout(), args[0], f)
+			// The settlement report is what "report" means to most who type it.
+			what := "settlements"
+			if len(args) == 1 {
+				what = args[0]
+			}
+			return report(cmd.Context(), cmd.OutOrStdout(), what, f)
 		},
 	}
 	fl := cmd.Flags()

@@ -101,6 +101,40 @@ func TestReportSettlements(t *testing.T) {
 	})
 }
 
+// With no subcommand, report prints the settlement report: byte for byte
+// what report settlements prints with the same flags.
+func TestReportDefaultsToSettlements(t *testing.T) {
+	admin := feeNoCapHost(t)
+
+	for _, tc := range []struct {
+		name  string
+		flags []string
+		want  string // in the output, so that two empty outputs do not pass
+	}{
+		{"table", []string{"--admin", admin}, "SETTLES"},
+		{"json", []string{"--admin", admin, "-o", "json"}, `"fee-no-cap"`},
+		{"csv filtered", []string{"-o", "csv", "--mid", "898100012340001", "--admin", "http://" + admin}, "settlement_date"},
+		{"filtered to nothing", []string{"--admin", admin, "--date", "2025-03-11"}, "FUNDS AVAILABLE"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, got, stderr := acqsim(append([]string{"report"}, tc.flags...)...)
+			if code != 0 {
+				t.Fatalf("report %v: exit %d: %s", tc.flags, code, stderr)
+			}
+			code, want, stderr := acqsim(append([]string{"report", "settlements"}, tc.flags...)...)
+			if code != 0 {
+				t.Fatalf("report settlements %v: exit %d: %s", tc.flags, code, stderr)
+			}
+			if got != want {
+				t.Errorf("report %v printed\n%s\nwant what report settlements prints:\n%s", tc.flags, got, want)
+			}
+			if !strings.Contains(got, tc.want) {
+				t.Errorf("report %v printed\n%s\nwant it to contain %q", tc.flags, got, tc.want)
+			}
+		})
+	}
+}
+
 func TestReportBatches(t *testing.T) {
 	admin := feeNoCapHost(t)
 
@@ -134,11 +168,12 @@ func TestReportBatches(t *testing.T) {
 
 func TestReportUsageErrorsExit2(t *testing.T) {
 	for _, args := range [][]string{
-		{"report"},
 		{"report", "ledger"},
 		{"report", "settlements", "batches"},
 		{"report", "settlements", "-o", "xml"},
+		{"report", "-o", "xml"},
 		{"report", "batches", "--no-such-flag"},
+		{"report", "--no-such-flag"},
 	} {
 		code, _, stderr := acqsim(args...)
 		if code != 2 {
