@@ -5,13 +5,21 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	_ "modernc.org/sqlite" // pure Go: the binary stays static
+	sqlite3 "modernc.org/sqlite/lib"
 )
+
+// ErrDiskFull reports a journal file that cannot grow: its disk is full (or
+// the process may write no larger file).
+var ErrDiskFull = errors.New("the disk is full")
 
 // Open returns a journal kept in a SQLite file as well as in memory: every
 // entry is committed to the file before Append returns, so a response
@@ -42,17 +50,80 @@ func Open(path string, capacity int, fsync bool) (*Journal, error) {
 		if strings.Contains(err.Error(), "locked") {
 			return nil, fmt.Errorf("journal %s is in use by another host: %w", path, err)
 		}
-		return nil, fmt.Errorf("journal %s: %w", path, err)
+		return nil, openError(path, err)
 	}
 	if err := j.load(db); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("journal %s: %w", path, err)
+		return nil, openError(path, err)
 	}
 	if j.store, err = newStore(db); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("journal %s: %w", path, err)
+		return nil, openError(path, err)
 	}
 	return j, nil
+}
+
+// openError says why the journal at path could not be opened: SQLite
+// reports a disk that is full while it opens a file as a bare "disk I/O
+// error (4874)", which tells a user nothing, so a full disk is named as such.
+func openError(path string, err error) error {
+	if full, why := diskFull(filepath.Dir(path), err); full {
+		if why != "" {
+			return fmt.Errorf("opening the journal %s: %w (%w: %s)", path, ErrDiskFull, err, why)
+		}
+		return fmt.Errorf("opening the journal %s: %w (%w)", path, ErrDiskFull, err)
+	}
+	return fmt.Errorf("journal %s: %w", path, err)
+}
+
+// diskFull reports whether err, from SQLite working on a file in dir, means
+// that the file could not grow, and what the system said if it had to ask.
+func diskFull(dir string, err error) (full bool, why string) {
+	if noSpace(err) {
+		return true, ""
+	}
+	var coded interface{ Code() int }
+	if !errors.As(err, &coded) {
+		return false, ""
+	}
+	switch coded.Code() & 0xff { // the primary code; the extended one says which call failed
+	case sqlite3.SQLITE_FULL:
+		return true, ""
+	case sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CANTOPEN:
+		// SQLite keeps the errno to itself: a failed write of the file or
+		// its -wal or -shm (IOERR_WRITE 778, IOERR_SHMOPEN 4618,
+		// IOERR_SHMSIZE 4874, ...) may be a full disk or a failing one.
+		// Asking the directory for room tells them apart.
+		if perr := probeSpace(dir); noSpace(perr) {
+			var errno syscall.Errno
+			if errors.As(perr, &errno) {
+				return true, errno.Error()
+			}
+			return true, perr.Error()
+		}
+	}
+	return false, ""
+}
+
+// probeSpace writes a scratch file in dir about as large as what SQLite
+// writes while it opens a journal, and removes it.
+func probeSpace(dir string) error {
+	f, err := os.CreateTemp(dir, ".acqsim-space-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	_, err = f.Write(make([]byte, 1<<20))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// noSpace reports a write refused for want of room: the disk full, a quota
+// reached, or the process's file size limit (RLIMIT_FSIZE).
+func noSpace(err error) bool {
+	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) || errors.Is(err, syscall.EFBIG)
 }
 
 // Close stops the writer and closes the file; a memory journal has nothing to close.
