@@ -49,6 +49,10 @@ type Host struct {
 	terminals map[terminalKey]*terminal
 
 	rrn atomic.Uint64 // RRNs are unique per host run, across resets
+	// unnumbered is set while Replay applies a decision the host gave no
+	// RRN (a 94, a reversal with nothing to match, or a decline journalled
+	// before declines had RRNs), so that it draws none now either.
+	unnumbered atomic.Bool
 }
 
 // New returns a host with no state.
@@ -157,11 +161,11 @@ func (h *Host) decide(r *txn.Request, now time.Time) txn.Decision {
 	case txn.Echo:
 		return txn.Decision{RC: txn.Approved}
 	case txn.Settlement:
-		return t.remember(r, h.settle(t, r, false))
+		return t.remember(r, now, h.settle(t, r, false))
 	case txn.Upload:
 		return h.upload(t, r)
 	case txn.UploadEnd:
-		return t.remember(r, h.uploadEnd(t, r))
+		return t.remember(r, now, h.uploadEnd(t, r))
 	}
 
 	// Reversals are matched, not deduplicated: their own rules make a resent
@@ -191,6 +195,9 @@ func (h *Host) decide(r *txn.Request, now time.Time) txn.Decision {
 	default:
 		d = h.approve(t, r, now)
 	}
+	// Kept with the time it was given: a retransmission's answer is the
+	// same bytes, the host's F12 and F13 included.
+	d.At = now
 	t.see(key, seenRequest{fingerprint: r.Fingerprint, decision: d})
 	return d
 }
@@ -218,6 +225,9 @@ func digits(n uint64, width int) string {
 }
 
 func (h *Host) nextRRN() string {
+	if h.unnumbered.Load() {
+		return ""
+	}
 	return digits(h.rrn.Add(1)%1_000_000_000_000, 12)
 }
 
@@ -288,19 +298,21 @@ func (h *Host) void(t *terminal, r *txn.Request, now time.Time) txn.Decision {
 	} else if r.RRN != "" {
 		orig = t.findRRN(r.RRN)
 	}
+	// A refused void is booked as declined under its own RRN like any other
+	// refusal; a void naming that RRN finds a void, which is not voidable (12).
 	switch {
 	case orig == nil:
-		return txn.Decision{RC: txn.OriginalNotFound, Note: "void: original not found"}
+		return h.decline(t, r, now, txn.OriginalNotFound, "void: original not found")
 	case t.closed[orig.batch]:
-		return txn.Decision{RC: txn.InvalidTxn, Note: "void: original already settled"}
+		return h.decline(t, r, now, txn.InvalidTxn, "void: original already settled")
 	case !voidable(r.Type, orig.typ):
-		return txn.Decision{RC: txn.InvalidTxn, Note: fmt.Sprintf("void: original is a %s", orig.typ)}
+		return h.decline(t, r, now, txn.InvalidTxn, fmt.Sprintf("void: original is a %s", orig.typ))
 	case orig.state != approved:
-		return txn.Decision{RC: txn.InvalidTxn, Note: "void: original already " + string(orig.state)}
+		return h.decline(t, r, now, txn.InvalidTxn, "void: original already "+string(orig.state))
 	case orig.terms.Mode == "T0":
-		return txn.Decision{RC: txn.InvalidTxn, Note: "void: original settled T+0 (real-time crediting); refund instead"}
+		return h.decline(t, r, now, txn.InvalidTxn, "void: original settled T+0 (real-time crediting); refund instead")
 	case orig.amount != r.Amount:
-		return txn.Decision{RC: txn.OriginalAmountBad, Note: "void: amount differs from the original"}
+		return h.decline(t, r, now, txn.OriginalAmountBad, "void: amount differs from the original")
 	}
 	terms := h.terms(r, now)
 	d := txn.Decision{RC: txn.Approved, RRN: h.nextRRN(), Settlement: terms.Settlement}
@@ -315,6 +327,19 @@ func (h *Host) void(t *terminal, r *txn.Request, now time.Time) txn.Decision {
 	return d
 }
 
+// decline refuses a financial request the host processed. Like an approval
+// it gets an RRN of its own, and it is booked as declined under that RRN, so
+// that the response, the journal, the books and the answer to a
+// retransmission all name the same one.
+func (h *Host) decline(t *terminal, r *txn.Request, now time.Time, rc, note string) txn.Decision {
+	d := txn.Decision{RC: rc, RRN: h.nextRRN(), Note: note}
+	t.book(&record{
+		typ: r.Type, stan: r.STAN, rrn: d.RRN, pan: r.PAN, amount: r.Amount, currency: r.Currency,
+		batch: t.batchOf(r), date: now.Format("0102"), at: now,
+	}, declined)
+	return d
+}
+
 func voidable(void, orig txn.Type) bool {
 	if void == txn.PreAuthVoid {
 		return orig == txn.PreAuth
@@ -325,22 +350,33 @@ func voidable(void, orig txn.Type) bool {
 // reverse undoes the transaction with the reversal's STAN in the terminal's
 // open batches. A reversal the host cannot match is approved: the original
 // never arrived (a settled transaction with the same STAN is an older one).
+//
+// The answer carries the RRN of the original it matched, as a 0410 does: a
+// reversal is not booked, so it has no RRN of its own, and naming the
+// original's gives every resend of it the same one. One that matched nothing
+// has no RRN to name.
 func (h *Host) reverse(t *terminal, r *txn.Request) txn.Decision {
 	orig := t.findOpenSTAN(r.STAN)
-	switch {
-	case orig == nil:
+	if orig == nil {
 		return txn.Decision{RC: txn.Approved, Note: "reversal: original not found"}
+	}
+	d := txn.Decision{RC: txn.Approved, RRN: orig.rrn}
+	switch {
 	case orig.state == declined:
-		return txn.Decision{RC: txn.Approved, Note: "reversal: original was declined; nothing to reverse"}
+		d.Note = "reversal: original was declined; nothing to reverse"
+		return d
 	case orig.state == reversed:
-		return txn.Decision{RC: txn.Approved, Note: "reversal: already reversed"}
+		d.Note = "reversal: already reversed"
+		return d
 	case orig.amount != r.Amount:
-		return txn.Decision{RC: txn.OriginalNotFound, Note: "reversal: amount differs from the original"}
+		d.RC, d.Note = txn.OriginalNotFound, "reversal: amount differs from the original"
+		return d
 	case orig.terms.Mode == "T0":
-		return txn.Decision{RC: txn.InvalidTxn, Note: "reversal: original settled T+0 (real-time crediting)"}
+		d.RC, d.Note = txn.InvalidTxn, "reversal: original settled T+0 (real-time crediting)"
+		return d
 	}
 	orig.state = reversed
-	d := txn.Decision{RC: txn.Approved, Note: fmt.Sprintf("reversal: %s with RRN %s reversed", orig.typ, orig.rrn)}
+	d.Note = fmt.Sprintf("reversal: %s with RRN %s reversed", orig.typ, orig.rrn)
 	if o := orig.orig; o != nil && o.state == voided {
 		o.state = approved // reversing a void restores what it voided
 		if f := t.folded[o.batch]; o.retired && f != nil {
@@ -471,7 +507,8 @@ func (h *Host) SignedOn(mid, tid string) bool {
 
 // Force answers a request with a response code a scenario chose instead of
 // the host's own. A declined financial request is booked as declined (a later
-// void of it gets 12); a settlement or upload is left as it was. outOfBalance
+// void of it gets 12); a refused reversal names its original's RRN, as the
+// host's own answer does; a settlement or upload is left as it was. outOfBalance
 // answers a settlement as out of balance whatever its totals. Forcing "00"
 // without outOfBalance is the default answer.
 func (h *Host) Force(r *txn.Request, now time.Time, rc string, outOfBalance bool) txn.Decision {
@@ -489,19 +526,26 @@ func (h *Host) force(r *txn.Request, now time.Time, rc string, outOfBalance bool
 	if rc == "" || rc == txn.Approved {
 		return h.decide(r, now)
 	}
-	d := txn.Decision{RC: rc, Note: "scripted response " + rc}
+	note := "scripted response " + rc
 	switch r.Type {
 	case txn.Sale, txn.Refund, txn.PreAuth, txn.Completion, txn.Advice, txn.Void, txn.PreAuthVoid, txn.Balance:
 		t := h.terminal(r.MID, r.TID)
 		t.mu.Lock()
 		defer t.mu.Unlock()
-		d.RRN = h.nextRRN()
-		t.book(&record{
-			typ: r.Type, stan: r.STAN, rrn: d.RRN, pan: r.PAN, amount: r.Amount, currency: r.Currency,
-			batch: t.batchOf(r), date: now.Format("0102"), at: now,
-		}, declined)
+		return h.decline(t, r, now, rc, note)
+	case txn.Reversal:
+		// Refused, the reversal leaves its original as it was, but names it
+		// as the host's own answer would.
+		d := txn.Decision{RC: rc, Note: note}
+		t := h.terminal(r.MID, r.TID)
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		if orig := t.findOpenSTAN(r.STAN); orig != nil {
+			d.RRN = orig.rrn
+		}
+		return d
 	}
-	return d
+	return txn.Decision{RC: rc, Note: note}
 }
 
 func (rec *record) released(r *txn.Request) *txn.Released {

@@ -429,9 +429,11 @@ func TestT0OriginalCannotBeUndone(t *testing.T) {
 		for _, r := range h.Records() {
 			states[r.STAN] = r.State + " " + r.Terms.Mode
 		}
+		// The refused voids are booked as declined (with the RRN they were
+		// answered with), without terms: they settle nothing.
 		want := map[string]string{
-			"000001": "approved T0", "000004": "approved T0", "000005": "voided T1",
-			"000006": "approved T1", "000007": "reversed T1",
+			"000001": "approved T0", "000002": "declined ", "000003": "declined ", "000004": "approved T0",
+			"000005": "voided T1", "000006": "approved T1", "000007": "reversed T1",
 		}
 		if !reflect.DeepEqual(states, want) {
 			t.Errorf("records %v, want %v", states, want)

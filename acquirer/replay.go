@@ -70,11 +70,17 @@ func (h *Host) Replay(raw []byte) error {
 		}
 		rrn = n
 	}
-	// The decision draws this very RRN; later decisions go on after the
-	// highest one given so far.
+	// The decision draws this very RRN (a reversal draws none: the one
+	// recorded is its original's); later decisions go on after the highest
+	// one given so far. A decision recorded without one draws none, or its
+	// record would take the RRN the host gave the next transaction (journals
+	// written before declines had RRNs hold such declines).
 	highest := h.rrn.Load()
 	if rrn > 0 {
 		h.rrn.Store(rrn - 1)
+	} else {
+		h.unnumbered.Store(true)
+		defer h.unnumbered.Store(false)
 	}
 	if ev.Force != nil {
 		h.force(&ev.Request, ev.Now, ev.Force.RC, ev.Force.OutOfBalance)

@@ -75,8 +75,10 @@ func (t *terminal) batchInfo(b string) *batchInfo {
 	return bi
 }
 
-// remember keeps a settlement's or end of batch's answer for a resend.
-func (t *terminal) remember(r *txn.Request, d txn.Decision) txn.Decision {
+// remember keeps a settlement's or end of batch's answer for a resend, with
+// the time it was given (the resend gets the same bytes).
+func (t *terminal) remember(r *txn.Request, now time.Time, d txn.Decision) txn.Decision {
+	d.At = now
 	if len(t.lastClose) > 16 {
 		clear(t.lastClose) // only the latest few can be resent
 	}

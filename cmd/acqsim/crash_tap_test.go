@@ -389,7 +389,7 @@ func (c *crashTerminal) recoverUnanswered(resendVoid bool) error {
 		if err != nil || rev.RC() != txn.Approved {
 			return fmt.Errorf("%s: reversal of the unanswered %s STAN %s: %v (RC %s)", c.cfg.TID, x.Type, stan, err, rev.RC())
 		}
-		c.told = append(c.told, told{typ: txn.Reversal, stan: stan, amount: amount})
+		c.told = append(c.told, told{typ: txn.Reversal, stan: stan, rrn: rev.Get(37), amount: amount})
 	default:
 		return fmt.Errorf("%s: no recovery for an unanswered %s", c.cfg.TID, x.Type)
 	}
