@@ -200,6 +200,9 @@ type wireIO struct {
 	// requirement is the processing requirement of the last cup response
 	// (the low nibble of its header's third byte).
 	requirement atomic.Uint32
+	// refused is why the last response that broke the dialect's spec was
+	// refused: the connection ends with it, and Send says why.
+	refused atomic.Pointer[error]
 }
 
 func (w *wireIO) ReadMessage(r io.Reader) (*iso8583.Message, error) {
@@ -213,7 +216,15 @@ func (w *wireIO) ReadMessage(r io.Reader) (*iso8583.Message, error) {
 	if w.d.Preamble >= 8 {
 		w.requirement.Store(uint32(frame[7] & 0x0F))
 	}
-	return w.d.Decode(frame[w.d.Preamble:])
+	// A strict terminal: a response with a field that breaks its spec, or
+	// bytes after its last field, is refused whole.
+	m, err := w.d.Decode(frame[w.d.Preamble:])
+	if err != nil {
+		err = fmt.Errorf("response refused: it breaks the %s spec: %w", w.d.Name, err)
+		w.refused.Store(&err)
+		return nil, err
+	}
+	return m, nil
 }
 
 func (w *wireIO) WriteMessage(wr io.Writer, m *iso8583.Message) error {
@@ -244,6 +255,9 @@ func (t *Terminal) Send(typ txn.Type, req *iso8583.Message) (*Exchange, error) {
 		x.Requirement = byte(t.wire.requirement.Load())
 	}
 	if err != nil {
+		if refused := t.wire.refused.Load(); refused != nil {
+			err = fmt.Errorf("%w (%w)", err, *refused)
+		}
 		return x, fmt.Errorf("%s: %w", typ, err)
 	}
 	if err := t.check(req, resp); err != nil {
@@ -252,25 +266,12 @@ func (t *Terminal) Send(typ txn.Type, req *iso8583.Message) (*Exchange, error) {
 	return x, nil
 }
 
-// check applies a terminal's acceptance rules: MTI, F3, F11 and F41 match
-// (and on approval F4 and F42 too).
+// check applies a strict terminal's acceptance rules: the MTI answers the
+// request's, F3, F4, F11, F41 and F42 come back as sent where they were
+// valid (dialect.CheckAnswer), and an approval's MAC verifies.
 func (t *Terminal) check(req, resp *iso8583.Message) error {
-	reqMTI, _ := req.GetMTI()
-	respMTI, _ := resp.GetMTI()
-	if want := dialect.ResponseMTI(reqMTI); respMTI != want {
-		return fmt.Errorf("response MTI %s, want %s", respMTI, want)
-	}
-	if field(resp, 39) == "" {
-		return errors.New("response has no F39")
-	}
-	mustMatch := []int{3, 11, 41}
-	if field(resp, 39) == txn.Approved {
-		mustMatch = append(mustMatch, 4, 42)
-	}
-	for _, id := range mustMatch {
-		if a, b := field(req, id), field(resp, id); a != "" && a != b {
-			return fmt.Errorf("response field %d is %q, want %q", id, b, a)
-		}
+	if err := t.cfg.Dialect.CheckAnswer(req, resp); err != nil {
+		return err
 	}
 	// Terminals check the MAC of approvals only; a bad one makes them reverse (A0).
 	if t.wire.macKey != nil && req.GetField(64) != nil && field(resp, 39) == txn.Approved {

@@ -168,6 +168,10 @@ type Decision struct {
 	// Cached is set when the answer is the one given to an identical earlier
 	// request (a retransmission): nothing new happened.
 	Cached bool
+	// At is the host's time when it first gave this answer, zero for the
+	// time of the response: a retransmission's answer is the first one
+	// again, its F12 and F13 included.
+	At time.Time
 	// Released is what an approved reversal or void took back: the original
 	// it undid, so that risk limits can give back what the original used.
 	Released *Released

@@ -77,7 +77,7 @@ func TestFramerBuffered(t *testing.T) {
 
 // A bad nibble before a field that does not decode at all: the letter does
 // not stay in the message (a response could not carry it back), and the
-// error is the field that did not decode.
+// error names the first field at fault.
 func TestBCDNonDigitBeforeABrokenField(t *testing.T) {
 	d, wire := saleVector(t, "cup")
 	body := wire[2+d.Preamble:]
@@ -91,8 +91,8 @@ func TestBCDNonDigitBeforeABrokenField(t *testing.T) {
 	bad[at+len(packed)-1] = bad[at+len(packed)-1]&0xF0 | 0x0C
 	m, err = d.Decode(bad)
 	var fe *FieldError
-	if !errors.As(err, &fe) || fe.Field == "4" {
-		t.Fatalf("Decode: %v, want a FieldError for the field cut short", err)
+	if !errors.As(err, &fe) || fe.Field != "4" {
+		t.Fatalf("Decode: %v, want a FieldError for field 4, the first at fault", err)
 	}
 	if m.GetField(4) != nil {
 		t.Errorf("the bad amount is still in the message: %q", get(m, 4))

@@ -9,21 +9,23 @@ import (
 )
 
 // cupRoutes: China UnionPay POS style, keyed on MTI, 60.1 (transaction type),
-// 60.3 (network management code) and the first two digits of F3.
+// 60.3 (network management code) and the first two digits of F3. A financial
+// message whose F3 is not its type's (a "sale" with F3 310000) matches no
+// route and is answered 40, function not supported.
 var cupRoutes = []route{
 	{MTI: "0800", Type: txn.SignOn},
 	{MTI: "0820", Net: "002", Type: txn.SignOff},
 	{MTI: "0820", Net: "301", Type: txn.Echo},
-	{MTI: "0200", Kind: "01", Type: txn.Balance},
-	{MTI: "0200", Kind: "22", Type: txn.Sale},
-	{MTI: "0200", Kind: "23", Type: txn.Void},
-	{MTI: "0200", Kind: "20", Type: txn.Completion},
-	{MTI: "0200", Kind: "21", Type: txn.Void},
-	{MTI: "0220", Kind: "25", Type: txn.Refund},
-	{MTI: "0220", Kind: "24", Type: txn.Completion},
-	{MTI: "0220", Type: txn.Advice},
-	{MTI: "0100", Kind: "10", Type: txn.PreAuth},
-	{MTI: "0100", Kind: "11", Type: txn.PreAuthVoid},
+	{MTI: "0200", Kind: "01", Proc: "31", Type: txn.Balance},
+	{MTI: "0200", Kind: "22", Proc: "00", Type: txn.Sale},
+	{MTI: "0200", Kind: "23", Proc: "20", Type: txn.Void},
+	{MTI: "0200", Kind: "20", Proc: "00", Type: txn.Completion},
+	{MTI: "0200", Kind: "21", Proc: "20", Type: txn.Void},
+	{MTI: "0220", Kind: "25", Proc: "20", Type: txn.Refund},
+	{MTI: "0220", Kind: "24", Proc: "00", Type: txn.Completion},
+	{MTI: "0220", Proc: "00", Type: txn.Advice},
+	{MTI: "0100", Kind: "10", Proc: "03", Type: txn.PreAuth},
+	{MTI: "0100", Kind: "11", Proc: "20", Type: txn.PreAuthVoid},
 	{MTI: "0400", Type: txn.Reversal},
 	{MTI: "0420", Type: txn.Reversal},
 	{MTI: "0500", Type: txn.Settlement},

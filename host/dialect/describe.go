@@ -58,6 +58,9 @@ func (d *Dialect) Describe(frame []byte) Detail {
 	for i := range mask {
 		mask[i] = true
 	}
+	type placed struct{ start, end int }
+	var where []placed // of each of dt.Fields
+	pan := ""
 	off, err := d.walk(body, func(id int, f field.Field, start, end int) error {
 		v, err := f.String()
 		if err != nil {
@@ -70,17 +73,26 @@ func (d *Dialect) Describe(frame []byte) Detail {
 			dt.MTI = v
 		}
 		masker := cardMask(dt.MTI, id)
+		if masker == nil && id >= 2 && d.looksLikeCard(id, body[start:end], pan) {
+			masker = maskAll // out of place, as Decode refuses it
+		}
 		for i := start; i < end; i++ {
 			mask[i] = masker != nil
 		}
-		if id < 2 {
+		switch {
+		case id < 2:
 			return nil // the MTI is said above; the bitmap is in Hex
+		case id == 2 && pan == "":
+			pan = v
+		case id == 35 && pan == "":
+			pan = panFromTrack(v)
 		}
 		fd := FieldDetail{ID: id, Name: f.Spec().Description, Value: v}
 		if masker != nil {
 			fd.Value, fd.Masked = masker(v), true
 		}
 		dt.Fields = append(dt.Fields, fd)
+		where = append(where, placed{start, end})
 		return nil
 	})
 	switch {
@@ -88,6 +100,22 @@ func (d *Dialect) Describe(frame []byte) Detail {
 		dt.Error = err.Error()
 	case off < len(body):
 		dt.Error = fmt.Sprintf("%d bytes after the last field", len(body)-off)
+		// The bitmap and the bytes disagree: any field may be another one's
+		// bytes (a card number sent with its bit clear). Only what names the
+		// exchange is shown, as a format-error response carries it.
+		for i := range dt.Fields {
+			fd := &dt.Fields[i]
+			switch fd.ID {
+			case 3, 11, 39, 41, 42:
+				continue
+			}
+			if !fd.Masked {
+				fd.Value, fd.Masked = maskAll(fd.Value), true
+			}
+			for j := where[i].start; j < where[i].end; j++ {
+				mask[j] = true
+			}
+		}
 	}
 
 	const digits = "0123456789ABCDEF"
@@ -156,6 +184,17 @@ func (d *Dialect) walk(body []byte, visit func(id int, f field.Field, start, end
 
 var errDoesNotDecode = errors.New("does not decode")
 
+// looksLikeCard reports a field, not one for card data, whose bytes raw (its
+// length prefix included) carry what looks like card data, as Decode judges it.
+func (d *Dialect) looksLikeCard(id int, raw []byte, pan string) bool {
+	fl := &d.layout[id]
+	if fl.unit != unitText || (fl.class != classAN && fl.class != classANS) || cardField(id) {
+		return false
+	}
+	vs, end, _, err := fl.span(raw)
+	return err == nil && looksLikeCard(raw[vs:end], pan)
+}
+
 // cardMask returns how a field of a message of type mti is masked, or nil
 // for a field that holds no card data. It masks what moov-io/iso8583's
 // DefaultFilters do, and more.
@@ -166,6 +205,10 @@ func cardMask(mti string, id int) func(string) string {
 	case 35, 36, 45: // tracks 2, 3 and 1
 		return txn.MaskTrack
 	case 52, 55: // PIN block, ICC data
+		return maskAll
+	case 53:
+		// Security control information, and what a PIN block sent with
+		// bit 52 clear decodes as.
 		return maskAll
 	case 48:
 		// cup batch-upload records carry card numbers among their other data.

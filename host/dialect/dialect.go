@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/moov-io/iso8583"
@@ -42,10 +41,8 @@ type Dialect struct {
 
 	routes []route
 	wire   wire
-	// bcd marks the fields packed as BCD digits, which decode whatever
-	// their nibbles and are checked after (see Decode).
-	bcd    [129]bool
-	hasBCD bool
+	// layout is what the strict check holds each field to (see Decode).
+	layout *layout
 }
 
 // wire is what differs between dialects beyond the spec: where a field of
@@ -105,10 +102,8 @@ func Load(name string) (*Dialect, error) {
 	if d.Spec, err = specs.ImportJSON(raw); err != nil {
 		return nil, fmt.Errorf("loading the %s spec: %w", name, err)
 	}
-	for id, f := range d.Spec.Fields {
-		if _, ok := f.Spec().Enc.(bcdDigits); ok && id > 1 && id < len(d.bcd) {
-			d.bcd[id], d.hasBCD = true, true
-		}
+	if d.layout, err = loadLayout(d.Spec, raw); err != nil {
+		return nil, fmt.Errorf("loading the %s spec: %w", name, err)
 	}
 	return &d, nil
 }
@@ -135,8 +130,12 @@ func (e *FieldError) Error() string {
 
 func (e *FieldError) Unwrap() error { return e.Err }
 
-// Decode unpacks a message. When the MTI decodes but a field does not, it
-// returns the message with what did decode, and a *FieldError.
+// Decode unpacks a message and holds it to its spec. When the MTI decodes
+// but a field does not, or breaks its spec, it returns the message with what
+// passed, and a *FieldError naming the first field at fault. A message with
+// bytes after its last field keeps only what a terminal matches a response
+// by (F3, F11, F41, F42): where the bitmap and the bytes disagree, no field
+// after the first can be placed with certainty.
 func (d *Dialect) Decode(body []byte) (*iso8583.Message, error) {
 	m := iso8583.NewMessage(d.Spec)
 	err := m.Unpack(body)
@@ -149,37 +148,102 @@ func (d *Dialect) Decode(body []byte) (*iso8583.Message, error) {
 	if mti, _ := m.GetMTI(); !isMTI(mti) {
 		return nil, ErrNoMTI
 	}
-	// A BCD field with a nibble that is not a digit has decoded all the same
-	// (as a letter), so that the fields behind it, and the STAN and terminal
-	// a format-error response must echo, decoded too. It goes now (a response
-	// could not carry it back), and the message is a format error.
-	var bad error
-	if err != nil {
-		// The library's message names the field's content in places; keep only ours.
-		bad = &FieldError{Field: ue.FieldID, Err: errors.New("does not decode")}
+	if err != nil && ue.FieldID == "1" {
+		return m, &FieldError{Field: "1", Err: errDoesNotDecode}
 	}
-	bm := m.Bitmap()
-	for id := 2; d.hasBCD && id <= bm.Len() && id < len(d.bcd); id++ { // a broken bitmap may say more
-		if d.bcd[id] && bm.IsSet(id) {
-			if v := get(m, id); !isBCDText(v) {
-				m.UnsetField(id)
-				if bad == nil {
-					bad = &FieldError{Field: strconv.Itoa(id), Err: errors.New("is not numeric")}
-				}
-			}
-		}
+	bad := d.check(m, body)
+	if bad == nil && err != nil {
+		// The library's message names the field's content in places; keep only ours.
+		bad = &FieldError{Field: ue.FieldID, Err: errDoesNotDecode}
 	}
 	return m, bad
 }
 
-// isBCDText reports what a BCD field may hold: digits, and '=' in track data.
-func isBCDText(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if (s[i] < '0' || s[i] > '9') && s[i] != '=' {
-			return false
+// check walks the bytes of a decoded message field by field, as the spec
+// lays them out, and holds each field to its class: a field that breaks it
+// goes from m (a response must not carry it back). So does a text field that
+// carries what looks like card data where none belongs, and every field
+// after one whose length does not decode. It returns the first fault.
+func (d *Dialect) check(m *iso8583.Message, body []byte) error {
+	l := d.layout
+	bm := m.Bitmap()
+	off := l[0].unit.width(l[0].spec.Length) + l[1].unit.width(bm.Len()/8)
+	var first error
+	fail := func(id int, err error) {
+		if first == nil {
+			first = &FieldError{Field: strconv.Itoa(id), Err: err}
 		}
 	}
-	return true
+	pan := "" // the message's own card number, once a field gives it
+	last := 0
+	for id := 2; id <= bm.Len(); id++ {
+		if bm.IsBitmapPresenceBit(id) || !bm.IsSet(id) {
+			continue
+		}
+		if id >= len(l) || l[id].spec == nil {
+			fail(id, fmt.Errorf("is not in the %s spec", d.Name))
+			dropFrom(m, bm, id)
+			return first
+		}
+		fl := &l[id]
+		vs, end, n, err := fl.span(body[off:])
+		if err != nil {
+			// Nothing says where the fields after it start.
+			fail(id, err)
+			dropFrom(m, bm, id)
+			return first
+		}
+		v := body[off+vs : off+end]
+		off += end
+		last = id
+		switch err := fl.check(v, n); {
+		case err != nil:
+			m.UnsetField(id)
+			fail(id, err)
+		case fl.unit == unitText && (fl.class == classAN || fl.class == classANS) && !cardField(id) && looksLikeCard(v, pan):
+			m.UnsetField(id)
+			fail(id, errCardData)
+		case id == 2 && pan == "":
+			pan = get(m, 2)
+		case id == 35 && pan == "":
+			pan = panFromTrack(get(m, 35))
+		}
+	}
+	if off < len(body) {
+		fail(last, bytesAfter(len(body)-off))
+		for id := 2; id <= bm.Len(); id++ {
+			switch id {
+			case 3, 11, 41, 42:
+			default:
+				m.UnsetField(id)
+			}
+		}
+	}
+	return first
+}
+
+// ErrBytesAfter reports a message that goes on after the last field its
+// bitmap announces (errors.Is finds it in a *FieldError naming that field).
+var ErrBytesAfter = errors.New("bytes follow the last field")
+
+type bytesAfter int
+
+func (n bytesAfter) Error() string {
+	return fmt.Sprintf("is the last field the bitmap announces, but %d bytes follow it", int(n))
+}
+
+func (bytesAfter) Is(target error) bool { return target == ErrBytesAfter }
+
+// errCardData is the fault of a field that carries card data where none
+// belongs: a sign of a field out of place (a card-data field sent with its
+// bitmap bit clear), never echoed and never booked.
+var errCardData = errors.New("carries what looks like card data")
+
+// dropFrom takes from m the field id and every field after it.
+func dropFrom(m *iso8583.Message, bm *field.Bitmap, id int) {
+	for ; id <= bm.Len(); id++ {
+		m.UnsetField(id)
+	}
 }
 
 func isMTI(s string) bool {
@@ -251,7 +315,8 @@ func fingerprint(r *txn.Request) string {
 
 // Response turns the request message m into the answer to it, in place: the
 // fields a response carries back stay as they were decoded, the others go,
-// and the host's are set. now is the host's time, for F12 and F13. m is the
+// and the host's are set. now is the host's time, for F12 and F13 (unless
+// the decision is an answer given before, at dec.At). m is the
 // response from here on. (Building a new message instead costs the codec a
 // field instance and a copy for every echoed field: a third of its time.)
 func (d *Dialect) Response(m *iso8583.Message, r *txn.Request, dec *txn.Decision, now time.Time) (*iso8583.Message, error) {
@@ -267,6 +332,9 @@ func (d *Dialect) Response(m *iso8583.Message, r *txn.Request, dec *txn.Decision
 		if v != "" {
 			_ = m.Field(id, v) // values below are made to fit their fields
 		}
+	}
+	if !dec.At.IsZero() {
+		now = dec.At
 	}
 	set(12, now.Format("150405"))
 	set(13, now.Format("0102"))
@@ -285,7 +353,9 @@ func (d *Dialect) Response(m *iso8583.Message, r *txn.Request, dec *txn.Decision
 }
 
 // CheckField reports whether a response can carry value in field id, as a
-// scenario's respond.set would put it there.
+// scenario's respond.set would put it there: within the field's length, and
+// of its class (a response with a letter in an n field is one strict
+// terminals refuse whole).
 func (d *Dialect) CheckField(id int, value string) error {
 	spec, ok := d.Spec.Fields[id]
 	if !ok {
@@ -299,11 +369,16 @@ func (d *Dialect) CheckField(id int, value string) error {
 		// The library's message can quote the value; keep only ours.
 		return fmt.Errorf("not a value this field can carry (%s, %s)", spec.Spec().Description, lengthOf(spec.Spec()))
 	}
+	if _, isString := f.(*field.String); isString {
+		if err := d.checkValue(id, value); err != nil {
+			return fmt.Errorf("not a value this field can carry (%s, class %s): it %v", spec.Spec().Description, d.layout[id].class, err)
+		}
+	}
 	return nil
 }
 
 func lengthOf(s *field.Spec) string {
-	if strings.HasSuffix(s.Pref.Inspect(), ".Fixed") {
+	if fixed(s) {
 		return fmt.Sprintf("%d characters", s.Length)
 	}
 	return fmt.Sprintf("up to %d characters", s.Length)

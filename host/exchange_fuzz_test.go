@@ -1,0 +1,167 @@
+package host_test
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/acqsim/acqsim/host/dialect"
+	"github.com/acqsim/acqsim/sim"
+)
+
+// FuzzExchange feeds mutated golden requests through the whole exchange, over
+// loopback to a running host, and holds every answer to what a strict
+// terminal accepts: it decodes with nothing left over and no field out of
+// its class, answers the request (dialect.CheckAnswer, against the request
+// as the host could read it), and no field but F2 carries 12 digits in a row
+// of the card number the golden request carried, wherever the mutation moved
+// them, unless it is the request's own field carried back from its place (a
+// terminal may send any digits in F4; the host cannot tell them from a card
+// number, only a field out of place from one in place: after a message with
+// bytes after its last field, no field is taken as in place).
+func FuzzExchange(f *testing.F) {
+	type host struct {
+		s        *sim.Sim
+		d        *dialect.Dialect
+		c        *term
+		sentinel []byte // an echo with a STAN of its own, sent after each input
+	}
+	var hosts []*host
+	for _, name := range dialect.Names {
+		s := start(f, sim.Config{Dialect: name})
+		h := &host{s: s, d: s.Dialect}
+		h.sentinel = echoWithSTAN(f, name, "999999")
+		hosts = append(hosts, h)
+		for _, v := range goldenRequests(f, name) {
+			f.Add(uint8(len(hosts)-1), v)
+		}
+	}
+	pan := []byte("4761739001010010") // the card of every golden request
+	const run = 12
+
+	f.Fuzz(func(t *testing.T, which uint8, body []byte) {
+		h := hosts[int(which)%len(hosts)]
+		if len(body) > 4000 {
+			return // the frame limit has its own tests
+		}
+		// One connection for input after input, taken away while an input
+		// is in flight: an input that fails leaves answers unread on it.
+		c := h.c
+		h.c = nil
+		if c == nil {
+			conn, err := net.DialTimeout("tcp", h.s.Addr(), patience)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c = &term{conn: conn, r: bufio.NewReader(conn), header: dialect.Binary2, d: h.d}
+		}
+		c.t = t
+		c.send(body, h.sentinel)
+
+		var req []byte
+		if len(body) >= h.d.Preamble {
+			req = body[h.d.Preamble:]
+		}
+		for {
+			resp, err := readFrameOrEnd(c)
+			if err != nil {
+				// The host hung up on a message it could not answer (no
+				// MTI); the next input gets a new connection.
+				c.conn.Close()
+				return
+			}
+			if len(resp) < h.d.Preamble {
+				t.Fatalf("a %d-byte answer cannot hold the preamble", len(resp))
+			}
+			msg := resp[h.d.Preamble:]
+			m, err := h.d.Decode(msg)
+			if err != nil {
+				t.Fatalf("answer %X to %X does not decode strictly: %v", msg, req, err)
+			}
+			if mti, _ := m.GetMTI(); (mti == "0810" || mti == "0830") && dialect.FieldValue(m, 11) == "999999" {
+				h.c = c
+				return // the sentinel's answer: every answer to the input came before it
+			}
+			// The request as the host could read it: what the host may carry
+			// back, and nothing else.
+			rm, rerr := h.d.Decode(req)
+			if rm == nil {
+				t.Fatalf("answer %X to %X, whose MTI does not decode", msg, req)
+			}
+			if err := h.d.CheckAnswer(rm, m); err != nil {
+				t.Fatalf("answer %X to %X: %v", msg, req, err)
+			}
+			for id, fl := range m.GetFields() {
+				if id < 2 || id == 2 {
+					continue
+				}
+				v, _ := fl.String()
+				if !errors.Is(rerr, dialect.ErrBytesAfter) && v == dialect.FieldValue(rm, id) {
+					// A request's own field, in its place, carried back:
+					// what the terminal put there is its business.
+					continue
+				}
+				for i := 0; i+run <= len(pan); i++ {
+					if strings.Contains(v, string(pan[i:i+run])) {
+						t.Fatalf("answer %X to %X carries card digits in F%d", msg, req, id)
+					}
+				}
+			}
+		}
+	})
+}
+
+// echoWithSTAN is the golden echo request with another STAN.
+func echoWithSTAN(t testing.TB, dialectName, stan string) []byte {
+	t.Helper()
+	echo := golden(t, dialectName, "echo-request")
+	if dialectName == "cup" {
+		return replace(t, echo, unhex("000002"+"3132"), unhex(stan+"3132"))
+	}
+	return replace(t, echo, []byte("000002TERM"), []byte(stan+"TERM"))
+}
+
+// readFrameOrEnd reads one frame, or says that the host closed the
+// connection.
+func readFrameOrEnd(c *term) ([]byte, error) {
+	if _, err := c.r.Peek(1); err != nil {
+		if errors.Is(err, io.EOF) || isReset(err) {
+			return nil, err
+		}
+		c.t.Fatalf("waiting for an answer: %v", err)
+	}
+	return c.readFrame(), nil
+}
+
+func isReset(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "connection reset")
+}
+
+// goldenRequests are the request frames of a dialect's golden vectors, as
+// golden returns them.
+func goldenRequests(t testing.TB, dialectName string) [][]byte {
+	t.Helper()
+	raw, err := os.ReadFile("dialect/testdata/" + dialectName + ".json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var vf struct {
+		Vectors []struct{ Name, Direction string }
+	}
+	if err := json.Unmarshal(raw, &vf); err != nil {
+		t.Fatal(err)
+	}
+	var out [][]byte
+	for _, v := range vf.Vectors {
+		if v.Direction == "request" {
+			out = append(out, bytes.Clone(golden(t, dialectName, v.Name)))
+		}
+	}
+	return out
+}
