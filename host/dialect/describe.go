@@ -73,7 +73,7 @@ func (d *Dialect) Describe(frame []byte) Detail {
 			dt.MTI = v
 		}
 		masker := cardMask(dt.MTI, id)
-		if masker == nil && id >= 2 && d.looksLikeCard(id, body[start:end], pan) {
+		if masker == nil && id >= 2 && d.outOfPlace(id, body[start:end], v, pan) {
 			masker = maskAll // out of place, as Decode refuses it
 		}
 		for i := start; i < end; i++ {
@@ -184,15 +184,22 @@ func (d *Dialect) walk(body []byte, visit func(id int, f field.Field, start, end
 
 var errDoesNotDecode = errors.New("does not decode")
 
-// looksLikeCard reports a field, not one for card data, whose bytes raw (its
-// length prefix included) carry what looks like card data, as Decode judges it.
-func (d *Dialect) looksLikeCard(id int, raw []byte, pan string) bool {
+// outOfPlace reports a field, not one for card data, that carries what
+// looks like card data, as Decode judges it: raw is the field on the wire,
+// its length prefix included, v its value and pan the message's card number.
+func (d *Dialect) outOfPlace(id int, raw []byte, v, pan string) bool {
 	fl := &d.layout[id]
-	if fl.unit != unitText || (fl.class != classAN && fl.class != classANS) || cardField(id) {
+	if cardField(id) || fl.unit == unitHex || fl.unit == unitBinary {
+		return false
+	}
+	if containsRun([]byte(v), pan, panRun) {
+		return true
+	}
+	if fl.unit != unitText || (fl.class != classAN && fl.class != classANS) {
 		return false
 	}
 	vs, end, _, err := fl.span(raw)
-	return err == nil && looksLikeCard(raw[vs:end], pan)
+	return err == nil && looksLikeCard(raw[vs:end])
 }
 
 // cardMask returns how a field of a message of type mti is masked, or nil

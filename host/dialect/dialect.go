@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/moov-io/iso8583"
@@ -133,9 +134,10 @@ func (e *FieldError) Unwrap() error { return e.Err }
 // Decode unpacks a message and holds it to its spec. When the MTI decodes
 // but a field does not, or breaks its spec, it returns the message with what
 // passed, and a *FieldError naming the first field at fault. A message with
-// bytes after its last field keeps only what a terminal matches a response
-// by (F3, F11, F41, F42): where the bitmap and the bytes disagree, no field
-// after the first can be placed with certainty.
+// bytes after its last field, or a card request without a card number,
+// keeps only what a terminal matches a response by (F3, F11, F41, F42):
+// where the bitmap and the bytes disagree, no field can be placed with
+// certainty.
 func (d *Dialect) Decode(body []byte) (*iso8583.Message, error) {
 	m := iso8583.NewMessage(d.Spec)
 	err := m.Unpack(body)
@@ -174,8 +176,15 @@ func (d *Dialect) check(m *iso8583.Message, body []byte) error {
 			first = &FieldError{Field: strconv.Itoa(id), Err: err}
 		}
 	}
-	pan := "" // the message's own card number, once a field gives it
+	// The message's own card number, as its card fields give it: found in
+	// another field, it is a sign of a field out of place.
+	pan := get(m, 2)
+	if pan == "" {
+		pan = panFromTrack(get(m, 35))
+	}
+	mti, _ := m.GetMTI()
 	last := 0
+	stopped := false // at a field whose end cannot be found
 	for id := 2; id <= bm.Len(); id++ {
 		if bm.IsBitmapPresenceBit(id) || !bm.IsSet(id) {
 			continue
@@ -183,7 +192,8 @@ func (d *Dialect) check(m *iso8583.Message, body []byte) error {
 		if id >= len(l) || l[id].spec == nil {
 			fail(id, fmt.Errorf("is not in the %s spec", d.Name))
 			dropFrom(m, bm, id)
-			return first
+			stopped = true
+			break
 		}
 		fl := &l[id]
 		vs, end, n, err := fl.span(body[off:])
@@ -191,26 +201,46 @@ func (d *Dialect) check(m *iso8583.Message, body []byte) error {
 			// Nothing says where the fields after it start.
 			fail(id, err)
 			dropFrom(m, bm, id)
-			return first
+			stopped = true
+			break
 		}
 		v := body[off+vs : off+end]
 		off += end
 		last = id
-		switch err := fl.check(v, n); {
-		case err != nil:
+		if err := fl.check(v, n); err != nil {
 			m.UnsetField(id)
 			fail(id, err)
-		case fl.unit == unitText && (fl.class == classAN || fl.class == classANS) && !cardField(id) && looksLikeCard(v, pan):
+			continue
+		}
+		if cardField(id) || id == 48 && strings.HasPrefix(mti, "032") { // upload records carry card numbers
+			continue
+		}
+		text := v
+		switch fl.unit {
+		case unitBCD:
+			text = []byte(get(m, id))
+		case unitHex, unitBinary:
+			continue
+		}
+		if containsRun(text, pan, panRun) || (fl.class == classAN || fl.class == classANS) && looksLikeCard(text) {
 			m.UnsetField(id)
 			fail(id, errCardData)
-		case id == 2 && pan == "":
-			pan = get(m, 2)
-		case id == 35 && pan == "":
-			pan = panFromTrack(get(m, 35))
 		}
 	}
-	if off < len(body) {
+	misplaced := false
+	if !stopped && off < len(body) {
 		fail(last, bytesAfter(len(body)-off))
+		misplaced = true
+	}
+	// A card request whose bitmap announces no card number, and no track
+	// that gives one, has most likely lost it to the fields after it (F2
+	// sent with its bit clear): it is refused before it is booked, and its
+	// amount is not believed.
+	if cardRequest(mti) && !bm.IsSet(2) && panFromTrack(get(m, 35)) == "" {
+		fail(2, errNoCard)
+		misplaced = true
+	}
+	if misplaced {
 		for id := 2; id <= bm.Len(); id++ {
 			switch id {
 			case 3, 11, 41, 42:
@@ -221,6 +251,14 @@ func (d *Dialect) check(m *iso8583.Message, body []byte) error {
 	}
 	return first
 }
+
+// cardRequest reports the MTIs of requests that carry a card: authorisations,
+// financial requests and advices, reversals (01xx, 02xx, 04xx).
+func cardRequest(mti string) bool {
+	return len(mti) == 4 && (mti[1] == '1' || mti[1] == '2' || mti[1] == '4') && mti[2]%2 == 0
+}
+
+var errNoCard = errors.New("a card request with no card number (neither F2 nor a track in F35)")
 
 // ErrBytesAfter reports a message that goes on after the last field its
 // bitmap announces (errors.Is finds it in a *FieldError naming that field).

@@ -2,6 +2,7 @@ package dialect
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -133,6 +134,7 @@ var errLength = fmt.Errorf("has a length that does not decode or is over its max
 // check reports what is wrong with a field's value v as it travels (n units
 // long), by its class.
 func (f *fieldLayout) check(v []byte, n int) error {
+	separated := false // track data has its separator
 	switch f.unit {
 	case unitBinary:
 		return nil // any byte is a byte
@@ -157,6 +159,10 @@ func (f *fieldLayout) check(v []byte, n int) error {
 			if nib > 9 && (f.class != classZ || nib != 0xD) {
 				return fmt.Errorf("is not numeric at digit %d", i+1)
 			}
+			separated = separated || nib == 0xD
+		}
+		if f.class == classZ && !separated {
+			return errNoSeparator
 		}
 		return nil
 	}
@@ -164,12 +170,18 @@ func (f *fieldLayout) check(v []byte, n int) error {
 		if !f.class.allows(c, i) {
 			return fmt.Errorf("has a character its class (%s) does not allow at position %d", f.class, i+1)
 		}
+		separated = separated || c == '=' || c == 'D'
+	}
+	if f.class == classZ && !separated {
+		return errNoSeparator
 	}
 	if f.class == classB && len(v)%2 == 1 {
 		return fmt.Errorf("is an odd number of hex digits")
 	}
 	return nil
 }
+
+var errNoSeparator = errors.New("is track data without its separator ('=')")
 
 // allows reports whether a character at position i may stand in a text field
 // of class c.
@@ -220,16 +232,12 @@ func cardField(id int) bool {
 }
 
 // looksLikeCard reports a text value that carries what looks like card data:
-// pan, the message's own card number, when 12 of its digits in a row are
-// there; a track-2 separator between digits (6 or more before '=', 4 or more
+// a track-2 separator between digits (6 or more before '=', 4 or more
 // after); a track-1 card number (12 or more digits before '^'); or, inside a
 // longer value, a run of 13 to 19 digits that passes the Luhn check. A value
 // that is a run of digits whole (a merchant ID of 15 digits) is not taken for
 // a card number on its own.
-func looksLikeCard(v []byte, pan string) bool {
-	if len(pan) >= 12 && containsRun(v, pan, 12) {
-		return true
-	}
+func looksLikeCard(v []byte) bool {
 	for i, c := range v {
 		switch c {
 		case '=':
@@ -259,11 +267,22 @@ func looksLikeCard(v []byte, pan string) bool {
 	return false
 }
 
+// panRun is how many digits of a message's own card number in a row, found
+// in another field, mark that field as card data out of place.
+const panRun = 12
+
 // containsRun reports whether v holds n or more digits of pan in a row, in
-// the same order.
+// the same order. A run of one digit repeated (test cards of zeros, and
+// amounts of zeros) says nothing and is not counted.
 func containsRun(v []byte, pan string, n int) bool {
+	if len(v) < n {
+		return false
+	}
 	for start := 0; start+n <= len(pan); start++ {
 		run := pan[start : start+n]
+		if strings.Count(run, run[:1]) == n {
+			continue
+		}
 		for i := 0; i+n <= len(v); i++ {
 			if string(v[i:i+n]) == run {
 				return true
