@@ -10,6 +10,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/acqsim/acqsim/host/dialect"
 	"github.com/acqsim/acqsim/sim"
@@ -130,6 +131,7 @@ func echoWithSTAN(t testing.TB, dialectName, stan string) []byte {
 // readFrameOrEnd reads one frame, or says that the host closed the
 // connection.
 func readFrameOrEnd(c *term) ([]byte, error) {
+	c.conn.SetReadDeadline(time.Now().Add(patience))
 	if _, err := c.r.Peek(1); err != nil {
 		if errors.Is(err, io.EOF) || isReset(err) {
 			return nil, err
