@@ -83,6 +83,12 @@ func (cup) read(m *iso8583.Message, r *txn.Request) error {
 		}
 		r.Uploads = recs
 	case txn.UploadEnd:
+		if len(f48) > 4 {
+			// Anything longer is not a count (and may be a card number,
+			// which must not reach the books or the replay record).
+			m.UnsetField(48)
+			return &FieldError{Field: "48", Err: fmt.Errorf("the records uploaded are %d digits, want n4", len(f48))}
+		}
 		if f48 != "" {
 			n, err := digits(f48)
 			if err != nil {

@@ -218,8 +218,10 @@ func cardMask(mti string, id int) func(string) string {
 		// bit 52 clear decodes as.
 		return maskAll
 	case 48:
-		// cup batch-upload records carry card numbers among their other data.
-		if strings.HasPrefix(mti, "032") {
+		// cup batch-upload records carry card numbers among their other
+		// data, and an end of batch's answer carries back what its request
+		// had there.
+		if strings.HasPrefix(mti, "032") || strings.HasPrefix(mti, "033") {
 			return maskAll
 		}
 	}

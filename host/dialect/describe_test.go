@@ -44,7 +44,7 @@ func TestDescribeVectors(t *testing.T) {
 				for _, id := range cardFields {
 					masked[id] = true
 				}
-				if strings.HasPrefix(dt.MTI, "032") {
+				if strings.HasPrefix(dt.MTI, "032") || strings.HasPrefix(dt.MTI, "033") {
 					masked[48] = true
 				}
 				got := map[string]string{"0": dt.MTI}
