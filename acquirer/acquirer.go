@@ -175,15 +175,8 @@ func (h *Host) decide(r *txn.Request, now time.Time) txn.Decision {
 	}
 
 	// Financial requests: a retransmission gets its first answer.
-	key := dupKey{class: dupClass(r), stan: r.STAN, batch: t.batchOf(r)}
-	if seen, ok := t.seen[key]; ok {
-		if seen.fingerprint == r.Fingerprint {
-			d := seen.decision
-			d.Note = "duplicate: the first response again"
-			d.Cached = true
-			return d
-		}
-		return txn.Decision{RC: txn.Duplicate, Note: "duplicate STAN with different content"}
+	if d, ok := t.answered(r); ok {
+		return d
 	}
 	var d txn.Decision
 	switch r.Type {
@@ -195,10 +188,32 @@ func (h *Host) decide(r *txn.Request, now time.Time) txn.Decision {
 	default:
 		d = h.approve(t, r, now)
 	}
-	// Kept with the time it was given: a retransmission's answer is the
-	// same bytes, the host's F12 and F13 included.
+	return t.keep(r, now, d)
+}
+
+// answered returns the answer to a financial request the terminal sent
+// before: the first answer again for an identical retransmission, 94 for the
+// same STAN with other content.
+func (t *terminal) answered(r *txn.Request) (txn.Decision, bool) {
+	seen, ok := t.seen[dupKey{class: dupClass(r), stan: r.STAN, batch: t.batchOf(r)}]
+	switch {
+	case !ok:
+		return txn.Decision{}, false
+	case seen.fingerprint != r.Fingerprint:
+		return txn.Decision{RC: txn.Duplicate, Note: "duplicate STAN with different content"}, true
+	}
+	d := seen.decision
+	d.Note = "duplicate: the first response again"
+	d.Cached = true
+	return d, true
+}
+
+// keep remembers the answer to a financial request for its retransmissions,
+// with the time it was given: a retransmission's answer is the same bytes,
+// the host's F12 and F13 included.
+func (t *terminal) keep(r *txn.Request, now time.Time, d txn.Decision) txn.Decision {
 	d.At = now
-	t.see(key, seenRequest{fingerprint: r.Fingerprint, decision: d})
+	t.see(dupKey{class: dupClass(r), stan: r.STAN, batch: t.batchOf(r)}, seenRequest{fingerprint: r.Fingerprint, decision: d})
 	return d
 }
 
@@ -532,7 +547,13 @@ func (h *Host) force(r *txn.Request, now time.Time, rc string, outOfBalance bool
 		t := h.terminal(r.MID, r.TID)
 		t.mu.Lock()
 		defer t.mu.Unlock()
-		return h.decline(t, r, now, rc, note)
+		// A retransmission is answered by the books, whatever the script
+		// says this time: the terminal is asking again for the answer it
+		// lost, not sending a new request.
+		if d, ok := t.answered(r); ok {
+			return d
+		}
+		return t.keep(r, now, h.decline(t, r, now, rc, note))
 	case txn.Reversal:
 		// Refused, the reversal leaves its original as it was, but names it
 		// as the host's own answer would.

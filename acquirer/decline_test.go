@@ -159,14 +159,15 @@ func TestDeclinesCarryRRN(t *testing.T) {
 			}
 
 			// A retransmission: a financial request gets its first answer
-			// from the host's cache (a forced one is forced again, so only
-			// the host's own answers are compared); a resent reversal is
-			// matched again, to the same original.
-			if c.force == "" || r.Type == txn.Reversal {
-				again := c.answer(h, r, at.Add(time.Minute))
-				if again.RC != d.RC || again.RRN != d.RRN {
-					t.Errorf("retransmission answered RC %q RRN %q, want the first RC %q RRN %q", again.RC, again.RRN, d.RC, d.RRN)
-				}
+			// from the host's books, a scripted one too (the terminal asks
+			// again for the answer it lost), at the first answer's time; a
+			// resent reversal is matched again, to the same original.
+			again := c.answer(h, r, at.Add(time.Minute))
+			if again.RC != d.RC || again.RRN != d.RRN {
+				t.Errorf("retransmission answered RC %q RRN %q, want the first RC %q RRN %q", again.RC, again.RRN, d.RC, d.RRN)
+			}
+			if r.Type != txn.Reversal && (!again.Cached || !again.At.Equal(at)) {
+				t.Errorf("retransmission answered from the cache %v at %v, want the first answer's time %v", again.Cached, again.At, at)
 			}
 
 			// The next transaction's RRN is new.

@@ -1857,7 +1857,9 @@ func TestPerTerminalBinding(t *testing.T) {
 	}
 
 	s.Engine.Unbind("TERM0001")
-	x, err := connect(t, s, opts{TID: "TERM0001"}).Sale(1000)
+	// A STAN of its own: STAN 1 again would be a retransmission of the
+	// first sale, answered 51 again.
+	x, err := connect(t, s, opts{TID: "TERM0001", STAN: 20}).Sale(1000)
 	expect(t, "sale after unbinding", x, err, txn.Approved)
 }
 
