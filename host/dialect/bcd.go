@@ -2,7 +2,6 @@ package dialect
 
 import (
 	"fmt"
-	"strconv"
 
 	"github.com/moov-io/iso8583/encoding"
 	"github.com/moov-io/iso8583/prefix"
@@ -122,13 +121,21 @@ func (p bcdLength) EncodeLength(maxLen, dataLen int) ([]byte, error) {
 }
 
 func (p bcdLength) DecodeLength(maxLen int, data []byte) (int, int, error) {
-	digits, read, err := bcdDigits{}.Decode(data, p.digits)
-	if err != nil {
-		return 0, 0, fmt.Errorf("length prefix: %w", err)
+	read := (p.digits + 1) / 2
+	if len(data) < read {
+		return 0, 0, fmt.Errorf("length prefix: need %d bytes, have %d", read, len(data))
 	}
-	n, err := strconv.Atoi(string(digits))
-	if err != nil {
-		return 0, 0, fmt.Errorf("length prefix %q is not a number", digits)
+	// Right-aligned: an odd digit count has its pad nibble first.
+	n := 0
+	for i := read*2 - p.digits; i < read*2; i++ {
+		nib := data[i/2] >> 4
+		if i%2 == 1 {
+			nib = data[i/2] & 0x0F
+		}
+		if nib > 9 {
+			return 0, 0, fmt.Errorf("length prefix %X is not a number", data[:read])
+		}
+		n = n*10 + int(nib)
 	}
 	if n > maxLen {
 		return 0, 0, fmt.Errorf("data length %d is larger than maximum %d", n, maxLen)

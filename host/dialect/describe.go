@@ -192,7 +192,7 @@ func (d *Dialect) outOfPlace(id int, raw []byte, v, pan string) bool {
 	if cardField(id) || fl.unit == unitHex || fl.unit == unitBinary {
 		return false
 	}
-	if containsRun([]byte(v), pan, panRun) {
+	if containsRun(v, pan, panRun) {
 		return true
 	}
 	if fl.unit != unitText || (fl.class != classAN && fl.class != classANS) {

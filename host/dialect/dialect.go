@@ -186,7 +186,7 @@ func (d *Dialect) check(m *iso8583.Message, body []byte) error {
 	last := 0
 	stopped := false // at a field whose end cannot be found
 	for id := 2; id <= bm.Len(); id++ {
-		if bm.IsBitmapPresenceBit(id) || !bm.IsSet(id) {
+		if id%64 == 1 || !bm.IsSet(id) { // a bitmap's own bit, or absent
 			continue
 		}
 		if id >= len(l) || l[id].spec == nil {
@@ -215,14 +215,14 @@ func (d *Dialect) check(m *iso8583.Message, body []byte) error {
 		if cardField(id) || id == 48 && strings.HasPrefix(mti, "032") { // upload records carry card numbers
 			continue
 		}
-		text := v
+		var out bool
 		switch fl.unit {
 		case unitBCD:
-			text = []byte(get(m, id))
-		case unitHex, unitBinary:
-			continue
+			out = containsRun(get(m, id), pan, panRun)
+		case unitText:
+			out = containsRun(v, pan, panRun) || (fl.class == classAN || fl.class == classANS) && looksLikeCard(v)
 		}
-		if containsRun(text, pan, panRun) || (fl.class == classAN || fl.class == classANS) && looksLikeCard(text) {
+		if out {
 			m.UnsetField(id)
 			fail(id, errCardData)
 		}

@@ -166,8 +166,9 @@ func (f *fieldLayout) check(v []byte, n int) error {
 		}
 		return nil
 	}
+	allowed := &charsets[f.class]
 	for i, c := range v {
-		if !f.class.allows(c, i) {
+		if !allowed[c] && (f.class != classXN || !f.class.allows(c, i)) {
 			return fmt.Errorf("has a character its class (%s) does not allow at position %d", f.class, i+1)
 		}
 		separated = separated || c == '=' || c == 'D'
@@ -206,6 +207,18 @@ func (c class) allows(ch byte, i int) bool {
 	}
 	return false
 }
+
+// charsets are the characters each class allows anywhere in a value, as a
+// table: the check runs on every byte of every request. (x+n allows its
+// sign only first: its table holds the digits.)
+var charsets = func() (t [classXN + 1][256]bool) {
+	for c := classN; c <= classXN; c++ {
+		for ch := 0; ch < 256; ch++ {
+			t[c][ch] = c.allows(byte(ch), 1)
+		}
+	}
+	return t
+}()
 
 func (c class) String() string {
 	for name, v := range classes {
@@ -274,9 +287,9 @@ const panRun = 12
 // containsRun reports whether v holds n or more digits of pan in a row, in
 // the same order. A run of one digit repeated (test cards of zeros, and
 // amounts of zeros) says nothing and is not counted.
-func containsRun(v []byte, pan string, n int) bool {
-	if len(v) < n {
-		return false
+func containsRun[T string | []byte](v T, pan string, n int) bool {
+	if len(pan) < n || longestDigitRun(v) < n {
+		return false // the common case, found without comparing
 	}
 	for start := 0; start+n <= len(pan); start++ {
 		run := pan[start : start+n]
@@ -290,6 +303,19 @@ func containsRun(v []byte, pan string, n int) bool {
 		}
 	}
 	return false
+}
+
+func longestDigitRun[T string | []byte](v T) int {
+	longest, run := 0, 0
+	for i := 0; i < len(v); i++ {
+		if v[i] >= '0' && v[i] <= '9' {
+			run++
+			longest = max(longest, run)
+		} else {
+			run = 0
+		}
+	}
+	return longest
 }
 
 func digitsBefore(v []byte, i int) int {
