@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -133,16 +134,12 @@ func echoWithSTAN(t testing.TB, dialectName, stan string) []byte {
 func readFrameOrEnd(c *term) ([]byte, error) {
 	c.conn.SetReadDeadline(time.Now().Add(patience))
 	if _, err := c.r.Peek(1); err != nil {
-		if errors.Is(err, io.EOF) || isReset(err) {
+		if errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) {
 			return nil, err
 		}
 		c.t.Fatalf("waiting for an answer: %v", err)
 	}
 	return c.readFrame(), nil
-}
-
-func isReset(err error) bool {
-	return err != nil && strings.Contains(err.Error(), "connection reset")
 }
 
 // goldenRequests are the request frames of a dialect's golden vectors, as
