@@ -44,49 +44,92 @@ func needNode(t *testing.T) string {
 	return node
 }
 
+// testHost is a host on loopback and what its journal has recorded since it
+// started.
+type testHost struct {
+	*sim.Sim
+	entries <-chan journal.Entry
+}
+
 // start runs a host on loopback for the test's lifetime.
-func start(t *testing.T) *sim.Sim {
+func start(t *testing.T, cfg sim.Config) *testHost {
 	t.Helper()
-	s, err := sim.Start(sim.Config{Listen: "127.0.0.1:0", Admin: "127.0.0.1:0"})
+	cfg.Listen, cfg.Admin = "127.0.0.1:0", "off"
+	s, err := sim.Start(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
+	entries, cancel := s.Journal.Subscribe(256)
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
+		cancel()
+		ctx, cancelShutdown := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancelShutdown()
 		if err := s.Shutdown(ctx); err != nil {
 			t.Errorf("shutdown: %v", err)
 		}
 	})
-	return s
+	return &testHost{Sim: s, entries: entries}
 }
 
-// sale runs `node sale.js ADDR STAN AMOUNT` and returns the response as the
-// iso_8583 package parsed it: field numbers as keys, "0" the MTI.
-func sale(t *testing.T, node, addr, stan, amount string) map[string]string {
+// journalled waits for the host's journal to hold n entries of tid and
+// returns them: the host journals an exchange just after writing its
+// response, so it can lag behind what the client has already read.
+func (h *testHost) journalled(t *testing.T, tid string, n int) []journal.Entry {
+	t.Helper()
+	timeout := time.After(5 * time.Second)
+	for seen := 0; seen < n; {
+		select {
+		case e := <-h.entries:
+			if e.TID == tid {
+				seen++
+			}
+		case <-timeout:
+			t.Fatalf("journal has %d entries for %s after 5 s, want %d: %+v", seen, tid, n, h.Journal.Query(journal.Filter{TID: tid}))
+		}
+	}
+	got := h.Journal.Query(journal.Filter{TID: tid})
+	if len(got) != n {
+		t.Fatalf("journal has %d entries for %s, want %d: %+v", len(got), tid, n, got)
+	}
+	return got
+}
+
+// saleResult is what sale.js prints: the frames in hex, length header
+// included, and the response as iso_8583 parsed it (field numbers as keys,
+// "0" the MTI). sale.js has already held the response to the package's own
+// field checks: it exits non-zero on one that fails them.
+type saleResult struct {
+	Request  string            `json:"request"`
+	Response string            `json:"response"`
+	Fields   map[string]string `json:"fields"`
+}
+
+// sale runs `node sale.js [ARGS...] ADDR STAN AMOUNT`.
+func sale(t *testing.T, node, addr, stan, amount string, args ...string) saleResult {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, node, "sale.js", addr, stan, amount)
+	args = append(append([]string{"sale.js"}, args...), addr, stan, amount)
+	cmd := exec.CommandContext(ctx, node, args...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
 	if ctx.Err() != nil {
-		t.Fatalf("node sale.js did not finish in time\nstderr:\n%s", stderr.String())
+		t.Fatalf("node %v did not finish in time\nstderr:\n%s", args, stderr.String())
 	}
 	if err != nil {
 		var ee *exec.ExitError
 		if errors.As(err, &ee) {
-			t.Fatalf("node sale.js exited with status %d\nstdout:\n%s\nstderr:\n%s", ee.ExitCode(), stdout.String(), stderr.String())
+			t.Fatalf("node %v exited with status %d\nstdout:\n%s\nstderr:\n%s", args, ee.ExitCode(), stdout.String(), stderr.String())
 		}
-		t.Fatalf("node sale.js: %v", err)
+		t.Fatalf("node %v: %v", args, err)
 	}
-	t.Logf("node sale.js %s %s %s:\n%s", addr, stan, amount, stderr.String())
-	var resp map[string]string
-	if err := json.Unmarshal(stdout.Bytes(), &resp); err != nil {
-		t.Fatalf("sale.js printed no JSON object of strings: %v\nstdout:\n%s", err, stdout.String())
+	t.Logf("node %v:\n%s", args, stderr.String())
+	var res saleResult
+	if err := json.Unmarshal(stdout.Bytes(), &res); err != nil || res.Fields == nil {
+		t.Fatalf("sale.js printed no {request, response, fields} object (%v)\nstdout:\n%s", err, stdout.String())
 	}
-	return resp
+	return res
 }
 
 // checkApproved checks a sale response against the request sale.js sent.
@@ -106,24 +149,6 @@ func checkApproved(t *testing.T, resp map[string]string, stan, amount string) {
 	}
 }
 
-// journalled waits for the host's journal to hold n entries of the terminal:
-// the host journals an exchange just after writing its response, so it can
-// lag behind what sale.js has already read.
-func journalled(t *testing.T, s *sim.Sim, n int) []journal.Entry {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		got := s.Journal.Query(journal.Filter{TID: saleTID})
-		if len(got) >= n || time.Now().After(deadline) {
-			if len(got) != n {
-				t.Fatalf("journal has %d entries for %s, want %d: %+v", len(got), saleTID, n, got)
-			}
-			return got
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // checkJournalled checks a journal entry for an approved sale.
 func checkJournalled(t *testing.T, e journal.Entry, stan, rrn string) {
 	t.Helper()
@@ -137,32 +162,89 @@ func checkJournalled(t *testing.T, e journal.Entry, stan, rrn string) {
 // and parses the host's answer with it.
 func TestSale(t *testing.T) {
 	node := needNode(t)
-	s := start(t)
+	h := start(t, sim.Config{})
 
-	resp := sale(t, node, s.Addr(), "000101", "12345")
+	resp := sale(t, node, h.Addr(), "000101", "12345").Fields
 	checkApproved(t, resp, "000101", "000000012345")
 
-	got := journalled(t, s, 1)
+	got := h.journalled(t, saleTID, 1)
 	checkJournalled(t, got[0], "000101", resp["37"])
 }
 
+// TestFormatError sends sales with a letter in a numeric field (sale.js
+// patches it into the frame iso_8583 packed, which will not pack it itself):
+// each must get a 0210 with F39 30 that iso_8583 finds well-formed field by
+// field (sale.js checks), without the bad field, with the valid fields a
+// terminal matches its answer by echoed as sent, and nothing booked.
+func TestFormatError(t *testing.T) {
+	node := needNode(t)
+	tests := []struct {
+		field string
+		stan  string
+		// echoed are the fields the answer must carry back as sent.
+		echoed map[string]string
+	}{
+		{"4", "000301", map[string]string{"3": "000000", "11": "000301", "41": saleTID, "42": saleMID}},
+		{"11", "000302", map[string]string{"3": "000000", "4": "000000000700", "41": saleTID, "42": saleMID}},
+	}
+	for _, tt := range tests {
+		t.Run("F"+tt.field, func(t *testing.T) {
+			h := start(t, sim.Config{})
+			resp := sale(t, node, h.Addr(), tt.stan, "700", "--letter", tt.field).Fields
+			if resp["0"] != "0210" || resp["39"] != txn.FormatError {
+				t.Errorf("answer MTI %q F39 %q, want 0210 with F39 %s (answer %v)", resp["0"], resp["39"], txn.FormatError, resp)
+			}
+			if v, ok := resp[tt.field]; ok {
+				t.Errorf("answer carries back the bad F%s %q (answer %v)", tt.field, v, resp)
+			}
+			for f, v := range tt.echoed {
+				if resp[f] != v {
+					t.Errorf("answer F%s = %q, want %q as sent (answer %v)", f, resp[f], v, resp)
+				}
+			}
+			if v, ok := resp["38"]; ok {
+				t.Errorf("a format error carries an approval code F38 %q (answer %v)", v, resp)
+			}
+
+			got := h.journalled(t, saleTID, 1)
+			if e := got[0]; e.RC != txn.FormatError || e.Error == "" {
+				t.Errorf("journal entry %+v, want RC %s and an error saying what was wrong", e, txn.FormatError)
+			}
+			for _, r := range h.Acquirer.Records() {
+				if r.TID == saleTID {
+					t.Errorf("the host booked %+v from a request with a letter in F%s", r, tt.field)
+				}
+			}
+		})
+	}
+}
+
 // TestRetransmission sends the same sale twice, byte for byte, on two
-// connections: the host must give the second the first one's answer.
+// connections, the second after the host's clock has moved on past a
+// minute and a midnight: the host must answer the second with the first
+// answer's exact bytes, F12 and F13 (its time and date) included.
 func TestRetransmission(t *testing.T) {
 	node := needNode(t)
-	s := start(t)
+	h := start(t, sim.Config{Clock: time.Now().UTC().Truncate(24 * time.Hour).Add(-30 * time.Second), Location: time.UTC})
+	h.Clock.Freeze(true)
 
-	first := sale(t, node, s.Addr(), "000202", "5000")
-	checkApproved(t, first, "000202", "000000005000")
-	again := sale(t, node, s.Addr(), "000202", "5000")
-	checkApproved(t, again, "000202", "000000005000")
-	if again["37"] != first["37"] || again["38"] != first["38"] {
-		t.Errorf("retransmission answered RRN %q auth %q, want the first answer's RRN %q auth %q",
-			again["37"], again["38"], first["37"], first["38"])
+	first := sale(t, node, h.Addr(), "000202", "5000")
+	checkApproved(t, first.Fields, "000202", "000000005000")
+	if err := h.Clock.Advance(time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	again := sale(t, node, h.Addr(), "000202", "5000")
+	if again.Request != first.Request {
+		t.Fatalf("sale.js sent two different requests:\n%s\n%s", first.Request, again.Request)
+	}
+	checkApproved(t, again.Fields, "000202", "000000005000")
+	if again.Response != first.Response {
+		t.Errorf("the retransmission's answer is not the first answer's bytes:\nfirst %s\n      %v\nagain %s\n      %v",
+			first.Response, first.Fields, again.Response, again.Fields)
 	}
 
-	got := journalled(t, s, 2)
+	got := h.journalled(t, saleTID, 2)
 	for _, e := range got {
-		checkJournalled(t, e, "000202", first["37"])
+		checkJournalled(t, e, "000202", first.Fields["37"])
 	}
 }

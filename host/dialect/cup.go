@@ -165,10 +165,11 @@ func CupTotals(t txn.Totals, domestic, foreign txn.Reconciliation) string {
 		pad(t.ForeignDebitAmount, 12) + pad(int64(t.ForeignDebitCount), 3) + pad(t.ForeignCreditAmount, 12) + pad(int64(t.ForeignCreditCount), 3) + code(foreign)
 }
 
-// echoes: the message type and batch (F60), the original transaction (F61),
-// and an end of batch's totals (F48).
+// echoes: the expiry date (F14; not the entry mode, which cup hosts do not
+// send back), the message type and batch (F60), the original transaction
+// (F61), and an end of batch's totals (F48).
 func (cup) echoes(id int, r *txn.Request) bool {
-	return id == 60 || id == 61 || id == 48 && r.Type == txn.UploadEnd
+	return id == 14 || id == 60 || id == 61 || id == 48 && r.Type == txn.UploadEnd
 }
 
 func (cup) write(resp *iso8583.Message, r *txn.Request, d *txn.Decision) error {

@@ -426,7 +426,7 @@ func lengthOf(s *field.Spec) string {
 // present: the ones every response echoes, and the dialect's own.
 func (d *Dialect) carriesBack(id int, r *txn.Request) bool {
 	switch id {
-	case 2, 3, 4, 11, 14, 22, 25, 41, 42, 49:
+	case 2, 3, 4, 11, 25, 41, 42, 49:
 		return true
 	}
 	return d.wire.echoes(id, r)

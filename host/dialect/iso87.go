@@ -75,8 +75,9 @@ func (iso87) read(m *iso8583.Message, r *txn.Request) error {
 	return nil
 }
 
-// echoes: the network management code of an 0800.
-func (iso87) echoes(id int, _ *txn.Request) bool { return id == 70 }
+// echoes: the entry mode, and the network management code of an 0800 (not
+// the expiry date, which iso87ascii hosts do not send back).
+func (iso87) echoes(id int, _ *txn.Request) bool { return id == 22 || id == 70 }
 
 func (iso87) write(resp *iso8583.Message, r *txn.Request, d *txn.Decision) error {
 	if r.Type == txn.Balance && d.RC == txn.Approved {
