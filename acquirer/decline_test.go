@@ -264,8 +264,11 @@ func TestReplayKeepsDeclineRRNs(t *testing.T) {
 				t.Errorf("records after the replay:\n%s\nwant\n%s", got, want)
 			}
 			again := c.answer(restarted, r, at.Add(time.Minute))
-			if again.RC != d.RC || (c.force == "" || r.Type == txn.Reversal) && again.RRN != d.RRN {
+			if again.RC != d.RC || again.RRN != d.RRN {
 				t.Errorf("retransmission after the replay: RC %q RRN %q, want RC %q RRN %q", again.RC, again.RRN, d.RC, d.RRN)
+			}
+			if r.Type != txn.Reversal && !again.At.Equal(at) {
+				t.Errorf("retransmission after the replay answered at %v, want the first answer's time %v", again.At, at)
 			}
 			next := func(h *acquirer.Host) string {
 				s := sale("000900", 100).req

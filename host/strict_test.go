@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -447,6 +448,11 @@ func TestStrictTrailingBytes(t *testing.T) {
 					req.UnsetField(id)
 				}
 			}
+			// A numeric terminal and merchant ID side by side could hold a
+			// card number whole: out of place, F42 is not carried back.
+			if ids := dialect.FieldValue(req, 41) + dialect.FieldValue(req, 42); regexp.MustCompile(`[0-9]{12}`).MatchString(ids) {
+				req.UnsetField(42)
+			}
 
 			s := start(t, sim.Config{Dialect: dn})
 			c := dial(t, s)
@@ -479,51 +485,60 @@ func TestStrictClearedBit(t *testing.T) {
 	// An arbitrary PIN block: in cup, its first two bytes are no BCD length.
 	const pin = "8F3A17C45E6D92B0"
 	for _, dn := range dialect.Names {
-		for _, bit := range []int{2, 35, 52} {
-			t.Run(fmt.Sprintf("%s/bit%d", dn, bit), func(t *testing.T) {
-				d := loadDialect(t, dn)
-				pan := goldenPAN(t, d)
-				frame := golden(t, dn, "sale-request")
-				pre, body := frame[:d.Preamble], frame[d.Preamble:]
-				var also []string
-				if bit == 52 {
-					body = withPIN(t, d, body, pin)
-					also = []string{pin[:8], pin[8:]}
-				}
-				cleared := withBit(d, body, bit, false)
-				// The request as the host's strict decoder reads it: what
-				// it echoes must be what it read.
-				req, err := d.Decode(cleared)
-				if err == nil {
-					t.Fatalf("the request with bit %d cleared passes the strict check", bit)
-				}
+		for _, vector := range []string{"sale-request", "void-request", "refund-request"} {
+			for _, bit := range []int{2, 35, 52} {
+				t.Run(fmt.Sprintf("%s/%s/bit%d", dn, vector, bit), func(t *testing.T) {
+					d := loadDialect(t, dn)
+					pan := goldenPAN(t, d)
+					frame := golden(t, dn, vector)
+					pre, body := frame[:d.Preamble], frame[d.Preamble:]
+					var also []string
+					if bit == 52 {
+						body = withPIN(t, d, body, pin)
+						also = []string{pin[:8], pin[8:]}
+					}
+					cleared := withBit(d, body, bit, false)
+					// The request as the host's strict decoder reads it: what
+					// it echoes must be what it read.
+					req, err := d.Decode(cleared)
+					if err == nil {
+						t.Fatalf("the request with bit %d cleared passes the strict check", bit)
+					}
 
-				s := start(t, sim.Config{Dialect: dn})
-				c := dial(t, s)
-				c.send(join(pre, cleared))
-				resp := strictAnswer(t, c, req, pan)
-				if rc := rcOf(resp); rc != txn.FormatError {
-					t.Errorf("answered %q, want %s", rc, txn.FormatError)
-				}
-				for id := range resp.GetFields() {
-					v := strings.ToUpper(dialect.FieldValue(resp, id))
-					for _, a := range also {
-						if strings.Contains(v, a) {
-							t.Errorf("response F%d %q carries the PIN block", id, v)
+					s := start(t, sim.Config{Dialect: dn})
+					c := dial(t, s)
+					c.send(join(pre, cleared))
+					resp := strictAnswer(t, c, req, pan)
+					if rc := rcOf(resp); rc != txn.FormatError {
+						t.Errorf("answered %q, want %s", rc, txn.FormatError)
+					}
+					// Field by field, and across fields as they lie on the wire
+					// (F41 and F42 side by side can hold a card number whole).
+					var all strings.Builder
+					for id := 3; id <= 128; id++ {
+						v := strings.ToUpper(dialect.FieldValue(resp, id))
+						all.WriteString(v)
+						for _, a := range also {
+							if strings.Contains(v, a) {
+								t.Errorf("response F%d %q carries the PIN block", id, v)
+							}
 						}
 					}
-				}
-				e := latestEntry(t, s)
-				if e.RC != txn.FormatError || e.Error == "" {
-					t.Errorf("journal entry RC %q error %q, want %s and an error", e.RC, e.Error, txn.FormatError)
-				}
-				if leaks := cardLeaks(e, pan, also...); len(leaks) > 0 {
-					t.Errorf("journal columns carry card data: %v", leaks)
-				}
-				if b := booksOf(s); len(b.Records) != 0 || len(b.Batches) != 0 {
-					t.Errorf("a sale with bit %d cleared was booked: %+v", bit, b)
-				}
-			})
+					if panRun(all.String(), pan) {
+						t.Errorf("the response's fields after F2 carry 12 digits of the card in a row: %q", all.String())
+					}
+					e := latestEntry(t, s)
+					if e.RC != txn.FormatError || e.Error == "" {
+						t.Errorf("journal entry RC %q error %q, want %s and an error", e.RC, e.Error, txn.FormatError)
+					}
+					if leaks := cardLeaks(e, pan, also...); len(leaks) > 0 {
+						t.Errorf("journal columns carry card data: %v", leaks)
+					}
+					if b := booksOf(s); len(b.Records) != 0 || len(b.Batches) != 0 {
+						t.Errorf("a %s with bit %d cleared was booked: %+v", vector, bit, b)
+					}
+				})
+			}
 		}
 	}
 }

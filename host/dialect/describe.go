@@ -95,11 +95,19 @@ func (d *Dialect) Describe(frame []byte) Detail {
 		where = append(where, placed{start, end})
 		return nil
 	})
+	misplaced := false
 	switch {
 	case err != nil:
 		dt.Error = err.Error()
+		misplaced = true
 	case off < len(body):
 		dt.Error = fmt.Sprintf("%d bytes after the last field", len(body)-off)
+		misplaced = true
+	case cardRequest(dt.MTI) && !hasField(dt.Fields, 2) && panFromTrack(fieldOf(dt.Fields, 35)) == "":
+		dt.Error = errNoCard.Error()
+		misplaced = true
+	}
+	if misplaced {
 		// The bitmap and the bytes disagree: any field may be another one's
 		// bytes (a card number sent with its bit clear). Only what names the
 		// exchange is shown, as a format-error response carries it.
@@ -192,7 +200,7 @@ func (d *Dialect) outOfPlace(id int, raw []byte, v, pan string) bool {
 	if cardField(id) || fl.unit == unitHex || fl.unit == unitBinary {
 		return false
 	}
-	if containsRun(v, pan, panRun) {
+	if !fl.fixedN() && containsRun(v, pan, panRun) {
 		return true
 	}
 	if fl.unit != unitText || (fl.class != classAN && fl.class != classANS) {
@@ -229,3 +237,22 @@ func cardMask(mti string, id int) func(string) string {
 }
 
 func maskAll(s string) string { return strings.Repeat("*", len(s)) }
+
+func hasField(fs []FieldDetail, id int) bool {
+	for _, f := range fs {
+		if f.ID == id {
+			return true
+		}
+	}
+	return false
+}
+
+// fieldOf is a field's value as the detail shows it.
+func fieldOf(fs []FieldDetail, id int) string {
+	for _, f := range fs {
+		if f.ID == id {
+			return f.Value
+		}
+	}
+	return ""
+}

@@ -133,11 +133,12 @@ func (e *FieldError) Unwrap() error { return e.Err }
 
 // Decode unpacks a message and holds it to its spec. When the MTI decodes
 // but a field does not, or breaks its spec, it returns the message with what
-// passed, and a *FieldError naming the first field at fault. A message with
-// bytes after its last field, or a card request without a card number,
-// keeps only what a terminal matches a response by (F3, F11, F41, F42):
-// where the bitmap and the bytes disagree, no field can be placed with
-// certainty.
+// passed, and a *FieldError naming the first field at fault. A message whose
+// fields do not end where it does (bytes after the last field, a field that
+// runs past the end or whose length does not decode), or a card request
+// without a card number, keeps only what a terminal matches a response by
+// (F3, F11, F41, F42): where the bitmap and the bytes disagree, no field can
+// be placed with certainty.
 func (d *Dialect) Decode(body []byte) (*iso8583.Message, error) {
 	m := iso8583.NewMessage(d.Spec)
 	err := m.Unpack(body)
@@ -215,19 +216,23 @@ func (d *Dialect) check(m *iso8583.Message, body []byte) error {
 		if cardField(id) || id == 48 && strings.HasPrefix(mti, "032") { // upload records carry card numbers
 			continue
 		}
+		// A fixed numeric field (an amount) is not searched for the card's
+		// digits: a test card of zeros ends like a small amount.
 		var out bool
-		switch fl.unit {
-		case unitBCD:
+		switch {
+		case fl.unit == unitBCD && !fl.fixedN():
 			out = containsRun(get(m, id), pan, panRun)
-		case unitText:
-			out = containsRun(v, pan, panRun) || (fl.class == classAN || fl.class == classANS) && looksLikeCard(v)
+		case fl.unit == unitText:
+			out = !fl.fixedN() && containsRun(v, pan, panRun) || (fl.class == classAN || fl.class == classANS) && looksLikeCard(v)
 		}
 		if out {
 			m.UnsetField(id)
 			fail(id, errCardData)
 		}
 	}
-	misplaced := false
+	// A walk stopped short, or bytes after the last field: the bitmap and
+	// the bytes disagree, and any field may hold another's bytes.
+	misplaced := stopped
 	if !stopped && off < len(body) {
 		fail(last, bytesAfter(len(body)-off))
 		misplaced = true
@@ -241,6 +246,9 @@ func (d *Dialect) check(m *iso8583.Message, body []byte) error {
 		misplaced = true
 	}
 	if misplaced {
+		if fe, ok := first.(*FieldError); ok {
+			fe.Err = misplacedError{fe.Err}
+		}
 		for id := 2; id <= bm.Len(); id++ {
 			switch id {
 			case 3, 11, 41, 42:
@@ -248,17 +256,40 @@ func (d *Dialect) check(m *iso8583.Message, body []byte) error {
 				m.UnsetField(id)
 			}
 		}
+		// F41 and F42 lie side by side: out of place, together they can hold
+		// a card number whole. A terminal matches a refusal without F42.
+		if longestDigitRun(get(m, 41)+get(m, 42)) >= panRun {
+			m.UnsetField(42)
+		}
 	}
 	return first
 }
 
 // cardRequest reports the MTIs of requests that carry a card: authorisations,
-// financial requests and advices, reversals (01xx, 02xx, 04xx).
+// financial requests and advices (01xx, 02xx). A reversal is matched by
+// merchant, terminal and STAN, and may come without one.
 func cardRequest(mti string) bool {
-	return len(mti) == 4 && (mti[1] == '1' || mti[1] == '2' || mti[1] == '4') && mti[2]%2 == 0
+	return len(mti) == 4 && (mti[1] == '1' || mti[1] == '2') && mti[2]%2 == 0
 }
 
 var errNoCard = errors.New("a card request with no card number (neither F2 nor a track in F35)")
+
+// ErrMisplaced reports a message whose fields cannot be placed with
+// certainty (errors.Is finds it in the *FieldError Decode returns): bytes
+// after the last field, a field that runs past the end or whose length does
+// not decode, or a card request without a card number. Only F3, F11, F41 and
+// F42 are left in the message.
+var ErrMisplaced = errors.New("fields out of place")
+
+type misplacedError struct{ err error }
+
+func (e misplacedError) Error() string {
+	return e.err.Error() + "; the fields cannot be placed, so only F3, F11, F41 and F42 are carried back"
+}
+
+func (e misplacedError) Unwrap() error { return e.err }
+
+func (misplacedError) Is(target error) bool { return target == ErrMisplaced }
 
 // ErrBytesAfter reports a message that goes on after the last field its
 // bitmap announces (errors.Is finds it in a *FieldError naming that field).

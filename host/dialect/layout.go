@@ -56,7 +56,12 @@ type fieldLayout struct {
 	unit  unit
 	// leftAligned: an odd BCD digit count is padded on the right.
 	leftAligned bool
+	// textLength: the length prefix is ASCII digits (LL, LLL).
+	textLength bool
 }
+
+// fixedN reports a numeric field of fixed length (an amount, a date).
+func (f *fieldLayout) fixedN() bool { return f.class == classN && fixed(f.spec) }
 
 // layout is a dialect's fields as the wire lays them out: 0 the MTI, 1 the
 // bitmap, then the data fields.
@@ -81,7 +86,7 @@ func loadLayout(spec *iso8583.MessageSpec, raw []byte) (*layout, error) {
 			return nil, fmt.Errorf("field %d: beyond 128", id)
 		}
 		sp := f.Spec()
-		fl := fieldLayout{spec: sp}
+		fl := fieldLayout{spec: sp, textLength: strings.HasPrefix(sp.Pref.Inspect(), "ASCII.") && !fixed(sp)}
 		switch enc := sp.Enc.(type) {
 		case bcdDigits:
 			fl.unit, fl.leftAligned = unitBCD, enc.leftAligned
@@ -116,11 +121,16 @@ func loadLayout(spec *iso8583.MessageSpec, raw []byte) (*layout, error) {
 // field ends, and its length in units (digits, characters or bytes).
 func (f *fieldLayout) span(b []byte) (value, end, n int, err error) {
 	n, value, err = f.spec.Pref.DecodeLength(f.spec.Length, b)
-	if err != nil {
+	if err != nil || n < 0 {
 		return 0, 0, 0, errLength
 	}
-	if n < 0 {
-		return 0, 0, 0, errLength
+	if f.textLength {
+		// The library reads the digits with strconv.Atoi, which takes a sign.
+		for _, c := range b[:value] {
+			if c < '0' || c > '9' {
+				return 0, 0, 0, errLength
+			}
+		}
 	}
 	end = value + f.unit.width(n)
 	if end > len(b) {
@@ -244,17 +254,17 @@ func cardField(id int) bool {
 	return false
 }
 
-// looksLikeCard reports a text value that carries what looks like card data:
-// a track-2 separator between digits (6 or more before '=', 4 or more
-// after); a track-1 card number (12 or more digits before '^'); or, inside a
-// longer value, a run of 13 to 19 digits that passes the Luhn check. A value
-// that is a run of digits whole (a merchant ID of 15 digits) is not taken for
-// a card number on its own.
+// looksLikeCard reports a text value that carries what looks like track
+// data: a track-2 separator after card digits (4 or more before '=', 1 or
+// more after: a track cut by a field boundary leaves little of either side),
+// or a track-1 card number (12 or more digits before '^'). Digit runs alone
+// are not judged: a merchant ID may be any digits, and the message's own
+// card number, where it has one, is looked for instead (containsRun).
 func looksLikeCard(v []byte) bool {
 	for i, c := range v {
 		switch c {
 		case '=':
-			if digitsBefore(v, i) >= 6 && digitsAfter(v, i) >= 4 {
+			if digitsBefore(v, i) >= 4 && digitsAfter(v, i) >= 1 {
 				return true
 			}
 		case '^':
@@ -262,20 +272,6 @@ func looksLikeCard(v []byte) bool {
 				return true
 			}
 		}
-	}
-	for i := 0; i < len(v); {
-		if v[i] < '0' || v[i] > '9' {
-			i++
-			continue
-		}
-		j := i
-		for j < len(v) && v[j] >= '0' && v[j] <= '9' {
-			j++
-		}
-		if n := j - i; n >= 13 && n <= 19 && n < len(v) && luhn(v[i:j]) {
-			return true
-		}
-		i = j
 	}
 	return false
 }
@@ -332,22 +328,6 @@ func digitsAfter(v []byte, i int) int {
 		n++
 	}
 	return n
-}
-
-// luhn reports whether a run of digits passes the Luhn check, as card
-// numbers do.
-func luhn(d []byte) bool {
-	sum := 0
-	for i := len(d) - 1; i >= 0; i-- {
-		n := int(d[i] - '0')
-		if (len(d)-1-i)%2 == 1 {
-			if n *= 2; n > 9 {
-				n -= 9
-			}
-		}
-		sum += n
-	}
-	return sum%10 == 0
 }
 
 // checkValue reports what is wrong with v as the value of field id, as the
