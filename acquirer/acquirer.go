@@ -1,6 +1,7 @@
 // Package acquirer plays the bank's host by default: it approves what a real
-// acquirer approves, matches voids and reversals to their originals, catches
-// duplicates, and keeps each terminal's batch totals for settlement.
+// acquirer approves, matches voids, reversals and completions to their
+// originals, catches duplicates, and keeps each terminal's batch totals for
+// settlement.
 package acquirer
 
 import (
@@ -35,6 +36,13 @@ type Config struct {
 	// Events has every decision carry, in Decision.Replay, what a durable
 	// journal needs to rebuild the host's books after a restart.
 	Events bool
+	// CompletionTolerancePercent is how far a completion may go above the
+	// amount its pre-authorisation reserved, in percent of that amount
+	// (rounded down to the minor unit): 0, the default, allows no more than
+	// was authorised; card schemes that allow tips or fuel top-ups allow
+	// some (CUP's rules, 15). A completion above it is refused with 64,
+	// original amount incorrect. It must not be negative.
+	CompletionTolerancePercent int
 }
 
 // DefaultBalance is the balance reported when none is configured: 10,000.00.
@@ -65,6 +73,9 @@ func New(cfg Config) (*Host, error) {
 	}
 	if cfg.Balance == 0 {
 		cfg.Balance = DefaultBalance
+	}
+	if cfg.CompletionTolerancePercent < 0 {
+		return nil, fmt.Errorf("completion tolerance %d%%: must not be negative", cfg.CompletionTolerancePercent)
 	}
 	return &Host{cfg: cfg, terminals: map[terminalKey]*terminal{}}, nil
 }
@@ -182,6 +193,8 @@ func (h *Host) decide(r *txn.Request, now time.Time) txn.Decision {
 	switch r.Type {
 	case txn.Void, txn.PreAuthVoid:
 		d = h.void(t, r, now)
+	case txn.Completion:
+		d = h.complete(t, r, now)
 	case txn.Balance:
 		d = txn.Decision{RC: txn.Approved, RRN: h.nextRRN(), Balance: h.cfg.Balance}
 		d.AuthCode = h.authCode(d.RRN)
@@ -283,9 +296,9 @@ func (h *Host) signOn(t *terminal, r *txn.Request) txn.Decision {
 	return d
 }
 
-// approve accepts a sale, refund, pre-authorisation, completion or advice and
-// books it into the terminal's open batch. A declined one is booked too, so a
-// later void of it is refused as invalid rather than as not found.
+// approve accepts a sale, refund, pre-authorisation or advice and books it
+// into the terminal's open batch. A declined one is booked too, so a later
+// void of it is refused as invalid rather than as not found.
 func (h *Host) approve(t *terminal, r *txn.Request, now time.Time) txn.Decision {
 	terms := h.terms(r, now)
 	d := txn.Decision{RC: txn.Approved, RRN: h.nextRRN(), Settlement: terms.Settlement}
@@ -332,7 +345,10 @@ func (h *Host) void(t *terminal, r *txn.Request, now time.Time) txn.Decision {
 	terms := h.terms(r, now)
 	d := txn.Decision{RC: txn.Approved, RRN: h.nextRRN(), Settlement: terms.Settlement}
 	d.AuthCode = h.authCode(d.RRN)
-	orig.state = voided
+	t.restate(orig, voided)
+	if orig.typ == txn.Completion {
+		t.uncomplete(orig)
+	}
 	t.book(&record{
 		typ: r.Type, stan: r.STAN, rrn: d.RRN, auth: d.AuthCode, pan: r.PAN, currency: r.Currency, terms: terms,
 		amount: r.Amount, batch: t.batchOf(r), date: now.Format("0102"), at: now, orig: orig,
@@ -353,6 +369,49 @@ func (h *Host) decline(t *terminal, r *txn.Request, now time.Time, rc, note stri
 		batch: t.batchOf(r), date: now.Format("0102"), at: now,
 	}, declined)
 	return d
+}
+
+// complete settles a pre-authorisation of the same terminal, found by its
+// trace (cup F61), its RRN (F37) or, failing both, its authorisation code
+// (F38) on the same card. The pre-authorisation is completed once: what it
+// reserved is taken by the completion, which books like a sale.
+func (h *Host) complete(t *terminal, r *txn.Request, now time.Time) txn.Decision {
+	if r.Amount <= 0 {
+		return h.decline(t, r, now, txn.InvalidAmount, "invalid amount")
+	}
+	orig, named := t.preAuthFor(r)
+	// A refused completion is booked as declined under its own RRN, like a
+	// refused void; the pre-authorisation stays as it was.
+	switch {
+	case !named:
+		return h.decline(t, r, now, txn.OriginalNotFound, "completion: names no pre-authorisation (no F37, F38 or F61)")
+	case orig == nil:
+		return h.decline(t, r, now, txn.OriginalNotFound, "completion: pre-authorisation not found")
+	case orig.typ != txn.PreAuth:
+		return h.decline(t, r, now, txn.InvalidTxn, fmt.Sprintf("completion: original is a %s", orig.typ))
+	case r.AuthCode != "" && orig.auth != "" && r.AuthCode != orig.auth:
+		return h.decline(t, r, now, txn.OriginalNotFound, "completion: authorisation code is not the pre-authorisation's")
+	case orig.state != approved:
+		return h.decline(t, r, now, txn.InvalidTxn, "completion: pre-authorisation already "+string(orig.state))
+	case r.Amount > h.completable(orig.amount):
+		return h.decline(t, r, now, txn.OriginalAmountBad, fmt.Sprintf(
+			"completion: amount %d above the pre-authorisation's %d (tolerance %d%%)", r.Amount, orig.amount, h.cfg.CompletionTolerancePercent))
+	}
+	terms := h.terms(r, now)
+	d := txn.Decision{RC: txn.Approved, RRN: h.nextRRN(), Settlement: terms.Settlement}
+	d.AuthCode = h.authCode(d.RRN)
+	t.restate(orig, completed)
+	t.book(&record{
+		typ: r.Type, stan: r.STAN, rrn: d.RRN, auth: d.AuthCode, pan: r.PAN, currency: r.Currency, terms: terms,
+		amount: r.Amount, batch: t.batchOf(r), date: now.Format("0102"), at: now, orig: orig,
+	}, approved)
+	d.Note = "completion of pre-authorisation STAN " + orig.stan
+	return d
+}
+
+// completable is the most a completion of a pre-authorisation of amount may be.
+func (h *Host) completable(amount int64) int64 {
+	return amount + amount*int64(h.cfg.CompletionTolerancePercent)/100
 }
 
 func voidable(void, orig txn.Type) bool {
@@ -390,16 +449,23 @@ func (h *Host) reverse(t *terminal, r *txn.Request) txn.Decision {
 		d.RC, d.Note = txn.InvalidTxn, "reversal: original settled T+0 (real-time crediting)"
 		return d
 	}
-	orig.state = reversed
+	if orig.state == completed {
+		// Its completion took what it reserved: that is what to undo.
+		d.RC, d.Note = txn.InvalidTxn, "reversal: pre-authorisation already completed; reverse or void the completion"
+		return d
+	}
+	t.restate(orig, reversed)
 	d.Note = fmt.Sprintf("reversal: %s with RRN %s reversed", orig.typ, orig.rrn)
-	if o := orig.orig; o != nil && o.state == voided {
-		o.state = approved // reversing a void restores what it voided
-		if f := t.folded[o.batch]; o.retired && f != nil {
-			// Counted as voided when it was folded; a voided sale counts as
-			// a debit only where voids count as credits.
-			f.voidsAsDebits.Count(o.typ, o.amount, false, false)
+	switch o := orig.orig; {
+	case (orig.typ == txn.Void || orig.typ == txn.PreAuthVoid) && o != nil && o.state == voided:
+		t.restate(o, approved) // reversing a void restores what it voided
+		if o.typ == txn.Completion && o.orig != nil && o.orig.state == approved {
+			t.restate(o.orig, completed) // and a restored completion takes its pre-authorisation again
 		}
-	} else {
+	default:
+		if orig.typ == txn.Completion {
+			t.uncomplete(orig) // its pre-authorisation may be completed again
+		}
 		d.Released = orig.released(r)
 	}
 	return d

@@ -48,6 +48,7 @@ func fingerprint(r *txn.Request) string {
 type step struct {
 	req      txn.Request
 	rrnOf    int // 1 + the index of the earlier step whose RRN the request names; 0: none
+	authOf   int // 1 + the index of the earlier step whose auth code the request names (F38); 0: none
 	sameAs   int // 1 + the index of the earlier step whose decision this one repeats; 0: none
 	rc       string
 	note     string // a substring of the decision's note; "": not checked
@@ -59,6 +60,7 @@ func (s step) want(rc string) step       { s.rc = rc; return s }
 func (s step) noting(note string) step   { s.note = note; return s }
 func (s step) naming(i int) step         { s.rrnOf = i + 1; return s }
 func (s step) repeating(i int) step      { s.sameAs = i + 1; return s }
+func (s step) authorisedBy(i int) step   { s.authOf = i + 1; return s }
 func (s step) on(tid string) step        { s.req.TID = tid; return s }
 func (s step) withRRN(rrn string) step   { s.req.RRN = rrn; return s }
 func (s step) withMTI(mti string) step   { s.req.MTI = mti; return s }
@@ -83,8 +85,17 @@ func refund(stan string, amount int64) step {
 	return request(txn.Refund, "0220", "200000", stan, amount)
 }
 
+// completion names its pre-authorisation with naming (F37), authorisedBy
+// (F38) or of (cup F61), or not at all.
 func completion(stan string, amount int64) step {
 	return request(txn.Completion, "0200", "000000", stan, amount)
+}
+
+// completionOf completes the pre-authorisation with trace orig (cup F61).
+func completionOf(stan string, amount int64, orig string) step {
+	s := completion(stan, amount)
+	s.req.Orig = txn.Original{Batch: "000001", STAN: orig, Date: "0611"}
+	return s
 }
 
 func advice(stan string, amount int64) step {
@@ -178,6 +189,12 @@ func run(t *testing.T, cfg acquirer.Config, steps []step) []txn.Decision {
 			r.RRN = ds[s.rrnOf-1].RRN
 			if r.RRN == "" {
 				t.Fatalf("step %d names the RRN of step %d, which has none", i, s.rrnOf-1)
+			}
+		}
+		if s.authOf > 0 {
+			r.AuthCode = ds[s.authOf-1].AuthCode
+			if r.AuthCode == "" {
+				t.Fatalf("step %d names the auth code of step %d, which has none", i, s.authOf-1)
 			}
 		}
 		r.Fingerprint = fingerprint(&r)
@@ -309,8 +326,9 @@ func TestDecide(t *testing.T) {
 			settle("000004", debits(1, 700)).want("00").recon(txn.Balanced, txn.Balanced),
 		}},
 		{"void of a completion", cupCfg, []step{
-			completion("000001", 1000).want("00"),
-			voidByTrace("000002", 1000, "000001").want("00"),
+			preAuth("000001", 5000).want("00"),
+			completionOf("000002", 1000, "000001").want("00"),
+			voidByTrace("000003", 1000, "000002").want("00"),
 		}},
 		{"void of a refund is invalid", iso87Cfg, []step{
 			refund("000001", 1000).want("00"),
@@ -436,10 +454,10 @@ func TestDecide(t *testing.T) {
 		}},
 		{"debits are sales and completions, credits refunds; pre-authorisations and inquiries neither", cupCfg, []step{
 			sale("000001", 1000).want("00"),
-			completion("000002", 2000).want("00"),
-			advice("000003", 300).want("00"),
-			refund("000004", 400).want("00"),
-			preAuth("000005", 9000).want("00"),
+			preAuth("000002", 9000).want("00"),
+			completionOf("000003", 2000, "000002").want("00"),
+			advice("000004", 300).want("00"),
+			refund("000005", 400).want("00"),
 			request(txn.Balance, "0200", "310000", "000006", 0).want("00"),
 			settle("000007", totals(3, 3300, 1, 400)).want("00").recon(txn.Balanced, txn.Balanced),
 		}},

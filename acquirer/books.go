@@ -9,13 +9,16 @@ import (
 )
 
 // Record is a transaction in the host's books, as reports see it: the card
-// number masked.
+// number masked. Transactions older than a terminal's window are summed
+// instead: see Folded.
 type Record struct {
-	MID      string    `json:"mid"`
-	TID      string    `json:"tid"`
-	Batch    string    `json:"batch"`
-	Type     txn.Type  `json:"txn"`
-	State    string    `json:"state"` // approved, declined, voided, reversed
+	MID   string   `json:"mid"`
+	TID   string   `json:"tid"`
+	Batch string   `json:"batch"`
+	Type  txn.Type `json:"txn"`
+	// State is approved, declined, voided, reversed, or completed (a
+	// pre-authorisation its completion took).
+	State    string    `json:"state"`
 	STAN     string    `json:"stan"`
 	RRN      string    `json:"rrn"`
 	PAN      string    `json:"pan"` // masked
@@ -23,6 +26,12 @@ type Record struct {
 	Currency string    `json:"currency"`
 	At       time.Time `json:"at"`
 	Terms    txn.Terms `json:"terms"`
+	// Folded, when above zero, is how many transactions the record sums:
+	// ones no longer kept one by one (beyond a terminal's latest 10,000),
+	// alike in batch, type, state, currency and settlement terms. Amount
+	// and Terms.Fee are their totals, At the latest one's time; they have
+	// no STAN, RRN or card number any more.
+	Folded int `json:"folded,omitempty"`
 }
 
 // Batch is a terminal's batch as settlement left it.
@@ -41,10 +50,12 @@ type Batch struct {
 	Differences []string `json:"differences,omitempty"`
 }
 
-// Records returns every transaction the host has booked, oldest first.
+// Records returns every transaction the host has booked, oldest first: each
+// terminal's latest one by one, the older ones summed (see Record.Folded).
 func (h *Host) Records() []Record {
 	var out []Record
 	h.each(func(k terminalKey, t *terminal) {
+		out = t.foldedRecords(k, out)
 		for _, rec := range t.records {
 			out = append(out, Record{
 				MID: k.mid, TID: k.tid, Batch: rec.batch, Type: rec.typ, State: string(rec.state),
@@ -54,6 +65,29 @@ func (h *Host) Records() []Record {
 		}
 	})
 	sort.SliceStable(out, func(i, j int) bool { return out[i].At.Before(out[j].At) })
+	return out
+}
+
+// foldedRecords appends the terminal's folded sums to out, one record each,
+// in an order that does not depend on the map's.
+func (t *terminal) foldedRecords(k terminalKey, out []Record) []Record {
+	start := len(out)
+	for fk, sum := range t.foldedSums {
+		terms := sum.terms
+		terms.Fee = sum.fee
+		out = append(out, Record{
+			MID: k.mid, TID: k.tid, Batch: fk.batch, Type: fk.typ, State: string(fk.state),
+			Amount: sum.amount, Currency: fk.currency, At: sum.latest, Terms: terms, Folded: sum.count,
+		})
+	}
+	folded := out[start:]
+	sort.Slice(folded, func(i, j int) bool {
+		a, b := folded[i], folded[j]
+		if !a.At.Equal(b.At) {
+			return a.At.Before(b.At)
+		}
+		return fmt.Sprint(a.Batch, a.Type, a.State, a.Currency, a.Terms) < fmt.Sprint(b.Batch, b.Type, b.State, b.Currency, b.Terms)
+	})
 	return out
 }
 

@@ -25,6 +25,9 @@ func play(t *testing.T, h *acquirer.Host, start time.Time, steps ...step) []txn.
 		if s.rrnOf > 0 {
 			r.RRN = ds[s.rrnOf-1].RRN
 		}
+		if s.authOf > 0 {
+			r.AuthCode = ds[s.authOf-1].AuthCode
+		}
 		r.Fingerprint = fingerprint(&r)
 		d := h.Decide(&r, start.Add(time.Duration(i)*time.Minute))
 		ds = append(ds, d)

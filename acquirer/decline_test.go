@@ -65,6 +65,31 @@ func declineCases() []declineCase {
 		{name: "pre-authorisation void not found: 25", cfg: cupCfg,
 			setup: []step{preAuth("000001", 5000).want("00")}, decline: preAuthVoid("000002", 5000, "000099").want("25")},
 
+		// Completions (a pre-authorisation completes once, for no more than
+		// it reserved, and must be named).
+		{name: "completion naming no pre-authorisation: 25", cfg: iso87Cfg,
+			setup: []step{preAuth("000001", 1000).want("00")}, decline: completion("000002", 1000).want("25")},
+		{name: "completion of a trace never seen: 25", cfg: cupCfg,
+			setup: []step{preAuth("000001", 1000).want("00")}, decline: completionOf("000002", 1000, "000099").want("25")},
+		{name: "completion of an auth code never given: 25", cfg: iso87Cfg,
+			setup:   []step{preAuth("000001", 1000).want("00")},
+			decline: func() step { s := completion("000002", 1000); s.req.AuthCode = "XYZ999"; return s }().want("25")},
+		{name: "second completion: 12", cfg: iso87Cfg,
+			setup:   []step{preAuth("000001", 1000).want("00"), completion("000002", 1000).authorisedBy(0).want("00")},
+			decline: completion("000003", 1000).authorisedBy(0).want("12")},
+		{name: "completion above the pre-authorisation: 64", cfg: cupCfg,
+			setup: []step{preAuth("000001", 1000).want("00")}, decline: completionOf("000002", 1001, "000001").want("64")},
+		{name: "completion of a voided pre-authorisation: 12", cfg: cupCfg,
+			setup:   []step{preAuth("000001", 1000).want("00"), preAuthVoid("000002", 1000, "000001").want("00")},
+			decline: completionOf("000003", 1000, "000001").want("12")},
+		{name: "completion of a sale: 12", cfg: iso87Cfg,
+			setup: []step{sale("000001", 1000).want("00")}, decline: completion("000002", 1000).naming(0).want("12")},
+		{name: "forced completion decline: 05", cfg: cupCfg, force: "05",
+			setup: []step{preAuth("000001", 1000).want("00")}, decline: completionOf("000002", 1000, "000001").want("05")},
+		declineCase{name: "reversal of a completed pre-authorisation: 12", cfg: cupCfg,
+			setup:   []step{preAuth("000001", 1000).want("00"), completionOf("000002", 1000, "000001").want("00")},
+			decline: reversal("000001", 1000).want("12")}.withNames(0),
+
 		// Requests refused outright.
 		{name: "sale of nothing: 13", cfg: iso87Cfg, decline: sale("000001", 0).want("13")},
 		{name: "refund of nothing: 13", cfg: cupCfg, decline: refund("000001", 0).want("13")},
@@ -120,6 +145,9 @@ func (c declineCase) prepared(t *testing.T, ds []txn.Decision) txn.Request {
 		if r.RRN == "" {
 			t.Fatalf("the refused request names the RRN of setup step %d, which has none", c.decline.rrnOf-1)
 		}
+	}
+	if c.decline.authOf > 0 {
+		r.AuthCode = ds[c.decline.authOf-1].AuthCode
 	}
 	r.Fingerprint = fingerprint(&r)
 	return r

@@ -2,9 +2,11 @@ package acquirer_test
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 	"testing"
 
+	"github.com/acqsim/acqsim/acquirer"
 	"github.com/acqsim/acqsim/txn"
 )
 
@@ -25,8 +27,11 @@ func TestOldTransactionsFoldIntoTotals(t *testing.T) {
 		steps = append(steps, sale(fmt.Sprintf("%06d", 100001+i), 1).want("00"))
 	}
 	ds := play(t, h, now, steps...)
-	if n := len(h.Records()); n != 10_000 {
-		t.Errorf("the host keeps %d records of a terminal, want its latest 10000", n)
+	if n, _ := kept(h); n != 10_000 {
+		t.Errorf("the host keeps %d records of a terminal one by one, want its latest 10000", n)
+	}
+	if _, folded := kept(h); folded != "sale approved 9 of 9; sale voided 1 of 100" {
+		t.Errorf("folded records: %s; want the 9 sales of 1 approved and the first sale voided", folded)
 	}
 
 	want := debits(9_998+10+1, 9_998+10+100)
@@ -41,6 +46,67 @@ func TestOldTransactionsFoldIntoTotals(t *testing.T) {
 	)
 	if b := batchOf(t, h, testTID, "000001"); b.Host != want {
 		t.Errorf("host totals %+v, want %+v", b.Host, want)
+	}
+	// The restored sale moved to the approved ones in the reports too (with
+	// one more sale of 1 let go for the refused void booked since).
+	if _, folded := kept(h); folded != "sale approved 11 of 110" {
+		t.Errorf("folded records after the reversal of the void: %s; want the 11 sales approved, 110 in all", folded)
+	}
+}
+
+// kept counts the records Records lists one by one, and says what the
+// folded ones sum to: "type state count of amount", by type and state.
+func kept(h *acquirer.Host) (n int, folded string) {
+	var sums []string
+	for _, r := range h.Records() {
+		if r.Folded == 0 {
+			n++
+			continue
+		}
+		sums = append(sums, fmt.Sprintf("%s %s %d of %d", r.Type, r.State, r.Folded, r.Amount))
+	}
+	sort.Strings(sums)
+	return n, strings.Join(sums, "; ")
+}
+
+// A completion whose pre-authorisation has left the window finds nothing
+// (25); a kept completion undone gives back its pre-authorisation even once
+// that is folded, and the reports see it so.
+func TestCompletionAndFoldedPreAuth(t *testing.T) {
+	h := newHost(t, cupCfg)
+	steps := []step{
+		preAuth("000001", 500).want("00"),
+		completionOf("000002", 500, "000001").want("00"),
+		preAuth("000003", 700).want("00"),
+	}
+	for i := range 10_000 {
+		steps = append(steps, sale(fmt.Sprintf("%06d", 4+i), 1).want("00"))
+	}
+	ds := play(t, h, now, steps...)
+	// The first pre-authorisation and its completion folded; the second
+	// pre-authorisation folded; the completion of it finds nothing.
+	play(t, h, now, completion("100001", 700).withRRN(ds[2].RRN).want(txn.OriginalNotFound))
+	if _, folded := kept(h); folded != "completion approved 1 of 500; preauth approved 1 of 700; preauth completed 1 of 500; sale approved 1 of 1" {
+		t.Errorf("folded records: %s", folded)
+	}
+}
+
+// The same with a completion kept: voiding it gives its folded
+// pre-authorisation back.
+func TestVoidOfCompletionGivesBackFoldedPreAuth(t *testing.T) {
+	h := newHost(t, cupCfg)
+	steps := []step{preAuth("000001", 500).want("00")}
+	for i := range 9_999 {
+		steps = append(steps, sale(fmt.Sprintf("%06d", 2+i), 1).want("00"))
+	}
+	steps = append(steps, completionOf("100001", 400, "000001").want("00"))
+	play(t, h, now, steps...)
+	if _, folded := kept(h); folded != "preauth completed 1 of 500" {
+		t.Fatalf("folded records: %s; want the pre-authorisation, completed", folded)
+	}
+	play(t, h, now, voidByTrace("100002", 400, "100001").want("00"))
+	if _, folded := kept(h); folded != "preauth approved 1 of 500; sale approved 1 of 1" {
+		t.Errorf("folded records after the void of the completion: %s; want the pre-authorisation approved again", folded)
 	}
 }
 

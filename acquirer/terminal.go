@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -17,8 +18,10 @@ type terminal struct {
 	batch   string    // the open batch; "" until the terminal first needs one
 	records []*record // the latest maxRecords, oldest first (so in RRN order)
 	// folded holds, per batch, the totals of the records that no longer fit
-	// in records.
-	folded map[string]*foldedTotals
+	// in records; foldedSums the same records summed by everything a
+	// settlement report tells apart, so that reports still count them.
+	folded     map[string]*foldedTotals
+	foldedSums map[foldKey]*foldSum
 	// seen holds the latest dupWindow financial requests, for duplicate
 	// detection; seenOrder is the order they came in, a ring from seenNext.
 	seen      map[dupKey]seenRequest
@@ -40,12 +43,13 @@ type terminal struct {
 
 func newTerminal() *terminal {
 	return &terminal{
-		folded:    map[string]*foldedTotals{},
-		seen:      map[dupKey]seenRequest{},
-		closed:    map[string]bool{},
-		uploads:   map[string][]txn.UploadRecord{},
-		lastClose: map[string]seenRequest{},
-		batches:   map[string]*batchInfo{},
+		folded:     map[string]*foldedTotals{},
+		foldedSums: map[foldKey]*foldSum{},
+		seen:       map[dupKey]seenRequest{},
+		closed:     map[string]bool{},
+		uploads:    map[string][]txn.UploadRecord{},
+		lastClose:  map[string]seenRequest{},
+		batches:    map[string]*batchInfo{},
 	}
 }
 
@@ -93,6 +97,9 @@ const (
 	declined state = "declined"
 	voided   state = "voided"
 	reversed state = "reversed"
+	// completed is a pre-authorisation its completion took: it can be
+	// neither completed nor voided again, unless the completion is undone.
+	completed state = "completed"
 )
 
 // record is a transaction the host answered.
@@ -110,7 +117,8 @@ type record struct {
 	terms    txn.Terms
 	// amount in minor units
 	amount int64
-	// orig is what a void cancelled.
+	// orig is what a void cancelled, or the pre-authorisation a completion
+	// took.
 	orig *record
 	// retired is set once the record no longer fits in the terminal's
 	// records (its state is final).
@@ -167,9 +175,10 @@ const firstBatch = "000001"
 // beyond what a terminal's batch holds in the field.
 const (
 	// maxRecords is how many of its latest transactions the host keeps per
-	// terminal, to match voids, reversals and uploads against and to list in
-	// its reports. Older ones still count in their batch's totals, but can
-	// no longer be voided, reversed or listed.
+	// terminal, to match voids, reversals, completions and uploads against
+	// and to list in its reports. Older ones still count in their batch's
+	// totals and in the settlement reports, summed, but can no longer be
+	// voided, reversed, completed or listed one by one.
 	maxRecords = 10_000
 	// dupWindow is how many of its latest financial requests the host
 	// remembers per terminal to recognise a retransmission.
@@ -201,20 +210,122 @@ func (f *foldedTotals) of(voidsAsCredits bool) txn.Totals {
 	return f.voidsAsDebits
 }
 
-// retire forgets a transaction, keeping what it adds to its batch's totals.
-// Its state is final from here: a void or reversal can no longer find it.
+// retire forgets a transaction, keeping what it adds to its batch's totals
+// and to the settlement reports. Its state is final from here, but for what
+// a kept void or completion of it undoes (see restate): a void or reversal
+// can no longer find it.
 func (t *terminal) retire(rec *record) {
 	rec.retired = true
-	if rec.state != approved && rec.state != voided {
-		return
+	t.fold(rec, 1)
+}
+
+// restate gives a transaction a new state; one already folded moves from
+// the sums of its old state to those of its new one.
+func (t *terminal) restate(rec *record, s state) {
+	if rec.retired {
+		t.fold(rec, -1)
 	}
-	f := t.folded[rec.batch]
-	if f == nil {
-		f = &foldedTotals{}
-		t.folded[rec.batch] = f
+	rec.state = s
+	if rec.retired {
+		t.fold(rec, 1)
 	}
-	f.voidsAsDebits.Count(rec.typ, rec.amount, rec.state == voided, false)
-	f.voidsAsCredits.Count(rec.typ, rec.amount, rec.state == voided, true)
+}
+
+// uncomplete gives back its pre-authorisation when a completion is voided or
+// reversed: it can be completed (or voided) again.
+func (t *terminal) uncomplete(completion *record) {
+	if p := completion.orig; p != nil && p.state == completed {
+		t.restate(p, approved)
+	}
+}
+
+// fold adds (sign 1) or takes away (sign -1) a retired record in what its
+// batch's totals and the reports count of it.
+func (t *terminal) fold(rec *record, sign int) {
+	if rec.state == approved || rec.state == voided {
+		f := t.folded[rec.batch]
+		if f == nil {
+			f = &foldedTotals{}
+			t.folded[rec.batch] = f
+		}
+		var asDebits, asCredits txn.Totals
+		asDebits.Count(rec.typ, rec.amount, rec.state == voided, false)
+		asCredits.Count(rec.typ, rec.amount, rec.state == voided, true)
+		f.voidsAsDebits = plus(f.voidsAsDebits, asDebits, sign)
+		f.voidsAsCredits = plus(f.voidsAsCredits, asCredits, sign)
+	}
+	k := foldKeyOf(rec)
+	sum := t.foldedSums[k]
+	if sum == nil {
+		sum = &foldSum{terms: rec.terms}
+		t.foldedSums[k] = sum
+	}
+	sum.count += sign
+	sum.amount += int64(sign) * rec.amount
+	sum.fee += int64(sign) * rec.terms.Fee
+	if rec.at.After(sum.latest) {
+		sum.latest = rec.at
+	}
+	if sum.count == 0 {
+		delete(t.foldedSums, k)
+	}
+}
+
+// plus is a + sign*b, field by field.
+func plus(a, b txn.Totals, sign int) txn.Totals {
+	n := int64(sign)
+	a.DebitCount += sign * b.DebitCount
+	a.DebitAmount += n * b.DebitAmount
+	a.CreditCount += sign * b.CreditCount
+	a.CreditAmount += n * b.CreditAmount
+	a.ForeignDebitCount += sign * b.ForeignDebitCount
+	a.ForeignDebitAmount += n * b.ForeignDebitAmount
+	a.ForeignCreditCount += sign * b.ForeignCreditCount
+	a.ForeignCreditAmount += n * b.ForeignCreditAmount
+	return a
+}
+
+// foldKey is everything a settlement report tells transactions apart by:
+// folded transactions alike in all of it are summed into one.
+type foldKey struct {
+	batch    string
+	typ      txn.Type
+	state    state
+	currency string
+	mode     string
+	cardType string
+	// settlement and funds are the instants (Unix seconds); zone is the
+	// settlement date's UTC offset, which decides the day it is reported on.
+	settlement, funds int64
+	zone              int
+	faults            string
+}
+
+func foldKeyOf(rec *record) foldKey {
+	_, zone := rec.terms.Settlement.Zone()
+	k := foldKey{
+		batch: rec.batch, typ: rec.typ, state: rec.state, currency: rec.currency,
+		mode: rec.terms.Mode, cardType: rec.terms.CardType,
+		settlement: rec.terms.Settlement.Unix(), funds: rec.terms.FundsAt.Unix(), zone: zone,
+	}
+	switch len(rec.terms.Faults) {
+	case 0:
+	case 1:
+		k.faults = rec.terms.Faults[0]
+	default:
+		k.faults = strings.Join(rec.terms.Faults, "\x00")
+	}
+	return k
+}
+
+// foldSum is what folded transactions alike add up to: how many, their
+// amounts and fees, the latest time one was answered, and the terms they
+// share (the first one's, its fee aside).
+type foldSum struct {
+	count       int
+	amount, fee int64
+	latest      time.Time
+	terms       txn.Terms
 }
 
 // see remembers a financial request's answer for duplicate detection,
@@ -247,6 +358,43 @@ func (t *terminal) findRRN(rrn string) *record {
 		}
 	}
 	return nil
+}
+
+// preAuthFor returns the pre-authorisation a completion names: by its trace
+// (cup F61), else by its RRN (F37), else by its authorisation code (F38) on
+// the same card. named is false when the completion names none at all.
+func (t *terminal) preAuthFor(r *txn.Request) (rec *record, named bool) {
+	switch {
+	case r.Orig.STAN != "":
+		return t.findSTAN(r.Orig.STAN, r.Orig.Batch), true
+	case r.RRN != "":
+		return t.findRRN(r.RRN), true
+	case r.AuthCode != "":
+		return t.findAuth(r.AuthCode, r.PAN), true
+	}
+	return nil, false
+}
+
+// findAuth returns the latest pre-authorisation the host gave the auth code
+// for the card, one still open first: six digits repeat among a terminal's
+// transactions, so the card tells them apart and, failing that, the latest
+// wins. Card numbers are compared masked, as a replayed journal holds them.
+func (t *terminal) findAuth(code, pan string) *record {
+	var found *record
+	card := txn.MaskPAN(pan)
+	for i := len(t.records) - 1; i >= 0; i-- {
+		rec := t.records[i]
+		if rec.typ != txn.PreAuth || rec.auth != code || pan != "" && txn.MaskPAN(rec.pan) != card {
+			continue
+		}
+		if rec.state == approved {
+			return rec
+		}
+		if found == nil {
+			found = rec
+		}
+	}
+	return found
 }
 
 // findOpenSTAN returns the latest transaction with the given STAN in a batch

@@ -21,8 +21,8 @@ type Figures struct {
 	Net   int64 `json:"net"`
 }
 
-func (f *Figures) add(gross, fee int64) {
-	f.Count++
+func (f *Figures) add(count int, gross, fee int64) {
+	f.Count += count
 	f.Gross += gross
 	f.Fees += fee
 	f.Net += gross - fee
@@ -59,7 +59,9 @@ type Filter struct {
 
 // Settlements reports the books: approved sales, completions and advices are
 // debits (gross +), refunds credits (gross -); voided and reversed
-// transactions carry nothing, unless a books fault charged a voided one.
+// transactions carry nothing, unless a books fault charged a voided one. A
+// record that sums folded transactions (acquirer.Record.Folded) counts as
+// that many.
 func Settlements(records []acquirer.Record, batches []acquirer.Batch, f Filter) []Settlement {
 	type key struct{ mid, date, mode, currency string }
 	byKey := map[key]*Settlement{}
@@ -83,7 +85,8 @@ func Settlements(records []acquirer.Record, batches []acquirer.Batch, f Filter) 
 			byKey[k] = s
 			seenBatch[k] = map[[2]string]bool{}
 		}
-		s.add(gross, fee)
+		n := max(1, r.Folded)
+		s.add(n, gross, fee)
 		ct := r.Terms.CardType
 		if ct == "" {
 			ct = "unknown"
@@ -91,7 +94,7 @@ func Settlements(records []acquirer.Record, batches []acquirer.Batch, f Filter) 
 		if s.ByCardType[ct] == nil {
 			s.ByCardType[ct] = &Figures{}
 		}
-		s.ByCardType[ct].add(gross, fee)
+		s.ByCardType[ct].add(n, gross, fee)
 		if r.Terms.FundsAt.After(s.FundsAvailable) {
 			s.FundsAvailable = r.Terms.FundsAt
 		}
@@ -130,7 +133,8 @@ func Settlements(records []acquirer.Record, batches []acquirer.Batch, f Filter) 
 }
 
 // contribution is what one record adds to its settlement: its signed gross
-// and fee, or false when it adds nothing.
+// and fee (the sums, for a record of folded transactions), or false when it
+// adds nothing.
 func contribution(r acquirer.Record) (gross, fee int64, ok bool) {
 	chargedAnyway := r.State == "voided" && slices.Contains(r.Terms.Faults, "fee-on-void")
 	switch {

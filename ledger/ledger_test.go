@@ -3,6 +3,7 @@ package ledger_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -523,5 +524,170 @@ func TestReportOfBuiltInScenarios(t *testing.T) {
 				t.Errorf("CSV:\n%s\nwant:\n%s", got, tt.want)
 			}
 		})
+	}
+}
+
+// The report totals every transaction a terminal's books hold, those folded
+// out of its 10,000-transaction window too: its counts, gross, fees and net
+// are what the host approved, by settlement date, mode and card type.
+func TestSettlementsCountFoldedTransactions(t *testing.T) {
+	cal := acquirer.Calendar{CutOver: acquirer.DefaultCutOver, Location: time.UTC}
+	h, err := acquirer.New(acquirer.Config{Calendar: cal, Seed: 1, BalancedCloses: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	noon := time.Date(2026, 6, 11, 12, 0, 0, 0, time.UTC)
+	shanghai, err := time.LoadLocation("Asia/Shanghai")
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := []txn.Terms{
+		terms("T1", date(6, 12), "debit", 0),
+		terms("T1", date(6, 12), "credit", 0),
+		terms("T1", date(6, 15), "debit", 0, "fee-on-void"),
+		terms("T0", date(6, 11), "credit", 0),
+		// One instant, two settlement dates: 12 June in Shanghai, 11 June
+		// in UTC.
+		terms("T1", time.Date(2026, 6, 12, 1, 0, 0, 0, shanghai), "debit", 0),
+		terms("T1", time.Date(2026, 6, 11, 17, 0, 0, 0, time.UTC), "debit", 0),
+	}
+	// booked is what the host approved, and its state now.
+	type booked struct {
+		typ    txn.Type
+		amount int64
+		terms  txn.Terms
+		voided bool
+	}
+	var books []*booked
+	stan := 0
+	send := func(tid string, r txn.Request, at time.Time) txn.Decision {
+		t.Helper()
+		stan++
+		r.MID, r.TID, r.STAN, r.PAN, r.Currency = mid1, tid, fmt.Sprintf("%06d", stan%999_999+1), "6222021234567890123", "156"
+		r.Fingerprint = r.STAN + "|" + r.MTI + "|" + r.RRN
+		return h.Decide(&r, at)
+	}
+	const n = 12_345
+	for i := range n {
+		at := noon.Add(time.Duration(i) * time.Second)
+		tm := kinds[i%len(kinds)]
+		amount := int64(100 + i%977)
+		tm.Fee = amount / 200
+		switch {
+		case i%10 == 3: // a refund
+			if d := send(tidA, txn.Request{Type: txn.Refund, MTI: "0200", Proc: "200000", Amount: amount, Terms: &tm}, at); d.RC != "00" {
+				t.Fatalf("refund %d: %s (%s)", i, d.RC, d.Note)
+			}
+			books = append(books, &booked{txn.Refund, amount, tm, false})
+		case i%10 == 5: // a sale of nothing, declined
+			if d := send(tidA, txn.Request{Type: txn.Sale, MTI: "0200", Proc: "000000", Amount: 0, Terms: &tm}, at); d.RC != "13" {
+				t.Fatalf("sale of nothing %d: %s", i, d.RC)
+			}
+		case i%10 == 7: // a sale, voided
+			d := send(tidA, txn.Request{Type: txn.Sale, MTI: "0200", Proc: "000000", Amount: amount, Terms: &tm}, at)
+			if d.RC != "00" {
+				t.Fatalf("sale %d: %s (%s)", i, d.RC, d.Note)
+			}
+			if tm.Mode == "T0" { // cannot be voided
+				books = append(books, &booked{txn.Sale, amount, tm, false})
+				break
+			}
+			if v := send(tidA, txn.Request{Type: txn.Void, MTI: "0200", Proc: "020000", RRN: d.RRN, Amount: amount}, at); v.RC != "00" {
+				t.Fatalf("void %d: %s (%s)", i, v.RC, v.Note)
+			}
+			books = append(books, &booked{txn.Sale, amount, tm, true})
+		case i%10 == 9: // a pre-authorisation and its completion
+			p := send(tidA, txn.Request{Type: txn.PreAuth, MTI: "0100", Proc: "300000", Amount: amount + 50}, at)
+			d := send(tidA, txn.Request{Type: txn.Completion, MTI: "0200", Proc: "000000", Condition: "06", AuthCode: p.AuthCode, Amount: amount, Terms: &tm}, at)
+			if p.RC != "00" || d.RC != "00" {
+				t.Fatalf("pre-authorisation %d: %s, completion %s (%s)", i, p.RC, d.RC, d.Note)
+			}
+			books = append(books, &booked{txn.Completion, amount, tm, false})
+		default:
+			if d := send(tidA, txn.Request{Type: txn.Sale, MTI: "0200", Proc: "000000", Amount: amount, Terms: &tm}, at); d.RC != "00" {
+				t.Fatalf("sale %d: %s (%s)", i, d.RC, d.Note)
+			}
+			books = append(books, &booked{txn.Sale, amount, tm, false})
+		}
+		if i == n/2 { // a settlement closes the first batch half way
+			tot := h.Batches()[0].Host
+			d := send(tidA, txn.Request{Type: txn.Settlement, MTI: "0500", Proc: "920000", Totals: tot}, at)
+			if d.RC != "00" {
+				t.Fatalf("settlement: %s (%s)", d.RC, d.Note)
+			}
+		}
+	}
+	// Another terminal's few.
+	for i := range 3 {
+		tm := kinds[0]
+		tm.Fee = 5
+		if d := send(tidB, txn.Request{Type: txn.Sale, MTI: "0200", Proc: "000000", Amount: 1000, Terms: &tm}, noon); d.RC != "00" {
+			t.Fatalf("sale %d on %s: %s", i, tidB, d.RC)
+		}
+		books = append(books, &booked{txn.Sale, 1000, tm, false})
+	}
+
+	folded := 0
+	for _, r := range h.Records() {
+		folded += r.Folded
+	}
+	if folded < 1000 {
+		t.Fatalf("%d transactions folded, want over 1000: the test does not test folding", folded)
+	}
+
+	// What the host approved, by the report's rules: sales and completions
+	// debits, refunds credits, voided ones nothing but the fee a
+	// fee-on-void charges.
+	type key struct{ date, mode string }
+	want := map[key]ledger.Figures{}
+	wantByCard := map[key]map[string]ledger.Figures{}
+	approved := 0
+	for _, b := range books {
+		gross, fee := b.amount, b.terms.Fee
+		switch {
+		case b.voided && len(b.terms.Faults) > 0:
+			gross = 0
+		case b.voided:
+			continue
+		case b.typ == txn.Refund:
+			gross = -gross
+		}
+		approved++
+		k := key{b.terms.Settlement.Format("2006-01-02"), b.terms.Mode}
+		f := want[k]
+		f.Count, f.Gross, f.Fees, f.Net = f.Count+1, f.Gross+gross, f.Fees+fee, f.Net+gross-fee
+		want[k] = f
+		if wantByCard[k] == nil {
+			wantByCard[k] = map[string]ledger.Figures{}
+		}
+		c := wantByCard[k][b.terms.CardType]
+		c.Count, c.Gross, c.Fees, c.Net = c.Count+1, c.Gross+gross, c.Fees+fee, c.Net+gross-fee
+		wantByCard[k][b.terms.CardType] = c
+	}
+
+	ss := ledger.Settlements(h.Records(), h.Batches(), ledger.Filter{})
+	got := map[key]ledger.Figures{}
+	counted := 0
+	for _, s := range ss {
+		k := key{s.SettlementDate, s.Mode}
+		got[k] = s.Figures
+		counted += s.Count
+		for ct, f := range s.ByCardType {
+			if w := wantByCard[k][ct]; *f != w {
+				t.Errorf("%s %s %s: %+v, want %+v", k.date, k.mode, ct, *f, w)
+			}
+		}
+		if len(s.ByCardType) != len(wantByCard[k]) {
+			t.Errorf("%s %s: card types %v, want %v", k.date, k.mode, s.ByCardType, wantByCard[k])
+		}
+		if len(s.Batches) == 0 {
+			t.Errorf("%s %s: no batches", k.date, k.mode)
+		}
+	}
+	if counted != approved {
+		t.Errorf("the report counts %d transactions, the host approved %d", counted, approved)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("report:\n%v\nwant what the host approved:\n%v", got, want)
 	}
 }

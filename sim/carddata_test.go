@@ -236,6 +236,8 @@ func testNoCardData(t *testing.T, dn, format string) {
 	want("pre-auth", x, err, txn.Approved)
 	x, err = term.Completion(9000, term.Last(txn.PreAuth), false)
 	want("completion", x, err, txn.Approved)
+	x, err = term.PreAuth(100)
+	want("pre-auth to complete by advice", x, err, txn.Approved)
 	x, err = term.Completion(100, term.Last(txn.PreAuth), true)
 	want("completion advice", x, err, txn.Approved)
 	x, err = term.Advice(800)

@@ -374,7 +374,7 @@ func (d *Dialect) Request(m *iso8583.Message) (*txn.Request, error) {
 // one request sent twice. It holds the card number masked only, so that the
 // hash kept in a durable journal cannot be worked back to a card number.
 func fingerprint(r *txn.Request) string {
-	f := txn.MaskPAN(r.PAN) + "|" + r.Proc + "|" + strconv.FormatInt(r.Amount, 10) + "|" + r.RRN + "|" + r.Orig.STAN
+	f := txn.MaskPAN(r.PAN) + "|" + r.Proc + "|" + strconv.FormatInt(r.Amount, 10) + "|" + r.RRN + "|" + r.AuthCode + "|" + r.Orig.STAN
 	if r.Type == txn.Settlement || r.Type == txn.UploadEnd {
 		f += fmt.Sprintf("|%+v|%d", r.Totals, r.UploadCount)
 	}
