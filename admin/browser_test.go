@@ -389,3 +389,121 @@ func TestConsoleBrowser(t *testing.T) {
 		t.Errorf("the page had problems:\n  %s", strings.Join(p, "\n  "))
 	}
 }
+
+// TestConsoleBrowserBatchesFit: the open batches, with totals as wide as a
+// busy terminal's, fit their panel at common laptop widths, the Credits
+// column included: no cell runs past the panel's edge or out of the window,
+// none is cut short inside itself, and nothing hides behind a scroll.
+func TestConsoleBrowserBatchesFit(t *testing.T) {
+	ctx, problems := browserTab(t)
+	s, err := sim.Start(sim.Config{Listen: "127.0.0.1:0", Admin: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := s.Shutdown(sctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	})
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+
+	term, err := terminal.Dial(context.Background(), terminal.Config{
+		Addr: s.Addr(), Dialect: s.Dialect, TID: "TERM0001", MID: "898100012340001", Timeout: 10 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer term.Close()
+	if x, err := term.SignOn(); err != nil || x.RC() != txn.Approved {
+		t.Fatalf("sign-on: %v", err)
+	}
+	// Totals wider than a quick-start bench run leaves (thirteen thousand
+	// sales of 1.00 a terminal): millions each way, over a few hundred sales.
+	for i := range 300 {
+		amt := int64(1234)
+		if i < 2 {
+			amt = 99999999
+		}
+		if x, err := term.Sale(amt); err != nil || x.RC() != txn.Approved {
+			t.Fatalf("sale %d of %d: %v", i, amt, err)
+		}
+	}
+	for range 2 {
+		if x, err := term.Refund(99999999, nil); err != nil || x.RC() != txn.Approved {
+			t.Fatalf("refund: %v", err)
+		}
+	}
+	const debits, credits = "300 · 2003677.30", "2 · 1999999.98"
+
+	// geometry measures every cell of the batches table against the panel's
+	// content box, the window and the columns that could scroll it out of view.
+	const geometry = `(() => {
+		const panel = document.getElementById('batches');
+		const ps = getComputedStyle(panel);
+		const box = panel.getBoundingClientRect();
+		const inner = box.right - parseFloat(ps.borderRightWidth) - parseFloat(ps.paddingRight);
+		const out = [];
+		if (box.right > document.documentElement.clientWidth + 0.5) {
+			out.push('the panel ends at ' + box.right + ', past the window at ' + document.documentElement.clientWidth);
+		}
+		for (let el = panel.querySelector('table'); el && el !== document.body; el = el.parentElement) {
+			if (el.scrollWidth > el.clientWidth + 0.5 && getComputedStyle(el).overflowX !== 'visible') {
+				out.push((el.id || el.className || el.tagName) + ' hides ' + (el.scrollWidth - el.clientWidth) + 'px behind a scroll');
+			}
+		}
+		const head = [...panel.querySelectorAll('thead th')].map((th) => th.textContent);
+		for (const tr of panel.querySelectorAll('tr')) {
+			[...tr.cells].forEach((c, i) => {
+				const r = c.getBoundingClientRect();
+				const what = head[i] + ' cell ' + JSON.stringify(c.textContent);
+				if (r.right > inner + 0.5) out.push(what + ' ends at ' + r.right + ', past the panel at ' + inner);
+				if (r.left < box.left) out.push(what + ' starts at ' + r.left + ', before the panel at ' + box.left);
+				if (c.scrollWidth > c.clientWidth + 0.5) out.push(what + ' is cut short: ' + c.scrollWidth + 'px in ' + c.clientWidth);
+			});
+		}
+		return out;
+	})()`
+	for _, width := range []int64{1400, 1280} {
+		t.Run(fmt.Sprint(width), func(t *testing.T) {
+			if err := chromedp.Do(ctx,
+				chromedp.EmulateViewport(width, 900),
+				chromedp.Navigate("http://"+s.AdminAddr()+"/"),
+				chromedp.PollFunction[chromedp.Void](`(want) => [...document.querySelectorAll('#batch-rows tr')].some(
+					(tr) => tr.cells[3].textContent === want)`,
+					chromedp.WithPollingArgs(credits), chromedp.WithPollingTimeout(20*time.Second)),
+			); err != nil {
+				t.Fatalf("waiting for the open batch's credits %q: %v\npage problems: %q", credits, err, problems())
+			}
+			cells, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](
+				`[...document.querySelector('#batch-rows tr').cells].map((c) => c.textContent)`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(cells) != 4 || cells[2] != debits || cells[3] != credits {
+				t.Errorf("the batch's row reads %q, want debits %q and credits %q", cells, debits, credits)
+			}
+			bad, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](geometry))
+			if err != nil {
+				t.Fatalf("measuring the batches: %v", err)
+			}
+			for _, b := range bad {
+				t.Errorf("at %dx900: %s", width, b)
+			}
+			shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+			if err != nil {
+				t.Fatalf("screenshot: %v", err)
+			}
+			path := filepath.Join(t.ArtifactDir(), fmt.Sprintf("console-%d.png", width))
+			if err := os.WriteFile(path, shot, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("screenshot: %s", path)
+		})
+	}
+	if p := problems(); len(p) > 0 {
+		t.Errorf("the page had problems:\n  %s", strings.Join(p, "\n  "))
+	}
+}

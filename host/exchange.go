@@ -2,6 +2,7 @@ package host
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"log/slog"
 	"time"
@@ -48,6 +49,7 @@ func (c *conn) exchange(log *slog.Logger, frame []byte) bool {
 	if !isRequest(req.MTI) {
 		e.Decision = "not a request; no answer"
 		c.journal(e)
+		logExchange(log, &e)
 		return true
 	}
 
@@ -88,6 +90,7 @@ func (c *conn) exchange(log *slog.Logger, frame []byte) bool {
 		e.Error = "building the response: " + err.Error()
 		e.Decision = dec.Note
 		c.journal(e)
+		logExchange(log, &e)
 		return true
 	}
 	var pre [16]byte
@@ -97,6 +100,7 @@ func (c *conn) exchange(log *slog.Logger, frame []byte) bool {
 		log.Error("cannot frame the response", "mti", req.MTI, "err", err)
 		e.Error = "framing the response: " + err.Error()
 		c.journal(e)
+		logExchange(log, &e)
 		return true
 	}
 	// As built, without the length header: what a fault then puts on the
@@ -115,7 +119,9 @@ func (c *conn) exchange(log *slog.Logger, frame []byte) bool {
 	// Journalled before it is delivered: a terminal that has its answer finds
 	// the exchange in the journal, and with a durable journal nothing it was
 	// told is lost. What could not be journalled is not told.
-	if err := c.journal(e); err != nil {
+	err = c.journal(e)
+	logExchange(log, &e)
+	if err != nil {
 		if journalDown == nil {
 			// The decision is booked but not journalled: the terminal's
 			// reversal, on no answer, undoes it.
@@ -150,6 +156,38 @@ func (c *conn) exchange(log *slog.Logger, frame []byte) bool {
 		return true
 	}
 	return deliver()
+}
+
+// logExchange logs an exchange at debug level, so that someone watching the
+// log sees the traffic: the journal's columns, the card number masked as it is
+// there, never a frame. The level is checked first, so that with debug off
+// (the usual case, and the benchmarks') no attribute is built.
+func logExchange(log *slog.Logger, e *journal.Entry) {
+	ctx := context.Background()
+	if !log.Enabled(ctx, slog.LevelDebug) {
+		return
+	}
+	attrs := make([]slog.Attr, 0, 16)
+	attrs = append(attrs,
+		slog.String("mti", e.MTI), slog.String("response_mti", e.RespMTI), slog.String("txn", e.Txn),
+		slog.String("stan", e.STAN), slog.String("tid", e.TID), slog.String("mid", e.MID))
+	if e.PAN != "" {
+		attrs = append(attrs, slog.String("pan", e.PAN)) // masked when the entry was made
+	}
+	if e.Amount != 0 {
+		attrs = append(attrs, slog.Int64("amount", e.Amount), slog.String("currency", e.Currency))
+	}
+	attrs = append(attrs, slog.String("rc", e.RC), slog.Int64("latency_us", e.LatencyUS))
+	if e.Rule != "" || e.Action != "" {
+		attrs = append(attrs, slog.String("scenario", e.Scenario), slog.String("rule", e.Rule), slog.String("action", e.Action))
+		if e.Step != 0 {
+			attrs = append(attrs, slog.Int("step", e.Step))
+		}
+	}
+	if e.Error != "" {
+		attrs = append(attrs, slog.String("err", e.Error))
+	}
+	log.LogAttrs(ctx, slog.LevelDebug, "exchange", attrs...)
 }
 
 // deliver puts a framed response on the wire, whole or the fault's way.

@@ -54,7 +54,9 @@ type Server struct {
 	Journal *journal.Journal
 	// Clock is the host's time (F12, F13, settlement dates); nil means real time.
 	Clock *clock.Clock
-	// Logger defaults to one that discards everything.
+	// Logger defaults to one that discards everything. At debug level it
+	// gets a line for every exchange, with the journal's columns (the card
+	// number masked) and never a frame.
 	Logger *slog.Logger
 	// IdleTimeout closes a connection that sends nothing for this long; zero
 	// means never.

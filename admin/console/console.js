@@ -538,12 +538,20 @@
       tr.append(
         tid,
         el('td', 'c-batch', b.batch),
-        el('td', 'num', `${t.debit_count || 0} · ${money(t.debit_amount || 0, cur)}`),
-        el('td', 'num', `${t.credit_count || 0} · ${money(t.credit_amount || 0, cur)}`),
+        total(t.debit_count, t.debit_amount, cur),
+        total(t.credit_count, t.credit_amount, cur),
       );
       tbody.appendChild(tr);
     }
     $('no-batches').hidden = tbody.childElementCount > 0;
+  }
+
+  // total is a batch's count and amount of one side, "3 · 12.34", in a cell
+  // that may break between the two when the side is narrow.
+  function total(count, amount, cur) {
+    const td = el('td', 'num c-total');
+    td.append(el('span', '', `${count || 0} ·`), ' ', el('span', '', money(amount || 0, cur)));
+    return td;
   }
 
   // An exchange may change a batch: read them again shortly, once for a burst.
