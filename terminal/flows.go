@@ -112,9 +112,38 @@ func (t *Terminal) SignOff() (*Exchange, error) { return t.network(txn.SignOff) 
 // Echo tests the line.
 func (t *Terminal) Echo() (*Exchange, error) { return t.network(txn.Echo) }
 
+// online sends a request of a transaction: the pending reversal first
+// (unless Config.ManualReversal), and when the request is one a terminal
+// reverses and its answer does not come, it becomes the pending reversal.
+// When the pending reversal gets no answer, m is not sent: the exchange
+// returned is m without a response, its Reversals the attempts, and the error
+// wraps ErrReversalPending.
+func (t *Terminal) online(typ txn.Type, m *iso8583.Message) (*Exchange, error) {
+	revs, err := t.beforeOnline()
+	if err != nil {
+		// m took the last trace number (a reversal's takes none): free it.
+		t.State.STAN--
+		return &Exchange{Type: typ, Request: m, Reversals: revs}, fmt.Errorf("%s not sent: %w", typ, err)
+	}
+	x, err := t.Send(typ, m)
+	x.Reversals = revs
+	if err != nil && reversible(typ, m) {
+		t.pend(typ, m, err)
+	}
+	return x, err
+}
+
+// reversible reports whether a terminal reverses the request when it gets no
+// answer: the online requests that move money (0100, 0200), not a balance
+// enquiry, and not an advice (0220), which is repeated instead.
+func reversible(typ txn.Type, m *iso8583.Message) bool {
+	mti, _ := m.GetMTI()
+	return typ != txn.Balance && (mti == "0100" || mti == "0200")
+}
+
 // financial sends a request and, when approved, books it in the batch.
 func (t *Terminal) financial(typ txn.Type, m *iso8583.Message) (*Exchange, error) {
-	x, err := t.Send(typ, m)
+	x, err := t.online(typ, m)
 	if err != nil || x.RC() != txn.Approved {
 		return x, err
 	}
@@ -157,7 +186,7 @@ func (t *Terminal) Refund(amt int64, orig *Record) (*Exchange, error) {
 func (t *Terminal) Balance() (*Exchange, error) {
 	m := t.cardMsg("0200", "310000", 0, "00")
 	t.f60(m, "01", "000")
-	return t.Send(txn.Balance, m)
+	return t.online(txn.Balance, m)
 }
 
 // PreAuth reserves amt on the card.
@@ -231,24 +260,45 @@ func (t *Terminal) markVoided(stan string) {
 
 // Reverse reverses the transaction with the given STAN, as a terminal does when
 // it got no answer: same STAN, F39 = reason (98 no response, A0 MAC error, 06
-// other). amt zero means the original's amount; a transaction the terminal
-// never booked can be reversed too, given amt.
-// advice sends 0420 (with F90) instead of 0400.
+// other). amt zero means the original's amount (from the batch, or from the
+// pending reversal); a transaction the terminal never booked can be reversed
+// too, given amt. advice sends 0420 (with F90) instead of 0400. A reversal
+// that gets no answer becomes the pending one; one that is answered is no
+// longer pending.
 func (t *Terminal) Reverse(stan string, amt int64, reason string, advice bool) (*Exchange, error) {
-	var orig *Record
-	idx := -1
-	for i := range t.State.Records {
-		if t.State.Records[i].STAN == stan {
-			orig, idx = &t.State.Records[i], i
-		}
-	}
-	proc, origMTI, kind := "000000", "0200", "22"
-	if orig != nil {
-		proc, origMTI = orig.Proc, orig.MTI
+	proc, origMTI := "000000", "0200"
+	if r := t.record(stan); r != nil {
+		proc, origMTI = r.Proc, r.MTI
 		if amt == 0 {
-			amt = orig.Amount
+			amt = r.Amount
+		}
+	} else if p := t.State.Pending; p != nil && p.STAN == stan {
+		proc, origMTI = p.Proc, p.MTI
+		if amt == 0 {
+			amt = p.Amount
 		}
 	}
+	m := t.reversalMsg(stan, proc, origMTI, amt, reason, advice)
+	var revs []*Exchange
+	if p := t.State.Pending; p == nil || p.STAN != stan {
+		var err error
+		if revs, err = t.beforeOnline(); err != nil {
+			return &Exchange{Type: txn.Reversal, Request: m, Reversals: revs}, fmt.Errorf("reversal not sent: %w", err)
+		}
+	}
+	x, err := t.Send(txn.Reversal, m)
+	x.Reversals = revs
+	if err != nil {
+		t.pend(txn.Reversal, m, err)
+		return x, err
+	}
+	t.reversed(stan, x)
+	return x, nil
+}
+
+// reversalMsg is the reversal of the request with the given STAN, processing
+// code, MTI and amount.
+func (t *Terminal) reversalMsg(stan, proc, origMTI string, amt int64, reason string, advice bool) *iso8583.Message {
 	mti := "0400"
 	if advice {
 		mti = "0420"
@@ -260,20 +310,8 @@ func (t *Terminal) Reverse(stan string, amt int64, reason string, advice bool) (
 	if advice && !t.isCUP() {
 		m.Field(90, origMTI+stan+"0000000000"+"00000000000"+"00000000000")
 	}
-	t.f60(m, kind, "000")
-	x, err := t.Send(txn.Reversal, m)
-	if err == nil && x.RC() == txn.Approved && idx >= 0 {
-		rev := t.State.Records[idx]
-		t.State.Records = append(t.State.Records[:idx], t.State.Records[idx+1:]...)
-		if rev.Orig != "" { // a reversed void restores its original
-			for i := range t.State.Records {
-				if t.State.Records[i].STAN == rev.Orig {
-					t.State.Records[i].Voided = false
-				}
-			}
-		}
-	}
-	return x, err
+	t.f60(m, "22", "000")
+	return m
 }
 
 // Last returns the latest booked transaction of the given types that is not
@@ -293,11 +331,9 @@ func (t *Terminal) Last(types ...txn.Type) *Record {
 // Repeat resends an earlier request as its repeat (0220 -> 0221, 0400 -> 0401),
 // as a terminal does when the first got no answer.
 func (t *Terminal) Repeat(x *Exchange) (*Exchange, error) {
-	m, err := x.Request.Clone()
+	m, err := repeat(x.Request)
 	if err != nil {
 		return nil, err
 	}
-	mti, _ := m.GetMTI()
-	m.MTI(mti[:3] + "1")
 	return t.Send(x.Type, m)
 }

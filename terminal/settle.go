@@ -21,7 +21,9 @@ func (t *Terminal) Totals() txn.Totals {
 // Settle settles the batch from the terminal's own record: the settlement
 // request with its totals; when the host says they are out of balance, every
 // transaction uploaded; then the end of the batch. The batch is then closed
-// and the next one starts. It returns every exchange it made.
+// and the next one starts. It returns every exchange it made; the pending
+// reversal sent first rides on the first one's Reversals, and when it gets
+// no answer, nothing is settled and the reversals are all it returns.
 func (t *Terminal) Settle() ([]*Exchange, error) {
 	return t.settle(t.Totals())
 }
@@ -33,6 +35,10 @@ func (t *Terminal) SettleWithTotals(tot txn.Totals) ([]*Exchange, error) {
 }
 
 func (t *Terminal) settle(tot txn.Totals) ([]*Exchange, error) {
+	revs, err := t.beforeOnline()
+	if err != nil {
+		return revs, fmt.Errorf("settlement not sent: %w", err)
+	}
 	var xs []*Exchange
 	m := t.msg("0500")
 	if t.isCUP() {
@@ -45,6 +51,7 @@ func (t *Terminal) settle(tot txn.Totals) ([]*Exchange, error) {
 		m.Field(63, iso87Totals(tot))
 	}
 	x, err := t.Send(txn.Settlement, m)
+	x.Reversals = revs
 	xs = append(xs, x)
 	if err != nil {
 		return xs, err

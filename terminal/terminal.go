@@ -48,6 +48,10 @@ type Config struct {
 	// client certificate); nil connects over plain TCP. An empty ServerName
 	// is taken from Addr.
 	TLS *tls.Config
+	// ManualReversal leaves the pending reversal (State.Pending) to the
+	// caller's SendPendingReversal. By default the terminal sends it itself
+	// before its next online request and before settling, as terminals do.
+	ManualReversal bool
 }
 
 // Card is a test card.
@@ -71,11 +75,15 @@ type Terminal struct {
 }
 
 // State is what a terminal remembers between transactions (and, for `acqsim
-// send`, between runs): its trace number, its batch and what is in it.
+// send`, between runs): its trace number, its batch and what is in it, and
+// the reversal it owes.
 type State struct {
 	STAN    int      `json:"stan"`
 	Batch   string   `json:"batch"`
 	Records []Record `json:"records"`
+	// Pending is the transaction the terminal must reverse before it sends
+	// anything else online, or nil.
+	Pending *Reversal `json:"pending,omitempty"`
 }
 
 // Record is a transaction in the terminal's batch. It holds no card data.
@@ -103,6 +111,9 @@ type Exchange struct {
 	// Requirement is the host's processing requirement in a cup response's
 	// header (3: sign on again); 0 otherwise.
 	Requirement byte
+	// Reversals are the exchanges of the pending reversal the terminal sent
+	// before this request.
+	Reversals []*Exchange
 }
 
 // RC is the response's F39.
@@ -195,7 +206,8 @@ type wireIO struct {
 	preamble []byte
 	r        *bufio.Reader
 	// macKey, once a cup sign-on delivered one, signs every request that
-	// carries F64.
+	// carries F64 (Terminal.Send writes the MAC into the message, so that
+	// what is printed of it is what went).
 	macKey []byte
 	// requirement is the processing requirement of the last cup response
 	// (the low nibble of its header's third byte).
@@ -232,11 +244,6 @@ func (w *wireIO) WriteMessage(wr io.Writer, m *iso8583.Message) error {
 	if err != nil {
 		return err
 	}
-	if w.macKey != nil && m.GetField(64) != nil {
-		if err := sign(w.macKey, packed); err != nil {
-			return err
-		}
-	}
 	frame, err := w.framer.AppendFrame(nil, w.preamble, packed)
 	if err != nil {
 		return err
@@ -248,11 +255,19 @@ func (w *wireIO) WriteMessage(wr io.Writer, m *iso8583.Message) error {
 // Send sends a message as it is and waits for the response. It is the way to
 // send what the other methods would not (a duplicate, a broken field).
 func (t *Terminal) Send(typ txn.Type, req *iso8583.Message) (*Exchange, error) {
+	if t.wire.macKey != nil && req.GetField(64) != nil {
+		if err := t.sign(req); err != nil {
+			return &Exchange{Type: typ, Request: req}, fmt.Errorf("%s: signing: %w", typ, err)
+		}
+	}
 	start := time.Now()
 	resp, err := t.conn.Send(req)
 	x := &Exchange{Type: typ, Request: req, Response: resp, Latency: time.Since(start)}
 	if resp != nil {
 		x.Requirement = byte(t.wire.requirement.Load())
+	}
+	if errors.Is(err, connection.ErrSendTimeout) {
+		err = noResponse{t.cfg.Timeout}
 	}
 	if err != nil {
 		if refused := t.wire.refused.Load(); refused != nil {
@@ -263,7 +278,21 @@ func (t *Terminal) Send(typ txn.Type, req *iso8583.Message) (*Exchange, error) {
 	if err := t.check(req, resp); err != nil {
 		return x, fmt.Errorf("%s: %w", typ, err)
 	}
+	t.resolved(req)
 	return x, nil
+}
+
+// resolved notes an answered request: when it is the pending transaction
+// sent again, or a reversal of it, the terminal knows what the host did and
+// owes no reversal any more.
+func (t *Terminal) resolved(req *iso8583.Message) {
+	p := t.State.Pending
+	if p == nil || field(req, 11) != p.STAN {
+		return
+	}
+	if mti, _ := req.GetMTI(); len(mti) == 4 && len(p.MTI) == 4 && (mti[:3] == p.MTI[:3] || mti[:2] == "04") {
+		t.State.Pending = nil
+	}
 }
 
 // check applies a strict terminal's acceptance rules: the MTI answers the
@@ -293,6 +322,10 @@ func (t *Terminal) check(req, resp *iso8583.Message) error {
 	return nil
 }
 
+// Signing reports whether the terminal holds a MAC key (a cup sign-on gave it
+// one), so that its requests carry F64.
+func (t *Terminal) Signing() bool { return t.wire.macKey != nil }
+
 // UseMACKey replaces the MAC key the last sign-on delivered: a way to send
 // requests with a wrong MAC on purpose. Nil stops signing requests.
 func (t *Terminal) UseMACKey(key []byte) { t.wire.macKey = key }
@@ -300,6 +333,20 @@ func (t *Terminal) UseMACKey(key []byte) { t.wire.macKey = key }
 // ErrBadMAC reports an approval whose MAC does not verify: a real terminal
 // reverses the transaction with reason A0.
 var ErrBadMAC = errors.New("response MAC does not verify")
+
+// sign writes the MAC of a request, whose last field is an 8-byte F64, into
+// its F64.
+func (t *Terminal) sign(m *iso8583.Message) error {
+	packed, err := m.Pack()
+	if err != nil {
+		return err
+	}
+	if err := sign(t.wire.macKey, packed); err != nil {
+		return err
+	}
+	m.BinaryField(64, packed[len(packed)-8:])
+	return nil
+}
 
 // sign computes the MAC of a packed message whose last field is an 8-byte F64
 // and writes it there.

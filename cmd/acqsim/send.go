@@ -42,6 +42,9 @@ type sendFlags struct {
 	masterKey    string
 	timeout      time.Duration
 	stateDir     string
+	resetState   bool
+	mac          bool
+	reasonSet    bool
 	count        int
 	verbose      bool
 	tls          bool
@@ -64,13 +67,19 @@ func newSend() *cobra.Command {
 each exchange, card numbers masked. FLOW is one of:
   ` + strings.Join(flows, ", ") + `
 The terminal remembers its trace number, batch and booked transactions between
-runs in --state-dir, so "void" voids the last sale, "reversal" reverses the last
-transaction and "settle" settles the batch from its own record (settlement
-request, batch upload when out of balance, end of batch).`,
+runs in --state-dir, one state for each host, dialect, merchant and terminal,
+so "void" voids the last sale, "reversal" reverses the last transaction and
+"settle" settles the batch from its own record (settlement request, batch
+upload when out of balance, end of batch). A request that gets no answer (or
+an approval whose MAC does not verify) is the terminal's pending reversal:
+it is sent before the next transaction or settlement, retried up to 3 times,
+and "reversal" sends it.`,
 		Example: `  acqsim send signon
   acqsim send sale --amount 12.34
   acqsim send void
   acqsim send settle
+  acqsim send sale --dialect cup --mac          # sign on, then a sale with a MAC
+  acqsim send echo --reset-state                # start the terminal afresh
   acqsim send sale --amount 1 --count 10000     # measure one client's throughput`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 || !slices.Contains(flows, args[0]) {
@@ -80,6 +89,7 @@ request, batch upload when out of balance, end of batch).`,
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f.amountSet = cmd.Flags().Changed("amount")
+			f.reasonSet = cmd.Flags().Changed("reason")
 			return send(cmd, args[0], f)
 		},
 	}
@@ -93,15 +103,17 @@ request, batch upload when out of balance, end of batch).`,
 	fl.StringVar(&f.expiry, "expiry", terminal.DefaultCard.Expiry, "card expiry (YYMM)")
 	fl.StringVar(&f.track2, "track2", "", "track 2 data (default: built from --pan and --expiry)")
 	fl.BoolVar(&f.noTrack, "manual", false, "key the card in (no track 2, F22 012)")
-	fl.StringVar(&f.amount, "amount", "1.00", "amount in major units, e.g. 12.34")
+	fl.StringVar(&f.amount, "amount", "1.00", "amount in major units, e.g. 12.34 (void: default the original's)")
 	fl.StringVar(&f.rrn, "rrn", "", "void: RRN of the original (default the last sale)")
-	fl.StringVar(&f.stan, "stan", "", "reversal: STAN of the original (default the last transaction)")
-	fl.StringVar(&f.reason, "reason", "98", "reversal reason (F39): 98 no response, A0 MAC error, 06 other")
+	fl.StringVar(&f.stan, "stan", "", "reversal: STAN of the original (default the pending reversal, else the last transaction)")
+	fl.StringVar(&f.reason, "reason", "98", "reversal reason (F39): 98 no response, A0 MAC error, 06 other (default the pending reversal's)")
 	fl.BoolVar(&f.advice, "advice", false, "completion as an advice (0220); reversal as 0420")
 	fl.StringVar(&f.keyVariant, "key-variant", "003", "cup sign-on 60.3: 001, 003 or 004")
 	fl.StringVar(&f.masterKey, "master-key", keys.TestMasterKey, "terminal master key in hex, to decrypt and check the cup working keys")
 	fl.DurationVar(&f.timeout, "timeout", 30*time.Second, "how long to wait for each response")
 	fl.StringVar(&f.stateDir, "state-dir", defaultStateDir(), "where the terminal keeps its state between runs (empty: keep none)")
+	fl.BoolVar(&f.resetState, "reset-state", false, "forget the terminal's state for this host first: trace number, batch, pending reversal")
+	fl.BoolVar(&f.mac, "mac", false, "cup: sign on first, sign each request with the working MAC key (F64) and check the MAC of approvals")
 	fl.IntVar(&f.count, "count", 1, "send the flow this many times and print throughput and latency")
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "print every field of each message (card data masked)")
 	fl.BoolVar(&f.tls, "tls", false, "connect over TLS (implied by the other --tls-* flags)")
@@ -147,6 +159,9 @@ func send(cmd *cobra.Command, flow string, f sendFlags) error {
 	if err != nil {
 		return usagef("--master-key: %v", err)
 	}
+	if f.mac && d.MAC == nil {
+		return usagef("--mac: the %s dialect carries no MAC (its hosts neither sign nor check F64); MACs are a cup feature", d.Name)
+	}
 	card := terminal.Card{PAN: f.pan, Expiry: f.expiry, Track2: f.track2}
 	if card.Track2 == "" && !f.noTrack {
 		card.Track2 = f.pan + "=" + f.expiry + "2011000000000"
@@ -170,7 +185,12 @@ func send(cmd *cobra.Command, flow string, f sendFlags) error {
 	defer term.Close()
 	statePath := ""
 	if f.stateDir != "" {
-		statePath = filepath.Join(f.stateDir, fmt.Sprintf("%s-%s-%s.json", f.dialect, f.mid, f.tid))
+		statePath = filepath.Join(f.stateDir, stateFile(f))
+		if f.resetState {
+			if err := os.Remove(statePath); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return fmt.Errorf("resetting the terminal state: %w", err)
+			}
+		}
 		if err := loadState(statePath, &term.State); err != nil {
 			return err
 		}
@@ -183,14 +203,57 @@ func send(cmd *cobra.Command, flow string, f sendFlags) error {
 		}
 	}()
 
+	if f.mac && flow != "signon" {
+		// The working MAC key lives as long as the run: sign on for it.
+		xs, err := signed(term.SignOn())
+		for _, x := range xs {
+			printExchange(out, x, f.verbose)
+		}
+		if err != nil {
+			return err
+		}
+	}
 	if f.count > 1 {
 		return sendMany(out, term, flow, f, amt)
 	}
+	pending := term.State.Pending
 	xs, err := runFlow(term, flow, f, amt)
 	for _, x := range xs {
 		printExchange(out, x, f.verbose)
 	}
+	if p := term.State.Pending; err != nil && p != nil && p != pending {
+		err = fmt.Errorf("%w; the terminal reverses %s %s before its next transaction (or now: acqsim send reversal)", err, p.Type, p.STAN)
+	}
 	return err
+}
+
+// stateFile names the file that keeps one terminal's state on one host: a
+// terminal's trace numbers and batch mean nothing to another host.
+func stateFile(f sendFlags) string {
+	host := strings.Map(func(r rune) rune {
+		if r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r == '.' || r == '-' {
+			return r
+		}
+		return '_'
+	}, f.host)
+	return fmt.Sprintf("%s-%s-%s-%s.json", host, f.dialect, f.mid, f.tid)
+}
+
+// signed checks that a --mac sign-on gave the terminal a MAC key.
+func signed(x *terminal.Exchange, err error) ([]*terminal.Exchange, error) {
+	if x == nil {
+		return nil, err
+	}
+	xs := []*terminal.Exchange{x}
+	switch {
+	case err != nil:
+		return xs, fmt.Errorf("--mac: %w", err)
+	case x.RC() != txn.Approved:
+		return xs, fmt.Errorf("--mac: sign-on answered RC %s (%s): no MAC key", x.RC(), txn.RCText(x.RC()))
+	case x.Response.GetField(62) == nil:
+		return xs, errors.New("--mac: the sign-on brought no working keys (F62)")
+	}
+	return xs, nil
 }
 
 // clientTLS is the terminal's TLS configuration from the --tls flags, or nil
@@ -225,11 +288,17 @@ func clientTLS(f sendFlags) (*tls.Config, error) {
 
 // runFlow performs one flow and returns its exchanges.
 func runFlow(term *terminal.Terminal, flow string, f sendFlags, amt int64) ([]*terminal.Exchange, error) {
+	// one lists an exchange after the pending reversal sent before it; a
+	// request held back by a reversal that got no answer is not listed.
 	one := func(x *terminal.Exchange, err error) ([]*terminal.Exchange, error) {
 		if x == nil {
 			return nil, err
 		}
-		return []*terminal.Exchange{x}, err
+		xs := append([]*terminal.Exchange(nil), x.Reversals...)
+		if !errors.Is(err, terminal.ErrReversalPending) {
+			xs = append(xs, x)
+		}
+		return xs, err
 	}
 	switch flow {
 	case "signon":
@@ -270,18 +339,39 @@ func runFlow(term *terminal.Terminal, flow string, f sendFlags, amt int64) ([]*t
 		if orig == nil {
 			return nil, usagef("%s: nothing to void in the terminal's batch; give --rrn", flow)
 		}
+		if f.amountSet && amt != orig.Amount {
+			// What was asked, not what was booked: a void for another
+			// amount is a test of the host (64).
+			asked := *orig
+			asked.Amount = amt
+			orig = &asked
+		}
 		return one(term.Void(orig))
 	case "reversal":
-		stan := f.stan
+		p, stan, reason := term.State.Pending, f.stan, f.reason
+		if p != nil && (stan == "" || stan == p.STAN) {
+			if !f.amountSet && !f.reasonSet && !f.advice {
+				return term.SendPendingReversal()
+			}
+			stan = p.STAN
+			if !f.reasonSet {
+				reason = p.Reason
+			}
+		}
 		if stan == "" {
 			if len(term.State.Records) == 0 {
-				return nil, usagef("reversal: nothing to reverse in the terminal's batch; give --stan and --amount")
+				return nil, usagef("reversal: nothing to reverse: no reversal is pending and the terminal's batch is empty; give --stan and --amount")
 			}
 			stan = term.State.Records[len(term.State.Records)-1].STAN
 		}
-		return one(term.Reverse(stan, amtIfSet(f, amt), f.reason, f.advice))
+		return one(term.Reverse(stan, amtIfSet(f, amt), reason, f.advice))
 	case "settle":
-		return term.Settle()
+		xs, err := term.Settle()
+		var all []*terminal.Exchange
+		for _, x := range xs {
+			all = append(append(all, x.Reversals...), x)
+		}
+		return all, err
 	}
 	return nil, usagef("unknown flow %q", flow)
 }
