@@ -230,10 +230,12 @@ var (
 		"settlement-suspended": true, "void-disabled": true}
 )
 
-// compile validates a decoded scenario and compiles its expressions.
-func compile(sc *Scenario, at locator) (*Compiled, error) {
+// compile validates a decoded scenario and compiles its expressions,
+// adding every problem it finds to found; the scenario is only of use when it
+// found none.
+func compile(sc *Scenario, at locator, found *problems) *Compiled {
 	if sc.Name == "" {
-		return nil, at.errorf("name: every scenario needs a name")
+		found.add(at.errorf("name: every scenario needs a name"))
 	}
 	c := &Compiled{Scenario: *sc, limits: sc.Limits}
 	for i, r := range sc.Rules {
@@ -245,12 +247,12 @@ func compile(sc *Scenario, at locator) (*Compiled, error) {
 		if r.Match != "" {
 			prog, err := compileMatch(r.Match)
 			if err != nil {
-				return nil, here.at("match").errorf("rule %q: match: %v", cr.label, oneLine(err))
+				found.add(here.at("match").errorf("rule %q: match: %v", cr.label, oneLine(err)))
 			}
 			cr.match = prog
 			// expr has accepted the expression, so its names and types are
 			// sound: its tree can be read for what it says.
-			if tree, err := parser.Parse(r.Match); err == nil {
+			if tree, err := parser.Parse(r.Match); err == nil && prog != nil {
 				cr.txns = txnSet(tree.Node)
 				for t := range cr.txns {
 					cr.txnBits |= txnBit[t]
@@ -259,32 +261,28 @@ func compile(sc *Scenario, at locator) (*Compiled, error) {
 			}
 		}
 		if !pers[r.Per] {
-			return nil, here.at("per").errorf("rule %q: per %q: want terminal, card, merchant or global", cr.label, r.Per)
+			found.add(here.at("per").errorf("rule %q: per %q: want terminal, card, merchant or global", cr.label, r.Per))
 		}
 		if p := r.Probability; p != nil && (*p < 0 || *p > 1) {
-			return nil, here.at("probability").errorf("rule %q: probability %v: want 0 to 1", cr.label, *p)
+			found.add(here.at("probability").errorf("rule %q: probability %v: want 0 to 1", cr.label, *p))
 		}
 		if r.Every < 0 {
-			return nil, here.at("every").errorf("rule %q: every must not be negative", cr.label)
+			found.add(here.at("every").errorf("rule %q: every must not be negative", cr.label))
 		}
 		if len(r.Steps) > 0 && !r.Outcome.empty() {
-			return nil, here.errorf("rule %q: has both steps and its own respond/delay/action; put them in a step", cr.label)
+			found.add(here.errorf("rule %q: has both steps and its own respond/delay/action; put them in a step", cr.label))
 		}
-		if err := r.Outcome.check(here, cr.label); err != nil {
-			return nil, err
-		}
+		r.Outcome.check(here, cr.label, found)
 		c.sets = append(c.sets, r.Outcome.fieldSets(here, cr.label)...)
 		for j, s := range r.Steps {
 			sh := here.at("steps", j)
 			if s.Times < 0 {
-				return nil, sh.at("times").errorf("rule %q step %d: times must not be negative", cr.label, j+1)
+				found.add(sh.at("times").errorf("rule %q step %d: times must not be negative", cr.label, j+1))
 			}
 			if s.Times == 0 && j != len(r.Steps)-1 {
-				return nil, sh.errorf("rule %q step %d: only the last step may go on for ever (give it times:)", cr.label, j+1)
+				found.add(sh.errorf("rule %q step %d: only the last step may go on for ever (give it times:)", cr.label, j+1))
 			}
-			if err := s.Outcome.check(sh, fmt.Sprintf("%s step %d", cr.label, j+1)); err != nil {
-				return nil, err
-			}
+			s.Outcome.check(sh, fmt.Sprintf("%s step %d", cr.label, j+1), found)
 			c.sets = append(c.sets, s.Outcome.fieldSets(sh, fmt.Sprintf("%s step %d", cr.label, j+1))...)
 		}
 		c.rules = append(c.rules, cr)
@@ -293,17 +291,17 @@ func compile(sc *Scenario, at locator) (*Compiled, error) {
 		here := at.at("limits", i)
 		switch {
 		case l.Per != "" && l.Per != "card" && l.Per != "terminal" && l.Per != "merchant":
-			return nil, here.at("per").errorf("limit %d: per %q: want card, terminal or merchant", i+1, l.Per)
+			found.add(here.at("per").errorf("limit %d: per %q: want card, terminal or merchant", i+1, l.Per))
 		case !periods[l.Period]:
-			return nil, here.at("period").errorf("limit %d: period %q: want txn, day or month", i+1, l.Period)
+			found.add(here.at("period").errorf("limit %d: period %q: want txn, day or month", i+1, l.Period))
 		case l.MaxAmount <= 0 && l.MaxCount <= 0:
-			return nil, here.errorf("limit %d: needs max_amount or max_count", i+1)
+			found.add(here.errorf("limit %d: needs max_amount or max_count", i+1))
 		case l.MaxAmount > 0 && l.MaxCount > 0:
-			return nil, here.errorf("limit %d: give max_amount or max_count, not both (make two limits)", i+1)
+			found.add(here.errorf("limit %d: give max_amount or max_count, not both (make two limits)", i+1))
 		case l.Period == "txn" && l.MaxCount > 0:
-			return nil, here.errorf("limit %d: a per-transaction limit can only cap the amount", i+1)
+			found.add(here.errorf("limit %d: a per-transaction limit can only cap the amount", i+1))
 		case l.RC != "" && !validRC(l.RC):
-			return nil, here.at("rc").errorf("limit %d: rc %q: want two digits or letters", i+1, l.RC)
+			found.add(here.at("rc").errorf("limit %d: rc %q: want two digits or letters", i+1, l.RC))
 		}
 		if c.limits[i].RC == "" {
 			c.limits[i].RC = "61"
@@ -312,36 +310,52 @@ func compile(sc *Scenario, at locator) (*Compiled, error) {
 			}
 		}
 	}
-	cal, err := compileCalendar(sc.Calendar, at.at("calendar"))
-	if err != nil {
-		return nil, err
-	}
-	c.books.calendar = cal
+	c.books.calendar = compileCalendar(sc.Calendar, at.at("calendar"), found)
 	for i, b := range sc.BINs {
 		if b.Prefix == "" || strings.Trim(b.Prefix, "0123456789") != "" || b.Type != "debit" && b.Type != "credit" {
-			return nil, at.at("bins", i).errorf("bins %d: want a prefix of digits and type debit or credit", i+1)
+			found.add(at.at("bins", i).errorf("bins %d: want a prefix of digits and type debit or credit", i+1))
 		}
 	}
-	for kind, parties := range map[string]map[string]Party{"merchants": sc.Merchants, "terminals": sc.Terminals} {
-		for id, p := range parties {
-			here := at.at(kind, id)
+	for _, kind := range []string{"merchants", "terminals"} {
+		parties := sc.Merchants
+		if kind == "terminals" {
+			parties = sc.Terminals
+		}
+		for _, id := range inFileOrder(parties, at.at(kind)) {
+			p, here := parties[id], at.at(kind, id)
 			if p.Settlement != nil {
 				if kind == "terminals" {
-					return nil, here.at("settlement").errorf("terminals %q: settlement belongs to merchants", id)
-				}
-				if err := checkSettlement(p.Settlement, here.at("settlement"), fmt.Sprintf("merchants %q", id)); err != nil {
-					return nil, err
+					found.add(here.at("settlement").errorf("terminals %q: settlement belongs to merchants", id))
+				} else {
+					checkSettlement(p.Settlement, here.at("settlement"), fmt.Sprintf("merchants %q", id), found)
 				}
 			}
 			if !status[p.Status] {
-				return nil, here.at("status").errorf("%s %q: status %q: want active, frozen, closed, unregistered, settlement-suspended or void-disabled", kind, id, p.Status)
+				found.add(here.at("status").errorf("%s %q: status %q: want active, frozen, closed, unregistered, settlement-suspended or void-disabled", kind, id, p.Status))
 			}
 			if p.RC != "" && !validRC(p.RC) {
-				return nil, here.at("rc").errorf("%s %q: rc %q: want two digits or letters", kind, id, p.RC)
+				found.add(here.at("rc").errorf("%s %q: rc %q: want two digits or letters", kind, id, p.RC))
 			}
 		}
 	}
-	return c, nil
+	return c
+}
+
+// inFileOrder lists a mapping's keys in the order the file gives them, so
+// that its problems are reported in that order, run after run.
+func inFileOrder(parties map[string]Party, at locator) []string {
+	ids := make([]string, 0, len(parties))
+	for id := range parties {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool {
+		li, lj := at.at(ids[i]).n.Line, at.at(ids[j]).n.Line
+		if li != lj {
+			return li < lj
+		}
+		return ids[i] < ids[j]
+	})
+	return ids
 }
 
 func (o *Outcome) empty() bool { return o.Respond == nil && o.Delay == nil && o.Action == nil }
@@ -367,42 +381,56 @@ func (o *Outcome) fieldSets(at locator, label string) []fieldSet {
 }
 
 // CheckFields checks every value the scenario sets in a response field with
-// check (whether the wire dialect can carry it there), and says where the
-// first it refuses is: a scenario is refused when it is loaded, not when a
-// response it shapes cannot be built.
+// check (whether the wire dialect can carry it there), and says where each
+// it refuses is, one a line (errors.Join): a scenario is refused when it is
+// loaded, not when a response it shapes cannot be built.
 func (c *Compiled) CheckFields(check func(id int, value string) error) error {
+	var found problems
 	for _, f := range c.sets {
 		if err := check(f.id, f.value); err != nil {
-			return fmt.Errorf("%s:%d: %s: set: field %d: %v", c.source, f.line, f.label, f.id, err)
+			found.add(&lineError{line: f.line, msg: fmt.Sprintf("%s: set: field %d: %v", f.label, f.id, oneLine(err))})
 		}
 	}
-	return nil
+	if len(found) == 0 {
+		return nil
+	}
+	return found.in(c.source)
 }
 
-func (o *Outcome) check(at locator, label string) error {
-	if r := o.Respond; r != nil {
-		here := at.at("respond")
-		if r.RC != "" && !validRC(r.RC) {
-			return here.at("rc").errorf("%s: rc %q: want two digits or letters", label, r.RC)
-		}
-		if r.Requirement < 0 || r.Requirement > 7 {
-			return here.at("requirement").errorf("%s: requirement %d: want 0 to 7", label, r.Requirement)
-		}
-		for id := range r.Set {
-			if id < 2 || id > 128 || id == 39 {
-				return here.at("set", itoa(id)).errorf("%s: set: field %d cannot be set (2 to 128; F39 is rc)", label, id)
-			}
-		}
-		for i, id := range r.Unset {
-			if id < 2 || id > 128 {
-				return here.at("unset", i).errorf("%s: unset: field %d: want 2 to 128", label, id)
-			}
-		}
-		if a := o.Action; a != nil && !delivers(a) {
-			return at.at("action").errorf("%s: respond with action %s: the answer is never sent", label, a.Name)
+func (o *Outcome) check(at locator, label string, found *problems) {
+	r := o.Respond
+	if r == nil {
+		return
+	}
+	here := at.at("respond")
+	if r.RC != "" && !validRC(r.RC) {
+		found.add(here.at("rc").errorf("%s: rc %q: want two digits or letters", label, r.RC))
+	}
+	if r.Requirement < 0 || r.Requirement > 7 {
+		found.add(here.at("requirement").errorf("%s: requirement %d: want 0 to 7", label, r.Requirement))
+	}
+	for _, id := range sortedKeys(r.Set) {
+		if id < 2 || id > 128 || id == 39 {
+			found.add(here.at("set", itoa(id)).errorf("%s: set: field %d cannot be set (2 to 128; F39 is rc)", label, id))
 		}
 	}
-	return nil
+	for i, id := range r.Unset {
+		if id < 2 || id > 128 {
+			found.add(here.at("unset", i).errorf("%s: unset: field %d: want 2 to 128", label, id))
+		}
+	}
+	if a := o.Action; a != nil && !delivers(a) {
+		found.add(at.at("action").errorf("%s: respond with action %s: the answer is never sent", label, a.Name))
+	}
+}
+
+func sortedKeys(m map[int]string) []int {
+	keys := make([]int, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Ints(keys)
+	return keys
 }
 
 // delivers reports whether an action puts the answer on the wire at all.

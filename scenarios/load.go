@@ -28,12 +28,20 @@ func LoadFile(path string) (*Compiled, error) {
 // Load decodes and validates a scenario; source names it in errors
 // ("file.yaml:12: ..."). Every problem is found here, never while a request
 // is being answered.
+//
+// The error lists every problem found, one a line, each "source:line:
+// reason": first those of decoding (YAML syntax, unknown keys, values of the
+// wrong kind, unknown actions, bad delays), in the order of the file; when
+// the file decodes, those of validation, in the order they are checked. Its
+// first line is the problem a loader reporting one alone would give. The
+// error unwraps (errors.Join) to one error a problem.
 func Load(source string, raw []byte) (c *Compiled, err error) {
 	// The YAML library panics on a few inputs (a merge key with a mapping for
 	// a key, found by fuzzing); a file must never take the host down.
 	defer func() {
 		if p := recover(); p != nil {
-			c, err = nil, fmt.Errorf("%s:1: the YAML cannot be read as a scenario (%v)", source, p)
+			reason := strings.ReplaceAll(fmt.Sprint(p), "\n", " ")
+			c, err = nil, fmt.Errorf("%s:1: the YAML cannot be read as a scenario (%s)", source, reason)
 		}
 	}()
 	var root yaml.Node
@@ -45,14 +53,39 @@ func Load(source string, raw []byte) (c *Compiled, err error) {
 	}
 	var sc Scenario
 	if err := decodeOne(source, raw, &sc); err != nil {
+		// What did decode is not checked further: a value that did not
+		// decode is left empty, and checking it would report a second,
+		// made-up problem ("needs max_amount") about the same line.
 		return nil, err
 	}
-	c, err = compile(&sc, locator{root.Content[0]})
-	if err != nil {
-		return nil, fmt.Errorf("%s:%w", source, err)
+	var found problems
+	c = compile(&sc, locator{root.Content[0]}, &found)
+	if len(found) > 0 {
+		return nil, found.in(source)
 	}
 	c.Source, c.source = raw, source
 	return c, nil
+}
+
+// problems collects what validation finds wrong with a scenario, in the
+// order found, so that a file's author sees every problem at once rather
+// than one per try.
+type problems []error
+
+// add records err, if there is one.
+func (p *problems) add(err error) {
+	if err != nil {
+		*p = append(*p, err)
+	}
+}
+
+// in gives the problems as one error, each line prefixed with the source.
+func (p problems) in(source string) error {
+	errs := make([]error, len(p))
+	for i, e := range p {
+		errs[i] = fmt.Errorf("%s:%w", source, e)
+	}
+	return errors.Join(errs...)
 }
 
 // decodeOne decodes the file's single document strictly into sc.
@@ -75,11 +108,12 @@ func decodeOne(source string, raw []byte, sc *Scenario) error {
 
 var lineRE = regexp.MustCompile(`line (\d+): `)
 
-// loadError turns the YAML library's errors into "file:line: reason" lines.
+// loadError turns the YAML library's errors into "file:line: reason" lines,
+// one error a line (errors.Join).
 func loadError(source string, err error) error {
 	msg := strings.TrimPrefix(err.Error(), "yaml: ")
 	msg = strings.TrimPrefix(msg, "unmarshal errors:\n")
-	var lines []string
+	var lines []error
 	for _, l := range strings.Split(msg, "\n") {
 		l = strings.TrimSpace(l)
 		if m := lineRE.FindStringSubmatchIndex(l); m != nil && m[0] == 0 {
@@ -87,9 +121,23 @@ func loadError(source string, err error) error {
 		} else if m != nil {
 			l = l[m[2]:m[3]] + ": " + l[:m[0]] + l[m[1]:]
 		}
-		lines = append(lines, source+":"+l)
+		lines = append(lines, errors.New(source+":"+l))
 	}
-	return errors.New(strings.Join(lines, "\n"))
+	return errors.Join(lines...)
+}
+
+// goOn makes an UnmarshalYAML method's error a *yaml.TypeError, one entry a
+// line: the YAML library then records it and decodes the rest of the file,
+// where any other error stops it at the first problem.
+func goOn(err error) error {
+	if err == nil {
+		return nil
+	}
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		return te
+	}
+	return &yaml.TypeError{Errors: strings.Split(err.Error(), "\n")}
 }
 
 // lineError is a validation problem at a line of the file.
@@ -136,7 +184,9 @@ func (l locator) errorf(format string, args ...any) error {
 
 // UnmarshalYAML reads an action: a name ("reset"), or a name with
 // parameters ({garbage: {bytes: 32}}), decoded strictly.
-func (a *Action) UnmarshalYAML(n *yaml.Node) error {
+func (a *Action) UnmarshalYAML(n *yaml.Node) error { return goOn(a.unmarshal(n)) }
+
+func (a *Action) unmarshal(n *yaml.Node) error {
 	var params *yaml.Node
 	switch {
 	case n.Kind == yaml.ScalarNode:
@@ -168,7 +218,9 @@ func (a Action) MarshalYAML() (any, error) {
 }
 
 // UnmarshalYAML reads "45s", "1s..5s" or a distribution mapping.
-func (d *Delay) UnmarshalYAML(n *yaml.Node) error {
+func (d *Delay) UnmarshalYAML(n *yaml.Node) error { return goOn(d.unmarshal(n)) }
+
+func (d *Delay) unmarshal(n *yaml.Node) error {
 	if n.Kind == yaml.ScalarNode {
 		lo, hi, isRange := strings.Cut(n.Value, "..")
 		min, err := time.ParseDuration(strings.TrimSpace(lo))
@@ -229,7 +281,9 @@ func (d *Delay) validate(line int) error {
 	return nil
 }
 
-// decodeStrict decodes a node, refusing keys the target does not have.
+// decodeStrict decodes a node, refusing keys the target does not have. Its
+// problems are placed at the node's line: the lines the YAML library gives
+// count from the node, not the file.
 func decodeStrict(n *yaml.Node, v any) error {
 	raw, err := yaml.Marshal(n)
 	if err != nil {
@@ -237,12 +291,24 @@ func decodeStrict(n *yaml.Node, v any) error {
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(raw))
 	dec.KnownFields(true)
-	if err := dec.Decode(v); err != nil {
-		msg := strings.TrimPrefix(err.Error(), "yaml: unmarshal errors:\n")
-		msg = lineRE.ReplaceAllString(strings.TrimSpace(msg), "")
-		return fmt.Errorf("line %d: %s", n.Line, msg)
+	err = dec.Decode(v)
+	if err == nil {
+		return nil
 	}
-	return nil
+	msgs := []string{err.Error()}
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		msgs = te.Errors
+	}
+	out := &yaml.TypeError{}
+	for _, msg := range msgs {
+		for _, l := range strings.Split(msg, "\n") {
+			if l = lineRE.ReplaceAllString(strings.TrimSpace(l), ""); l != "" {
+				out.Errors = append(out.Errors, fmt.Sprintf("line %d: %s", n.Line, l))
+			}
+		}
+	}
+	return out
 }
 
 // rcPattern is what a response code looks like: two letters or digits.

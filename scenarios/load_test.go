@@ -763,3 +763,118 @@ func TestLoadRespondWithCloseBefore(t *testing.T) {
 		t.Error("respond with action close (before the answer) was accepted")
 	}
 }
+
+// Every problem in a file is reported, each on its own line with its own
+// place, so that a file's author fixes them in one go: decoding problems
+// (unknown keys, actions, delays) all together, and, in a file that decodes,
+// every validation problem.
+func TestLoadReportsEveryProblem(t *testing.T) {
+	tests := []struct {
+		name string
+		file string
+		want []string // each line's start, in order
+	}{
+		{
+			name: "decoding: an unknown action does not hide what follows it",
+			file: `name: x
+rules:
+  - action: explode
+  - respnd: {rc: "05"}
+  - delay: soon
+  - action: {garbage: {byts: 3, bites: 4}}
+`,
+			want: []string{"x.yaml:3: ", "x.yaml:4: ", "x.yaml:5: ", "x.yaml:6: ", "x.yaml:6: "},
+		},
+		{
+			name: "validation: rules, limits, calendar, bins, merchants and terminals",
+			file: `name: x
+calendar: {cut_over: "25:00"}
+rules:
+  - respond: {rc: "5"}
+  - per: week
+    probability: 2
+limits:
+  - {period: year, max_amount: 1}
+bins:
+  - {prefix: "62x", type: debit}
+merchants:
+  "B":
+    status: asleep
+  "A":
+    settlement: {mode: T2, faults: [fee-nonsense]}
+terminals:
+  T1: {rc: "5"}
+`,
+			want: []string{
+				"x.yaml:4: ",  // rule 1 rc
+				"x.yaml:5: ",  // rule 2 per
+				"x.yaml:6: ",  // rule 2 probability
+				"x.yaml:8: ",  // limit period
+				"x.yaml:2: ",  // calendar cut-over
+				"x.yaml:10: ", // bins
+				"x.yaml:13: ", // merchant B, first in the file
+				"x.yaml:15: ", // merchant A mode
+				"x.yaml:15: ", // merchant A fault
+				"x.yaml:17: ", // terminal rc
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// Twenty times: the merchants are a map, and the order must not
+			// depend on how Go walks it.
+			var first string
+			for range 20 {
+				_, err := scenarios.Load("x.yaml", []byte(tt.file))
+				if err == nil {
+					t.Fatal("Load accepted it")
+				}
+				if first == "" {
+					first = err.Error()
+				} else if err.Error() != first {
+					t.Fatalf("a second load reports\n%v\nthe first\n%s", err, first)
+				}
+			}
+			lines := strings.Split(first, "\n")
+			if len(lines) != len(tt.want) {
+				t.Fatalf("%d lines, want %d:\n%s", len(lines), len(tt.want), first)
+			}
+			for i, prefix := range tt.want {
+				if !strings.HasPrefix(lines[i], prefix) {
+					t.Errorf("line %d %q does not start with %q", i+1, lines[i], prefix)
+				}
+			}
+			_, err := scenarios.Load("x.yaml", []byte(tt.file))
+			var joined interface{ Unwrap() []error }
+			if !errors.As(err, &joined) || len(joined.Unwrap()) != len(tt.want) {
+				t.Errorf("the error does not unwrap to its %d problems: %#v", len(tt.want), err)
+			}
+		})
+	}
+}
+
+// With more problems in a file, the first line of the error is still the
+// error the file gets with its first problem alone: callers that test it
+// see no change.
+func TestLoadFirstProblemUnchanged(t *testing.T) {
+	tests := []struct{ alone, more string }{
+		{"name: x\nrules:\n  - action: explode\n", "name: x\nrules:\n  - action: explode\n  - action: implode\n"},
+		{"name: x\nrules:\n  - respond: {rc: \"5\"}\n", "name: x\nrules:\n  - respond: {rc: \"5\", requirement: 9}\n  - per: week\n"},
+		{"name: x\nlimits:\n  - {period: day}\n", "name: x\nlimits:\n  - {period: day}\n  - {period: day, max_amount: 1, max_count: 1}\n"},
+		{"rules: []\n", "rules:\n  - respond: {rc: \"5\"}\n"},
+	}
+	for _, tt := range tests {
+		_, alone := scenarios.Load("f.yaml", []byte(tt.alone))
+		_, more := scenarios.Load("f.yaml", []byte(tt.more))
+		if alone == nil || more == nil {
+			t.Fatalf("accepted: %v / %v", alone, more)
+		}
+		if strings.Contains(alone.Error(), "\n") {
+			t.Errorf("one problem, several lines:\n%v", alone)
+		}
+		first, rest, _ := strings.Cut(more.Error(), "\n")
+		if first != alone.Error() || rest == "" {
+			t.Errorf("with more problems the error is\n%v\nwant its first line %q and more lines", more, alone)
+		}
+	}
+}

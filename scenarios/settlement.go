@@ -37,70 +37,73 @@ type compiledBooks struct {
 	calendar *acquirer.Calendar // nil: the host's
 }
 
-func compileCalendar(c *Calendar, at locator) (*acquirer.Calendar, error) {
+// compileCalendar compiles a scenario's calendar, adding its problems to
+// found; nil when the scenario has none (the host's then).
+func compileCalendar(c *Calendar, at locator, found *problems) *acquirer.Calendar {
 	if c == nil {
-		return nil, nil
+		return nil
 	}
 	cal := &acquirer.Calendar{CutOver: acquirer.DefaultCutOver}
 	if c.CutOver != "" {
 		d, err := acquirer.ParseTimeOfDay(c.CutOver)
 		if err != nil {
-			return nil, at.at("cut_over").errorf("calendar: %v", err)
+			found.add(at.at("cut_over").errorf("calendar: %v", err))
 		}
 		cal.CutOver = d
 	}
 	if c.Timezone != "" {
 		loc, err := time.LoadLocation(c.Timezone)
 		if err != nil {
-			return nil, at.at("timezone").errorf("calendar: unknown time zone %q", c.Timezone)
+			found.add(at.at("timezone").errorf("calendar: unknown time zone %q", c.Timezone))
 		}
 		cal.Location = loc
 	}
 	for i, h := range c.Holidays {
 		if err := cal.AddHoliday(h); err != nil {
-			return nil, at.at("holidays", i).errorf("calendar: %v", err)
+			found.add(at.at("holidays", i).errorf("calendar: %v", err))
 		}
 	}
-	return cal, nil
+	return cal
 }
 
-func checkSettlement(s *Settlement, at locator, label string) error {
+// checkSettlement adds what is wrong with a merchant's settlement settings
+// to found.
+func checkSettlement(s *Settlement, at locator, label string, found *problems) {
 	if s.Mode != "" && s.Mode != "T0" && s.Mode != "T1" {
-		return at.at("mode").errorf("%s: mode %q: want T0 or T1", label, s.Mode)
+		found.add(at.at("mode").errorf("%s: mode %q: want T0 or T1", label, s.Mode))
 	}
 	if s.T0 != nil {
 		if len(s.T0.Window) != 0 && len(s.T0.Window) != 2 {
-			return at.at("t0", "window").errorf("%s: t0 window: want [from, to]", label)
+			found.add(at.at("t0", "window").errorf("%s: t0 window: want [from, to]", label))
 		}
 		for _, w := range s.T0.Window {
 			if _, err := timeOfDay(w); err != nil {
-				return at.at("t0", "window").errorf("%s: t0 window: %v", label, err)
+				found.add(at.at("t0", "window").errorf("%s: t0 window: %v", label, err))
 			}
 		}
 		if s.T0.MaxAmount > 0 && s.T0.MinAmount > s.T0.MaxAmount {
-			return at.at("t0").errorf("%s: t0 min_amount is above max_amount", label)
+			found.add(at.at("t0").errorf("%s: t0 min_amount is above max_amount", label))
 		}
 	}
 	if f := s.Fees; f != nil {
 		if f.Debit < 0 || f.Debit >= 1 || f.Credit < 0 || f.Credit >= 1 {
-			return at.at("fees").errorf("%s: fee rates are fractions such as 0.0055 (0 to 1)", label)
+			found.add(at.at("fees").errorf("%s: fee rates are fractions such as 0.0055 (0 to 1)", label))
 		}
 		if f.DebitCap < 0 || f.Fixed < 0 {
-			return at.at("fees").errorf("%s: debit_cap and fixed must not be negative", label)
+			found.add(at.at("fees").errorf("%s: debit_cap and fixed must not be negative", label))
 		}
 		if f.Refund != "" && f.Refund != "kept" && f.Refund != "returned" {
-			return at.at("fees", "refund").errorf("%s: refund %q: want kept or returned", label, f.Refund)
+			found.add(at.at("fees", "refund").errorf("%s: refund %q: want kept or returned", label, f.Refund))
 		}
 	}
 	if s.FundsDelay < 0 {
-		return at.at("funds_delay").errorf("%s: funds_delay must not be negative", label)
+		found.add(at.at("funds_delay").errorf("%s: funds_delay must not be negative", label))
 	}
 	for i, f := range s.Faults {
 		if !slices.Contains(booksFaults, f) {
-			return at.at("faults", i).errorf("%s: books fault %q: want one of %s", label, f, strings.Join(booksFaults, ", "))
+			found.add(at.at("faults", i).errorf("%s: books fault %q: want one of %s", label, f, strings.Join(booksFaults, ", ")))
 		}
 	}
-	return nil
 }
 
 // cardType looks a card up in the scenario's BIN table, then the built-in one.

@@ -26,7 +26,6 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/acqsim/acqsim/journal"
-	"github.com/acqsim/acqsim/scenarios"
 	"github.com/acqsim/acqsim/txn"
 )
 
@@ -153,22 +152,6 @@ func (c *adminClient) get(ctx context.Context, path string, q url.Values, v any)
 		return nil, fmt.Errorf("the host's answer to GET %s does not parse: %w", path, err)
 	}
 	return raw, nil
-}
-
-// putJSON sends v as JSON and decodes the answer into out.
-func (c *adminClient) putJSON(ctx context.Context, path string, v, out any) error {
-	body, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	raw, err := c.call(ctx, http.MethodPut, path, nil, body, "application/json")
-	if err != nil {
-		return err
-	}
-	if err := json.Unmarshal(raw, out); err != nil {
-		return fmt.Errorf("the host's answer to PUT %s does not parse: %w", path, err)
-	}
-	return nil
 }
 
 // nArgs wants exactly n arguments, or says how the command is used.
@@ -472,15 +455,17 @@ func latency(us int64) string {
 // the built-in library without one.
 func newScenario() *cobra.Command {
 	var af adminFlags
-	var tid string
+	var tid, output string
 	cmd := &cobra.Command{
 		Use:   "scenario",
 		Short: "Choose the scenario a running host plays, for every terminal or one (from its admin API)",
+		Long: `Choose the scenario a running host plays, for every terminal or one, and print
+what each terminal then gets; -o json prints the host's answer instead.`,
 		Example: `  acqsim scenario use insufficient-funds
   acqsim scenario use timeout --terminal TERM0001
   acqsim scenario load my-scenario.yaml
   acqsim scenario clear --terminal TERM0001
-  acqsim scenario show`,
+  acqsim scenario show -o json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return usagef("scenario needs a subcommand: use NAME, load FILE, clear or show")
@@ -489,6 +474,7 @@ func newScenario() *cobra.Command {
 	pf := cmd.PersistentFlags()
 	af.register(pf)
 	pf.StringVar(&tid, "terminal", "", "only this terminal (`TID`), instead of every terminal without a scenario of its own")
+	outputFlag(cmd, pf, &output, "table", "json")
 
 	path := func() string {
 		if tid == "" {
@@ -496,39 +482,42 @@ func newScenario() *cobra.Command {
 		}
 		return "/terminals/" + url.PathEscape(tid) + "/scenario"
 	}
-	said := func(w io.Writer, ans map[string]string) {
-		if tid == "" {
-			fmt.Fprintf(w, "every terminal without its own: %s\n", orDefault(ans["global"]))
-			return
+	// said prints the host's answer to a change: what the terminals get now.
+	said := func(w io.Writer, raw []byte) error {
+		if output == "json" {
+			_, err := w.Write(raw)
+			return err
 		}
-		fmt.Fprintf(w, "terminal %s: %s\n", tid, orGlobal(ans["scenario"]))
+		var ans map[string]string
+		if err := json.Unmarshal(raw, &ans); err != nil {
+			return fmt.Errorf("the host's answer does not parse: %w", err)
+		}
+		if tid == "" {
+			_, err := fmt.Fprintf(w, "every terminal without its own: %s\n", orDefault(ans["global"]))
+			return err
+		}
+		_, err := fmt.Fprintf(w, "terminal %s: %s\n", tid, orGlobal(ans["scenario"]))
+		return err
 	}
 
 	use := &cobra.Command{
-		Use:   "use NAME",
-		Short: "Play a scenario the host knows (built-in, or loaded before)",
-		Args:  nArgs(1, "scenario use needs one scenario NAME (see acqsim scenarios list)"),
-		ValidArgsFunction: func(_ *cobra.Command, args []string, prefix string) ([]string, cobra.ShellCompDirective) {
-			if len(args) > 0 {
-				return nil, cobra.ShellCompDirectiveNoFileComp
-			}
-			var names []string
-			if lib, err := scenarios.BuiltIn(); err == nil {
-				for _, c := range lib.All() {
-					if strings.HasPrefix(c.Name, prefix) {
-						names = append(names, c.Name+"\t"+firstSentence(c.Description))
-					}
-				}
-			}
-			return names, cobra.ShellCompDirectiveNoFileComp
-		},
+		Use:               "use NAME",
+		Short:             "Play a scenario the host knows (built-in, or loaded before)",
+		Args:              nArgs(1, "scenario use needs one scenario NAME (see acqsim scenarios list)"),
+		ValidArgsFunction: oneScenarioName,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var ans map[string]string
-			if err := af.client().putJSON(cmd.Context(), path(), map[string]string{"name": args[0]}, &ans); err != nil {
+			if err := checkOutput(output, "table", "json"); err != nil {
 				return err
 			}
-			said(cmd.OutOrStdout(), ans)
-			return nil
+			body, err := json.Marshal(map[string]string{"name": args[0]})
+			if err != nil {
+				return err
+			}
+			raw, err := af.client().call(cmd.Context(), http.MethodPut, path(), nil, body, "application/json")
+			if err != nil {
+				return err
+			}
+			return said(cmd.OutOrStdout(), raw)
 		},
 	}
 	load := &cobra.Command{
@@ -542,6 +531,9 @@ func newScenario() *cobra.Command {
 			return []string{"yaml", "yml"}, cobra.ShellCompDirectiveFilterFileExt
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkOutput(output, "table", "json"); err != nil {
+				return err
+			}
 			file := args[0]
 			body, err := os.ReadFile(file)
 			if err != nil {
@@ -556,12 +548,7 @@ func newScenario() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var ans map[string]string
-			if err := json.Unmarshal(raw, &ans); err != nil {
-				return fmt.Errorf("the host's answer does not parse: %w", err)
-			}
-			said(cmd.OutOrStdout(), ans)
-			return nil
+			return said(cmd.OutOrStdout(), raw)
 		},
 	}
 	clear := &cobra.Command{
@@ -569,31 +556,48 @@ func newScenario() *cobra.Command {
 		Short: "Back to the default host behaviour (with --terminal: back to what every terminal gets)",
 		Args:  nArgs(0, "scenario clear takes no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkOutput(output, "table", "json"); err != nil {
+				return err
+			}
 			raw, err := af.client().call(cmd.Context(), http.MethodDelete, path(), nil, nil, "")
 			if err != nil {
 				return err
 			}
-			var ans map[string]string
-			if err := json.Unmarshal(raw, &ans); err != nil {
-				return fmt.Errorf("the host's answer does not parse: %w", err)
-			}
-			said(cmd.OutOrStdout(), ans)
-			return nil
+			return said(cmd.OutOrStdout(), raw)
 		},
 	}
 	show := &cobra.Command{
 		Use:   "show",
 		Short: "Print the scenario every terminal gets and the terminals with their own",
-		Args:  nArgs(0, "scenario show takes no arguments"),
+		Long: `Print the scenario every terminal gets and the terminals with their own; with
+--terminal, the one that terminal gets. -o json prints the host's answer
+(GET /scenarios: also the scenarios it knows); with --terminal, an object
+with the terminal, its own scenario ("" for none) and every terminal's.`,
+		Args: nArgs(0, "scenario show takes no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkOutput(output, "table", "json"); err != nil {
+				return err
+			}
 			var list struct {
 				Global    string            `json:"global"`
 				Terminals map[string]string `json:"terminals"`
 			}
-			if _, err := af.client().get(cmd.Context(), "/scenarios", nil, &list); err != nil {
+			raw, err := af.client().get(cmd.Context(), "/scenarios", nil, &list)
+			if err != nil {
 				return err
 			}
 			w := cmd.OutOrStdout()
+			if output == "json" {
+				if tid != "" {
+					one, err := json.MarshalIndent(map[string]string{"terminal": tid, "scenario": list.Terminals[tid], "global": list.Global}, "", "  ")
+					if err != nil {
+						return err
+					}
+					raw = append(one, '\n')
+				}
+				_, err := w.Write(raw)
+				return err
+			}
 			if tid != "" {
 				if sc, ok := list.Terminals[tid]; ok {
 					fmt.Fprintf(w, "terminal %s: %s\n", tid, sc)
@@ -646,21 +650,43 @@ func firstSentence(s string) string {
 
 func newClock() *cobra.Command {
 	var af adminFlags
-	show := func(cmd *cobra.Command, _ []string) error {
-		var c clockState
-		if _, err := af.client().get(cmd.Context(), "/clock", nil, &c); err != nil {
+	var output string
+	// printClock prints the host's answer: the clock as a line, or as JSON.
+	printClock := func(cmd *cobra.Command, raw []byte, c clockState) error {
+		if output == "json" {
+			_, err := cmd.OutOrStdout().Write(raw)
 			return err
 		}
-		fmt.Fprintln(cmd.OutOrStdout(), c)
-		return nil
+		_, err := fmt.Fprintln(cmd.OutOrStdout(), c)
+		return err
+	}
+	show := func(cmd *cobra.Command, _ []string) error {
+		if err := checkOutput(output, "table", "json"); err != nil {
+			return err
+		}
+		var c clockState
+		raw, err := af.client().get(cmd.Context(), "/clock", nil, &c)
+		if err != nil {
+			return err
+		}
+		return printClock(cmd, raw, c)
 	}
 	put := func(cmd *cobra.Command, body map[string]any) error {
-		var c clockState
-		if err := af.client().putJSON(cmd.Context(), "/clock", body, &c); err != nil {
+		if err := checkOutput(output, "table", "json"); err != nil {
 			return err
 		}
-		fmt.Fprintln(cmd.OutOrStdout(), c)
-		return nil
+		raw, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		if raw, err = af.client().call(cmd.Context(), http.MethodPut, "/clock", nil, raw, "application/json"); err != nil {
+			return err
+		}
+		var c clockState
+		if err := json.Unmarshal(raw, &c); err != nil {
+			return fmt.Errorf("the host's answer to PUT /clock does not parse: %w", err)
+		}
+		return printClock(cmd, raw, c)
 	}
 	cmd := &cobra.Command{
 		Use:   "clock",
@@ -668,16 +694,43 @@ func newClock() *cobra.Command {
 		Long: `Print, set, move or freeze a running host's virtual clock: what its cut-over,
 settlement dates, scenario time windows and journal go by. Each subcommand
 prints the clock afterwards: the time, the offset from real time, and whether
-it is frozen.`,
+it is frozen (-o json: the host's answer, {"now", "offset", "frozen"}).`,
 		Example: `  acqsim clock
   acqsim clock set 2026-06-11T22:59:00+08:00
   acqsim clock advance 90s
-  acqsim clock advance -- -1h
-  acqsim clock freeze`,
+  acqsim clock advance -1h
+  acqsim clock offset -2h --admin 127.0.0.1:8584
+  acqsim clock freeze -o json`,
 		Args: cobra.NoArgs,
 		RunE: show,
 	}
-	af.register(cmd.PersistentFlags())
+	pf := cmd.PersistentFlags()
+	af.register(pf)
+	outputFlag(cmd, pf, &output, "table", "json")
+	advance := &cobra.Command{
+		Use:   "advance DURATION",
+		Short: "Move the clock on (or back, with a negative duration such as -1h)",
+		Args:  nArgs(1, "clock advance needs one DURATION, e.g. 90s, 2h or -1h"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if _, err := time.ParseDuration(args[0]); err != nil {
+				return usagef("clock advance %q: want a duration such as 90s, 2h or -1h", args[0])
+			}
+			return put(cmd, map[string]any{"advance": args[0]})
+		},
+	}
+	offset := &cobra.Command{
+		Use:   "offset DURATION",
+		Short: "Run the clock this far from real time (0s for real time; -2h for two hours behind)",
+		Args:  nArgs(1, "clock offset needs one DURATION, e.g. 0s, 2h or -2h"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if _, err := time.ParseDuration(args[0]); err != nil {
+				return usagef("clock offset %q: want a duration such as 0s, 2h or -2h", args[0])
+			}
+			return put(cmd, map[string]any{"offset": args[0]})
+		},
+	}
+	takesNegativeDuration(advance)
+	takesNegativeDuration(offset)
 	cmd.AddCommand(&cobra.Command{
 		Use:   "show",
 		Short: "Print the host's virtual time",
@@ -693,27 +746,7 @@ it is frozen.`,
 			}
 			return put(cmd, map[string]any{"now": args[0]})
 		},
-	}, &cobra.Command{
-		Use:   "advance DURATION",
-		Short: "Move the clock on (or back, with a negative duration after --)",
-		Args:  nArgs(1, "clock advance needs one DURATION, e.g. 90s or 2h"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if _, err := time.ParseDuration(args[0]); err != nil {
-				return usagef("clock advance %q: want a duration such as 90s, 2h or -- -1h", args[0])
-			}
-			return put(cmd, map[string]any{"advance": args[0]})
-		},
-	}, &cobra.Command{
-		Use:   "offset DURATION",
-		Short: "Run the clock this far from real time (0 for real time)",
-		Args:  nArgs(1, "clock offset needs one DURATION, e.g. 0s or -- -2h"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if _, err := time.ParseDuration(args[0]); err != nil {
-				return usagef("clock offset %q: want a duration such as 0s, 2h or -- -2h", args[0])
-			}
-			return put(cmd, map[string]any{"offset": args[0]})
-		},
-	}, &cobra.Command{
+	}, advance, offset, &cobra.Command{
 		Use:   "freeze",
 		Short: "Stop the clock where it is",
 		Args:  nArgs(0, "clock freeze takes no arguments"),
@@ -725,6 +758,48 @@ it is frozen.`,
 		RunE:  func(cmd *cobra.Command, _ []string) error { return put(cmd, map[string]any{"freeze": false}) },
 	})
 	return cmd
+}
+
+// negativeDuration is a word that can only be a negative duration: no flag
+// begins with a digit or a point.
+var negativeDuration = regexp.MustCompile(`^-[0-9.]`)
+
+// takesNegativeDuration lets cmd take a negative DURATION as written
+// (clock offset -2h), where pflag would read "-2h" as the flags -2 and -h.
+// Cobra then leaves the command's words alone, and the command sets the
+// negative durations aside as arguments and parses the rest as its flags,
+// so that --admin, -o and --help work as anywhere else ("--" still ends
+// the flags).
+func takesNegativeDuration(cmd *cobra.Command) {
+	args, runE := cmd.Args, cmd.RunE
+	cmd.DisableFlagParsing = true
+	cmd.Args = cobra.ArbitraryArgs // checked below, once the flags are out
+	cmd.RunE = func(cmd *cobra.Command, words []string) error {
+		var flagWords, durations []string
+		for i, w := range words {
+			if w == "--" {
+				durations = append(durations, words[i+1:]...)
+				break
+			}
+			if negativeDuration.MatchString(w) {
+				durations = append(durations, w)
+			} else {
+				flagWords = append(flagWords, w)
+			}
+		}
+		fl := cmd.Flags() // with the inherited flags: cobra merged them for --help
+		if err := fl.Parse(flagWords); err != nil {
+			return usageError{err}
+		}
+		if help, _ := fl.GetBool("help"); help {
+			return cmd.Help()
+		}
+		positional := append(fl.Args(), durations...)
+		if err := args(cmd, positional); err != nil {
+			return err
+		}
+		return runE(cmd, positional)
+	}
 }
 
 type clockState struct {

@@ -417,7 +417,7 @@ func TestClockCommand(t *testing.T) {
 		{"clock", "offset", "2"},
 		{"clock", "freeze", "now"},
 		{"clock", "stop"},
-		{"clock", "show", "-o", "json"},
+		{"clock", "show", "-o", "csv"},
 	} {
 		code, stdout, stderr := cli(args...)
 		if code != 2 || stdout != "" {

@@ -70,7 +70,13 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	// --version prints what `acqsim version` does. The flag is declared
+	// here so that cobra does not add -v for it: send's -v is verbose.
+	root.Version = version()
+	root.SetVersionTemplate("{{.Version}}\n")
+	root.Flags().Bool("version", false, "print acqsim's version and the Go version it was built with")
 	root.AddCommand(newServe(), newSend(), newBench(), newValidate(), newScenarios(), newReport())
-	root.AddCommand(newJournal(), newScenario(), newClock(), newVerify())
+	root.AddCommand(newJournal(), newScenario(), newClock(), newVerify(), newVersion())
+	addCompletions(root)
 	return root
 }

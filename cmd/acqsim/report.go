@@ -7,9 +7,11 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -55,6 +57,9 @@ prints the settlement report.`,
 			if len(args) == 1 {
 				what = args[0]
 			}
+			if err := f.check(what); err != nil {
+				return err
+			}
 			return report(cmd.Context(), cmd.OutOrStdout(), what, f)
 		},
 	}
@@ -64,9 +69,45 @@ prints the settlement report.`,
 	fl.StringVar(&f.mid, "mid", "", "only this merchant")
 	fl.StringVar(&f.tid, "tid", "", "batches: only this terminal")
 	fl.StringVar(&f.date, "date", "", "settlements: only this settlement date (YYYY-MM-DD)")
-	fl.StringVar(&f.mode, "mode", "", "settlements: only T0 or T1")
-	fl.StringVar(&f.state, "state", "", "batches: only open, reconciling, uploaded or closed")
+	fl.StringVar(&f.mode, "mode", "", "settlements: only "+oneOf(settlementModes))
+	fl.StringVar(&f.state, "state", "", "batches: only "+oneOf(batchStates))
+	completeFlag(cmd, "mode", settlementModes)
+	completeFlag(cmd, "state", batchStates)
 	return cmd
+}
+
+// settlementModes and batchStates are the values the admin API's reports
+// hold: a filter for another matches nothing.
+var (
+	settlementModes = []string{"T0", "T1"}
+	batchStates     = []string{acquirer.BatchOpen, acquirer.BatchReconciling, acquirer.BatchUploaded, acquirer.BatchClosed}
+)
+
+// check refuses a filter no report entry can match, and one the report asked
+// for does not have, which the host would ignore: either way the table
+// printed would not be what was asked for.
+func (f reportFlags) check(what string) error {
+	if f.date != "" {
+		if _, err := time.Parse("2006-01-02", f.date); err != nil {
+			return usagef("--date %q: want a settlement date as YYYY-MM-DD, e.g. 2026-06-12", f.date)
+		}
+	}
+	if f.mode != "" && !slices.Contains(settlementModes, f.mode) {
+		return usagef("--mode %q: want %s", f.mode, oneOf(settlementModes))
+	}
+	if f.state != "" && !slices.Contains(batchStates, f.state) {
+		return usagef("--state %q: want %s", f.state, oneOf(batchStates))
+	}
+	// Each filter belongs to one report; the other's would ignore it.
+	for _, filter := range []struct{ name, value, report string }{
+		{"--date", f.date, "settlements"}, {"--mode", f.mode, "settlements"},
+		{"--tid", f.tid, "batches"}, {"--state", f.state, "batches"},
+	} {
+		if filter.value != "" && filter.report != what {
+			return usagef("%s filters report %s, not report %s", filter.name, filter.report, what)
+		}
+	}
+	return nil
 }
 
 func report(ctx context.Context, w io.Writer, what string, f reportFlags) error {

@@ -59,9 +59,10 @@ func newScenarios() *cobra.Command {
 			return tw.Flush()
 		},
 	}, &cobra.Command{
-		Use:   "show NAME",
-		Short: "Print a built-in scenario",
-		Args:  cobra.ExactArgs(1),
+		Use:               "show NAME",
+		Short:             "Print a built-in scenario",
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: oneScenarioName,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			lib, err := scenarios.BuiltIn()
 			if err != nil {
