@@ -7,6 +7,7 @@ package acquirer
 import (
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -540,9 +541,22 @@ func (h *Host) uploadEnd(t *terminal, r *txn.Request) txn.Decision {
 func (h *Host) terms(r *txn.Request, now time.Time) txn.Terms {
 	if r.Terms == nil {
 		day := h.cfg.Calendar.SettlementDate(now)
-		r.Terms = &txn.Terms{Mode: "T1", Settlement: day, FundsAt: day.Add(9 * time.Hour)}
+		r.Terms = &txn.Terms{Mode: "T1", Settlement: day, FundsAt: day.Add(9 * time.Hour), CardType: CardType(r.PAN)}
 	}
 	return *r.Terms
+}
+
+// CardType is the card type the built-in BIN table gives a card number (its
+// first six digits are enough, so a masked one gives the same): UnionPay 62
+// debit; 3, 4 and 5 (Amex, JCB, Visa, Mastercard) credit; anything else debit.
+func CardType(pan string) string {
+	switch {
+	case strings.HasPrefix(pan, "62"):
+		return "debit"
+	case pan != "" && strings.ContainsRune("345", rune(pan[0])):
+		return "credit"
+	}
+	return "debit"
 }
 
 // isDigits reports whether s is n decimal digits.

@@ -79,7 +79,7 @@ func TestRecords(t *testing.T) {
 		t.Fatalf("Force: RC %q, want 51", d.RC)
 	}
 
-	hostTerms := txn.Terms{Mode: "T1", Settlement: day(2026, 6, 12, time.UTC), FundsAt: day(2026, 6, 12, time.UTC).Add(9 * time.Hour)}
+	hostTerms := txn.Terms{Mode: "T1", Settlement: day(2026, 6, 12, time.UTC), FundsAt: day(2026, 6, 12, time.UTC).Add(9 * time.Hour), CardType: acquirer.CardType(testPAN)}
 	type want struct {
 		tid, stan string
 		typ       txn.Type

@@ -117,13 +117,7 @@ func (c *Compiled) cardType(pan string) string {
 	if typ != "" {
 		return typ
 	}
-	switch {
-	case strings.HasPrefix(pan, "62"):
-		return "debit"
-	case pan != "" && strings.ContainsRune("345", rune(pan[0])):
-		return "credit"
-	}
-	return "debit"
+	return acquirer.CardType(pan)
 }
 
 // terms decide how a transaction of the merchant settles, and whether T0
