@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"log"
 	"testing"
+	"time"
 
 	"github.com/acqsim/acqsim/acqsimtest"
+	"github.com/acqsim/acqsim/host/dialect"
 	"github.com/acqsim/acqsim/journal"
+	"github.com/acqsim/acqsim/terminal"
 )
 
 func Example() {
@@ -49,4 +52,57 @@ func ExampleNew() {
 
 	h.Verify(t, journal.Filter{Txn: "sale", RC: "51"}, 1)
 	h.Verify(t, journal.Filter{Txn: "sale", RC: "00"}, 1)
+}
+
+// The README's acqsimtest example, as written there (a docs test checks
+// that the two stay the same).
+func TestTerminalReversesOnTimeout(t *testing.T) {
+	h := acqsimtest.New(t, acqsimtest.Dialect("cup"))
+	if err := h.Bind("TERM0001", "timeout"); err != nil { // this terminal's sales get no answer
+		t.Fatal(err)
+	}
+	runMyTerminal(t, h.Addr(), "TERM0001") // your code under test: a sale, then its reversal
+	h.Verify(t, journal.Filter{TID: "TERM0001", Txn: "reversal"}, 1)
+}
+
+// runMyTerminal stands for the terminal code under test: a cup terminal
+// that sells, gets no answer within its timeout, and reverses the sale
+// (0400, reason 98 no response), as a terminal must.
+func runMyTerminal(t *testing.T, addr, tid string) {
+	t.Helper()
+	cup, err := dialect.Load("cup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := terminal.Config{
+		Addr: addr, Dialect: cup, Header: dialect.Binary2, TID: tid, MID: acqsimtest.MID,
+		Card: terminal.DefaultCard, Timeout: acqsimtest.TerminalTimeout,
+	}
+	// The host never answers the sale: the shorter the wait, the sooner the
+	// test is over.
+	impatient := cfg
+	impatient.Timeout = 200 * time.Millisecond
+	term, err := terminal.Dial(t.Context(), impatient)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer term.Close()
+	if x, err := term.Sale(1234); err == nil {
+		t.Fatalf("the sale was answered (RC %s), want no answer", x.RC())
+	}
+	stan := fmt.Sprintf("%06d", term.State.STAN)
+
+	// The reversal goes on a connection of its own, with time to be answered.
+	rev, err := terminal.Dial(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rev.Close()
+	x, err := rev.Reverse(stan, 1234, "98", false)
+	if err != nil {
+		t.Fatalf("reversal of STAN %s: %v", stan, err)
+	}
+	if x.RC() != "00" {
+		t.Fatalf("reversal of STAN %s: RC %s, want 00", stan, x.RC())
+	}
 }

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pb33f/libopenapi"
+	"github.com/pb33f/libopenapi-validator/schema_validation"
 	"gopkg.in/yaml.v3"
 
 	"github.com/acqsim/acqsim/acquirer"
@@ -67,3 +69,46 @@ type emptyBooks struct{}
 
 func (emptyBooks) Records() []acquirer.Record { return nil }
 func (emptyBooks) Batches() []acquirer.Batch  { return nil }
+
+// TestOpenAPIValidates holds the document to the OpenAPI 3.1 schema with an
+// OpenAPI validator (pb33f/libopenapi-validator), builds its model (every
+// $ref resolves), and refuses a key with no value: in a flow mapping an
+// unquoted comma ends the value, and what follows becomes a stray key that
+// the schema lets through where it allows any keyword (a schema object).
+func TestOpenAPIValidates(t *testing.T) {
+	doc, err := libopenapi.NewDocument(openAPI)
+	if err != nil {
+		t.Fatalf("openapi.yaml does not parse: %v", err)
+	}
+	if ok, errs := schema_validation.ValidateOpenAPIDocument(doc); !ok {
+		for _, e := range errs {
+			t.Errorf("openapi.yaml:%d:%d: %s: %s", e.SpecLine, e.SpecCol, e.Message, e.Reason)
+			for _, f := range e.SchemaValidationErrors {
+				t.Errorf("  openapi.yaml:%d:%d: %s (%s)", f.Line, f.Column, f.Reason, f.FieldPath)
+			}
+		}
+	}
+	if _, err := doc.BuildV3Model(); err != nil {
+		t.Errorf("openapi.yaml: building the model: %v", err)
+	}
+
+	var root yaml.Node
+	if err := yaml.Unmarshal(openAPI, &root); err != nil {
+		t.Fatal(err)
+	}
+	var walk func(n *yaml.Node)
+	walk = func(n *yaml.Node) {
+		if n.Kind == yaml.MappingNode {
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				if v := n.Content[i+1]; v.Kind == yaml.ScalarNode && v.Tag == "!!null" {
+					t.Errorf("openapi.yaml:%d:%d: key %q has no value (a comma inside an unquoted flow value?)",
+						n.Content[i].Line, n.Content[i].Column, n.Content[i].Value)
+				}
+			}
+		}
+		for _, c := range n.Content {
+			walk(c)
+		}
+	}
+	walk(&root)
+}
