@@ -5,9 +5,7 @@ package admin
 import (
 	"crypto/subtle"
 	"encoding/json"
-	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -39,6 +37,13 @@ type API struct {
 	Metrics http.Handler
 	// Token, when set, is required on every call: "Authorization: Bearer TOKEN".
 	Token string
+	// AllowHosts are host names, beyond loopback names and the address the
+	// API listens on, that a request's Host header may name
+	// (--admin-allow-host).
+	AllowHosts []string
+	// MaxStreams caps GET /journal/stream subscribers open at once; one
+	// more is answered 503. Zero means DefaultMaxStreams.
+	MaxStreams int
 }
 
 // maxBody bounds request bodies; the API takes nothing large.
@@ -131,55 +136,6 @@ func (a *API) reset(w http.ResponseWriter, r *http.Request) {
 	}
 	a.Reset()
 	writeJSON(w, http.StatusOK, map[string]string{"status": "reset"})
-}
-
-// journal answers GET /journal with the entries a filter selects, oldest
-// first: ?tid=&mid=&stan=&rrn=&mti=&txn=&rc=&scenario=&rule=&since=&until=,
-// and pages of them: ?after=SEQ&limit=N gives the first N after that entry,
-// limit alone the latest N.
-func (a *API) journal(w http.ResponseWriter, r *http.Request) {
-	f, err := filterOf(r)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	writeJSON(w, http.StatusOK, a.Journal.Query(f))
-}
-
-// filterOf reads a journal filter from the query string.
-func filterOf(r *http.Request) (journal.Filter, error) {
-	q := r.URL.Query()
-	f := journal.Filter{
-		TID: q.Get("tid"), MID: q.Get("mid"), STAN: q.Get("stan"), RRN: q.Get("rrn"),
-		MTI: q.Get("mti"), Txn: q.Get("txn"), RC: q.Get("rc"),
-		Scenario: q.Get("scenario"), Rule: q.Get("rule"),
-	}
-	for name, dst := range map[string]*time.Time{"since": &f.Since, "until": &f.Until} {
-		if v := q.Get(name); v != "" {
-			t, err := time.Parse(time.RFC3339Nano, v)
-			if err != nil {
-				return f, fmt.Errorf("%s: want an RFC 3339 time", name)
-			}
-			*dst = t
-		}
-	}
-	for name, dst := range map[string]*int{"limit": &f.Limit} {
-		if v := q.Get(name); v != "" {
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 0 {
-				return f, fmt.Errorf("%s: want a non-negative integer", name)
-			}
-			*dst = n
-		}
-	}
-	if v := q.Get("after"); v != "" {
-		n, err := strconv.ParseUint(v, 10, 64)
-		if err != nil {
-			return f, fmt.Errorf("after: want an entry's seq")
-		}
-		f.After, f.Paged = n, true
-	}
-	return f, nil
 }
 
 type clockBody struct {

@@ -50,3 +50,7 @@ func (a *API) stream(w http.ResponseWriter, r *http.Request) {
 		flusher.Flush()
 	}
 }
+
+// DefaultMaxStreams is how many live journal streams may be open at once
+// when API.MaxStreams is not set.
+const DefaultMaxStreams = 64

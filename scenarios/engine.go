@@ -41,6 +41,10 @@ type Plan struct {
 	Fault fault.Fault
 	// Trace says who decided, for the journal.
 	Trace Trace
+	// Terminal is the terminal ID whose own scenario decided (Bind), empty
+	// when the global one or the default host behaviour did: what a fault
+	// does beyond this exchange (refuse) is confined to that terminal.
+	Terminal string
 }
 
 // Trace names the scenario, rule and step that decided an exchange, and the
@@ -148,22 +152,28 @@ func (e *Engine) bind(sc *Compiled) *binding {
 	return b
 }
 
-func (e *Engine) bindingFor(tid string) *binding {
+// bindingFor is the scenario in force for a terminal, and whether it is the
+// terminal's own.
+func (e *Engine) bindingFor(tid string) (b *binding, own bool) {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
 	if b, ok := e.terminal[tid]; ok {
-		return b
+		return b, true
 	}
-	return e.global
+	return e.global, false
 }
 
 // Plan decides one request.
 func (e *Engine) Plan(r *txn.Request, now time.Time) Plan {
-	b := e.bindingFor(r.TID)
+	b, own := e.bindingFor(r.TID)
 	if b == nil || b.sc == nil {
 		return Plan{Decision: e.host.Decide(r, now)}
 	}
-	return b.plan(r, now)
+	p := b.plan(r, now)
+	if own {
+		p.Terminal = r.TID
+	}
+	return p
 }
 
 // binding is a scenario in force, with its counters.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -68,5 +69,24 @@ func TestAdminTokenOffLoopback(t *testing.T) {
 	defer cancel()
 	if err := again.Shutdown(ctx); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestAdminTokenBlank: a token that could never match (blank, spaces at an
+// end, a control character) is refused at start as a configuration mistake,
+// naming what is wrong, and the listeners are released.
+func TestAdminTokenBlank(t *testing.T) {
+	for _, tok := range []string{" ", "   ", " tok", "tok ", "to\tk", "tok\n"} {
+		s, err := sim.Start(sim.Config{Listen: "127.0.0.1:0", Admin: "127.0.0.1:0", AdminToken: tok})
+		if s != nil {
+			s.Shutdown(context.Background())
+		}
+		if !errors.As(err, new(sim.ConfigError)) || !strings.Contains(err.Error(), "admin token") {
+			t.Errorf("token %q: err %v, want a ConfigError about the admin token", tok, err)
+		}
+	}
+	s := start(t, sim.Config{AdminToken: "a token with spaces inside"})
+	if s.AdminAddr() == "off" {
+		t.Fatal("no admin API")
 	}
 }

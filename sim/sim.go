@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -86,6 +87,13 @@ type Config struct {
 	// ("Authorization: Bearer TOKEN"). An admin API bound to anything but
 	// loopback refuses to start without one.
 	AdminToken string
+	// AdminAllowHost are host names (or host:port) the admin API answers to
+	// beyond loopback names and its listen address: a request whose Host
+	// header names anything else is refused (DNS rebinding).
+	AdminAllowHost []string
+	// AdminMaxStreams caps live journal streams open at once; default
+	// admin.DefaultMaxStreams.
+	AdminMaxStreams int
 	// Scenario is the scenario every terminal gets: a built-in name or a
 	// file; empty for the default host behaviour.
 	Scenario string
@@ -176,6 +184,14 @@ func Start(cfg Config) (*Sim, error) {
 			return nil, ConfigError{fmt.Errorf("clock %s: %w", cfg.Clock.Format(time.RFC3339), err)}
 		}
 	}
+	if cfg.AdminToken != "" && (strings.TrimSpace(cfg.AdminToken) != cfg.AdminToken || !printable(cfg.AdminToken)) {
+		// A bearer token is read trimmed, and a header cannot carry control
+		// characters: such a token could never match.
+		return nil, ConfigError{errors.New("admin token: want printable characters with no space at either end (a blank token could never match)")}
+	}
+	if cfg.AdminMaxStreams < 0 {
+		return nil, ConfigError{errors.New("admin max streams must not be negative")}
+	}
 	if cfg.MaxConnections < 0 {
 		return nil, ConfigError{errors.New("max connections must not be negative")}
 	}
@@ -248,6 +264,7 @@ func Start(cfg Config) (*Sim, error) {
 		}
 		api := &admin.API{Journal: s.Journal, Clock: s.Clock, Reset: s.Reset, ResetTerminal: s.ResetTerminal,
 			Engine: s.Engine, Library: s.Library, Books: s.Acquirer, Token: cfg.AdminToken, Describe: s.Dialect.Describe,
+			AllowHosts: cfg.AdminAllowHost, MaxStreams: cfg.AdminMaxStreams,
 			Metrics: metrics.New(s.Journal, s.Connections).Handler()}
 		ctx, cancel := context.WithCancel(context.Background())
 		s.stopAdmin = cancel
@@ -274,6 +291,16 @@ func Start(cfg Config) (*Sim, error) {
 		}()
 	}
 	return s, nil
+}
+
+// printable reports a string of printable ASCII only.
+func printable(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < ' ' || s[i] > '~' {
+			return false
+		}
+	}
+	return true
 }
 
 // Addr is the address terminals connect to.

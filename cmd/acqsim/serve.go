@@ -43,6 +43,8 @@ type serveFlags struct {
 	logLevel     string
 	scenario     string
 	adminToken   string
+	allowHosts   []string
+	maxStreams   int
 	maxConns     int
 	tlsCert      string
 	tlsKey       string
@@ -72,6 +74,8 @@ Once both listen, one line containing "listening", "iso8583=HOST:PORT" and
 	fl.StringVar(&f.listen, "listen", "127.0.0.1:8583", "`address` terminals connect to (port 0: the OS chooses)")
 	fl.StringVar(&f.admin, "admin", "127.0.0.1:8584", "admin API `address`, or off")
 	fl.StringVar(&f.adminToken, "admin-token", "", "token required on every admin call (Authorization: Bearer TOKEN); required when --admin is not loopback (default $ACQSIM_ADMIN_TOKEN)")
+	fl.StringSliceVar(&f.allowHosts, "admin-allow-host", nil, "a host `name` the admin API also answers to, beyond loopback names and --admin (behind a proxy or a container name); repeat or comma-separate")
+	fl.IntVar(&f.maxStreams, "admin-max-streams", 64, "live journal streams (GET /journal/stream) open at once; one more is answered 503")
 	fl.StringVar(&f.dialect, "dialect", "iso87ascii", "wire dialect: iso87ascii or cup")
 	fl.StringVar(&f.lengthHeader, "length-header", "binary2", "frame length header: binary2, ascii4 or bcd2")
 	fl.IntVar(&f.maxFrame, "max-frame", dialect.DefaultMaxFrame, "largest frame accepted, in `bytes` after the length header; a larger one closes its connection")
@@ -160,6 +164,7 @@ func serve(ctx context.Context, stdout, stderr io.Writer, f serveFlags) error {
 		MasterKey: f.masterKey, IdleTimeout: f.idleTimeout, ReadTimeout: f.readTimeout, WriteTimeout: f.writeTimeout,
 		JournalSize: f.journalSize, JournalFile: f.journalFile, JournalFsync: f.journalFsync, Scenario: f.scenario, Logger: log,
 		AdminToken:     cmp.Or(f.adminToken, os.Getenv("ACQSIM_ADMIN_TOKEN")),
+		AdminAllowHost: f.allowHosts, AdminMaxStreams: f.maxStreams,
 		MaxConnections: f.maxConns, TLSCert: f.tlsCert, TLSKey: f.tlsKey, TLSClientCA: f.tlsClientCA,
 	}
 	if !slices.Contains(dialect.Names, f.dialect) {
@@ -183,6 +188,9 @@ func serve(ctx context.Context, stdout, stderr io.Writer, f serveFlags) error {
 	}
 	if f.maxConns < 0 {
 		return usagef("--max-connections must not be negative")
+	}
+	if f.maxStreams <= 0 {
+		return usagef("--admin-max-streams must be positive")
 	}
 
 	s, err := sim.Start(cfg)
