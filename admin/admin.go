@@ -37,9 +37,16 @@ type API struct {
 	Metrics http.Handler
 	// Token, when set, is required on every call: "Authorization: Bearer TOKEN".
 	Token string
+	// Addr is the address the API listens on: as it was configured, so that
+	// a name given there is one the API answers to, or as its listener
+	// reports it. A request's Host may name its host, with any port. When it
+	// is every interface (":8584", 0.0.0.0, [::]), any IP address is accepted
+	// too, but a name still needs AllowHosts. When empty, the IP address
+	// each connection came in on stands for it.
+	Addr string
 	// AllowHosts are host names, beyond loopback names and the address the
 	// API listens on, that a request's Host header may name
-	// (--admin-allow-host).
+	// (--admin-allow-host): "name" with any port, or "name:port".
 	AllowHosts []string
 	// MaxStreams caps GET /journal/stream subscribers open at once; one
 	// more is answered 503. Zero means DefaultMaxStreams.
@@ -93,24 +100,31 @@ func (a *API) routes() []route {
 	return rs
 }
 
-// Handler returns the API's routes, behind the token check when there is one.
+// Handler returns the API's routes. Each request's Host is checked first
+// (hostGuard), then the token when there is one; the routes that change
+// state also refuse other origins and form bodies (sameOrigin). A request
+// for no route, or with the wrong method, is answered 404 or 405 as it is.
 func (a *API) Handler() http.Handler {
 	mux := http.NewServeMux()
 	for _, rt := range a.routes() {
-		mux.HandleFunc(rt.method+" "+rt.path, rt.handler)
+		h := rt.handler
+		if rt.method != http.MethodGet {
+			h = sameOrigin(h)
+		}
+		mux.HandleFunc(rt.method+" "+rt.path, h)
 	}
 	if a.Token == "" {
-		return mux
+		return a.hostGuard(mux)
 	}
 	want := []byte(a.Token)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return a.hostGuard(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !consoleRequest(r) && subtle.ConstantTimeCompare([]byte(bearer(credentials(r))), want) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="acqsim"`)
 			writeError(w, http.StatusUnauthorized, "missing or wrong token: send Authorization: Bearer TOKEN")
 			return
 		}
 		mux.ServeHTTP(w, r)
-	})
+	}))
 }
 
 // bearer returns the token of an "Authorization: Bearer TOKEN" value (the

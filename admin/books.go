@@ -1,7 +1,13 @@
 package admin
 
 import (
+	"fmt"
+	"maps"
 	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
 
 	"github.com/acqsim/acqsim/acquirer"
 	"github.com/acqsim/acqsim/ledger"
@@ -13,9 +19,52 @@ type Books interface {
 	Batches() []acquirer.Batch
 }
 
+// The values the books hold, which is what the report filters may ask for:
+// a filter for anything else could only ever match nothing, so it is
+// refused rather than answered with an empty report.
+var (
+	// settlementModes are the settlement terms a record carries (txn.Terms.Mode).
+	settlementModes = []string{"T0", "T1"}
+	// batchStates are the states settlement moves a batch through.
+	batchStates = []string{acquirer.BatchOpen, acquirer.BatchReconciling, acquirer.BatchUploaded, acquirer.BatchClosed}
+	// reportFormats are what a report can be written as.
+	reportFormats = []string{"json", "csv"}
+)
+
+// checkReport refuses a report query whose filter no entry can match, so
+// that a typing slip is not answered with an empty report: a value outside
+// the set its parameter takes (enums), or for settlements a date that is no
+// day of the calendar.
+func checkReport(q url.Values, enums map[string][]string) error {
+	for _, name := range slices.Sorted(maps.Keys(enums)) {
+		if v := q.Get(name); v != "" && !slices.Contains(enums[name], v) {
+			return fmt.Errorf("%s %.40q: want %s", name, v, strings.Join(enums[name], " or "))
+		}
+	}
+	return nil
+}
+
+// checkDate refuses a settlement date that is not a day as YYYY-MM-DD.
+func checkDate(q url.Values) error {
+	if v := q.Get("date"); v != "" {
+		if _, err := time.Parse(time.DateOnly, v); err != nil {
+			return fmt.Errorf("date %.40q: want a settlement date as YYYY-MM-DD, such as 2026-06-12", v)
+		}
+	}
+	return nil
+}
+
 // settlements answers GET /settlements?mid=&date=YYYY-MM-DD&mode=&format=csv.
 func (a *API) settlements(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
+	err := checkDate(q)
+	if err == nil {
+		err = checkReport(q, map[string][]string{"mode": settlementModes, "format": reportFormats})
+	}
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
 	ss := ledger.Settlements(a.Books.Records(), a.Books.Batches(), ledger.Filter{MID: q.Get("mid"), Date: q.Get("date"), Mode: q.Get("mode")})
 	if q.Get("format") == "csv" {
 		w.Header().Set("Content-Type", "text/csv")
@@ -28,6 +77,10 @@ func (a *API) settlements(w http.ResponseWriter, r *http.Request) {
 // batches answers GET /batches?mid=&tid=&state=&format=csv.
 func (a *API) batches(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
+	if err := checkReport(q, map[string][]string{"state": batchStates, "format": reportFormats}); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
 	var out []acquirer.Batch
 	for _, b := range a.Books.Batches() {
 		if q.Get("mid") != "" && q.Get("mid") != b.MID || q.Get("tid") != "" && q.Get("tid") != b.TID ||

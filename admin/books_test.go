@@ -198,7 +198,7 @@ func TestSettlementsCSV(t *testing.T) {
 			{midA, "2026-06-15", "T1", "156", "debit", "1", "10000.00", "50.00", "9950.00", "2026-06-15T09:00:00Z", "TERM0002/000003:open", "fee-no-cap"},
 			{midA, "2026-06-15", "T1", "156", "total", "1", "10000.00", "50.00", "9950.00", "2026-06-15T09:00:00Z", "TERM0002/000003:open", "fee-no-cap"},
 		}},
-		{"nothing", url.Values{"mode": {"T2"}}, nil},
+		{"nothing", url.Values{"mid": {midB}, "mode": {"T1"}}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			q := url.Values{"format": {"csv"}}
@@ -340,5 +340,43 @@ func TestSettlementsCSVNegative(t *testing.T) {
 	}
 	if got, want := rows[2][4:9], []string{"total", "1", "-50.05", "-0.30", "-49.75"}; !slices.Equal(got, want) {
 		t.Errorf("total row figures %q, want %q", got, want)
+	}
+}
+
+// TestBooksBadFilter: a filter no entry of the books could match is refused
+// (400, naming what it takes), not answered with an empty report: a date that
+// is no day of the calendar, a mode, state or format the books do not know.
+func TestBooksBadFilter(t *testing.T) {
+	f := newBooksServer(t, testBooks)
+	for _, tc := range []struct {
+		path string
+		want string // in the error
+	}{
+		{"/settlements?date=2026-13-45", "YYYY-MM-DD"},
+		{"/settlements?date=2026-02-30", "YYYY-MM-DD"},
+		{"/settlements?date=2026-6-12", "YYYY-MM-DD"},
+		{"/settlements?date=12%2F06%2F2026", "YYYY-MM-DD"},
+		{"/settlements?mode=T2", "T0 or T1"},
+		{"/settlements?mode=t1", "T0 or T1"},
+		{"/settlements?format=xml", "json or csv"},
+		{"/settlements?format=CSV", "json or csv"},
+		{"/batches?format=xml", "json or csv"},
+		{"/batches?state=settled", "open or reconciling or uploaded or closed"},
+		{"/batches?state=Open&format=csv", "open or reconciling or uploaded or closed"},
+	} {
+		t.Run(tc.path, func(t *testing.T) {
+			status, ct, body := f.do(t, http.MethodGet, tc.path, "")
+			wantError(t, status, ct, body)
+			if !strings.Contains(string(body), tc.want) {
+				t.Errorf("error %s does not say %q", body, tc.want)
+			}
+		})
+	}
+	// What the books know is still answered, in either format.
+	for _, path := range []string{"/settlements?date=2026-06-12&mode=T1&format=json", "/settlements?format=csv",
+		"/batches?state=reconciling&format=json", "/batches?state=closed&format=csv"} {
+		if status, _, body := f.do(t, http.MethodGet, path, ""); status != http.StatusOK {
+			t.Errorf("GET %s: status %d, want 200; body %s", path, status, body)
+		}
 	}
 }

@@ -86,6 +86,7 @@ func (fh fuzzHost) handler(token string, frame ...byte) http.Handler {
 		Journal: j, Clock: clock.New(t0), Reset: j.Reset, ResetTerminal: func(string) {},
 		Books: testBooks, Engine: scenarios.NewEngine(approver{}, 1, time.UTC), Library: fh.lib,
 		Describe: fh.d.Describe, Metrics: m.Handler(), Token: token,
+		AllowHosts: []string{"acqsim.test"}, // the Host every fuzzed request names
 	}
 	return api.Handler()
 }
@@ -401,6 +402,9 @@ func FuzzAdminToken(f *testing.F) {
 		what := fmt.Sprintf("%s %s with Authorization %q", method, target, req.Header.Get("Authorization"))
 		checkAnswer(t, what, rec)
 		switch {
+		case !strings.EqualFold(req.Host, "acqsim.test") && rec.Code == http.StatusForbidden:
+			// An absolute-form target naming another host: the Host check
+			// comes before the token's.
 		case holdsToken(req):
 			if rec.Code == http.StatusUnauthorized {
 				t.Fatalf("%s: 401 with the token", what)

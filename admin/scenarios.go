@@ -2,11 +2,12 @@ package admin
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
 	"strings"
+
+	"gopkg.in/yaml.v3"
 
 	"github.com/acqsim/acqsim/scenarios"
 )
@@ -54,16 +55,14 @@ func (a *API) scenarioFromBody(w http.ResponseWriter, r *http.Request) (*scenari
 		writeError(w, http.StatusRequestEntityTooLarge, "body too large")
 		return nil, false
 	}
-	// {"name": NAME} alone names a scenario; any other body (YAML, or JSON,
-	// which is YAML too) is one.
-	var byName map[string]json.RawMessage
-	var name string
-	trimmed := bytes.TrimSpace(body)
-	if len(trimmed) > 0 && trimmed[0] == '{' && json.Unmarshal(trimmed, &byName) == nil &&
-		len(byName) == 1 && json.Unmarshal(byName["name"], &name) == nil {
-		c, ok := a.Library.Get(name)
+	if ref, isRef := nameRef(body); isRef {
+		if ref == "" {
+			writeError(w, http.StatusBadRequest, `name: want a string naming a known scenario, as {"name": "timeout"} (GET /scenarios lists them)`)
+			return nil, false
+		}
+		c, ok := a.Library.Get(ref)
 		if !ok {
-			writeError(w, http.StatusNotFound, "no scenario named "+name)
+			writeError(w, http.StatusNotFound, "no scenario named "+ref+" (GET /scenarios lists them)")
 			return nil, false
 		}
 		return c, true
@@ -82,6 +81,32 @@ func (a *API) scenarioFromBody(w http.ResponseWriter, r *http.Request) (*scenari
 		return nil, false
 	}
 	return c, true
+}
+
+// nameRef reports whether a body names a scenario rather than being one: a
+// document (JSON, or YAML, of which JSON is a part) that is a mapping with
+// the one key name. A scenario needs rules to do anything, so a file of a
+// name alone is never one worth loading. ref is the name when it is a
+// non-empty string, and "" when it is anything else (a number, a bool, null,
+// a list): a call that is refused, never a new scenario called "5".
+func nameRef(body []byte) (ref string, isRef bool) {
+	var doc yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(body))
+	if err := dec.Decode(&doc); err != nil || len(doc.Content) != 1 {
+		return "", false
+	}
+	var more yaml.Node
+	if err := dec.Decode(&more); !errors.Is(err, io.EOF) {
+		return "", false // more than one document: Load says what is wrong
+	}
+	m := doc.Content[0]
+	if m.Kind != yaml.MappingNode || len(m.Content) != 2 || m.Content[0].Value != "name" || m.Content[0].ShortTag() != "!!str" {
+		return "", false
+	}
+	if v := m.Content[1]; v.Kind == yaml.ScalarNode && v.ShortTag() == "!!str" {
+		return v.Value, true
+	}
+	return "", true
 }
 
 // putScenario answers PUT /scenario: the scenario every terminal without its

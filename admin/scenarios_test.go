@@ -437,3 +437,60 @@ func TestBindingRefusals(t *testing.T) {
 	}
 	f.bindings(t, "", map[string]string{"TERM0001": "timeout"})
 }
+
+// TestPutScenarioNameNotAString: a body of a name alone names a scenario the
+// library knows, in JSON or YAML; a name that is not a string is refused
+// (400), never loaded as a new scenario by that name (PUT {"name": 5} once
+// created and bound a scenario called "5"). A string the library does not
+// know is still 404.
+func TestPutScenarioNameNotAString(t *testing.T) {
+	for _, path := range []string{"/scenario", "/terminals/T1/scenario"} {
+		for _, tt := range []struct {
+			body string
+			want int
+		}{
+			{`{"name": 5}`, http.StatusBadRequest},
+			{`{"name": 5.0}`, http.StatusBadRequest},
+			{`{"name": true}`, http.StatusBadRequest},
+			{`{"name": null}`, http.StatusBadRequest},
+			{`{"name": ""}`, http.StatusBadRequest},
+			{`{"name": ["timeout"]}`, http.StatusBadRequest},
+			{`{"name": {"name": "timeout"}}`, http.StatusBadRequest},
+			{"name: 5\n", http.StatusBadRequest},
+			{"name: 2026-06-12\n", http.StatusBadRequest},
+			{"name: ~\n", http.StatusBadRequest},
+			{`{"name": "5"}`, http.StatusNotFound},
+			{"name: no-such-scenario\n", http.StatusNotFound},
+			{"{\n\t\"name\": \"timeout\"\n}", http.StatusOK},
+			{"name: timeout\n", http.StatusOK},
+			{"name: \"timeout\" # the built-in\n", http.StatusOK},
+		} {
+			t.Run(path+" "+tt.body, func(t *testing.T) {
+				f := newScenarioServer(t)
+				before := len(f.lib.All())
+				status, ct, body := f.do(t, http.MethodPut, path, tt.body)
+				if status != tt.want {
+					t.Fatalf("status %d, want %d; body %s", status, tt.want, body)
+				}
+				wantJSON(t, ct)
+				if n := len(f.lib.All()); n != before {
+					t.Errorf("the library went from %d to %d scenarios", before, n)
+				}
+				if _, ok := f.lib.Get("5"); ok {
+					t.Error(`the library has a scenario named "5"`)
+				}
+				if tt.want == http.StatusOK {
+					return
+				}
+				var e struct {
+					Error string `json:"error"`
+				}
+				decode(t, body, &e)
+				if tt.want == http.StatusBadRequest && !strings.Contains(e.Error, "want a string naming a known scenario") {
+					t.Errorf("error %q does not say what a name must be", e.Error)
+				}
+				f.bindings(t, "", map[string]string{})
+			})
+		}
+	}
+}

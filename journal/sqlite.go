@@ -39,7 +39,16 @@ func Open(path string, capacity int, fsync bool) (*Journal, error) {
 	// One host per file: the exclusive lock keeps a second process out.
 	// The path goes into a URI: escaped, so that '?', '#' and '%' in a
 	// directory name are the file's, not the URI's.
-	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?_pragma=locking_mode(EXCLUSIVE)&_pragma=journal_mode(WAL)&_pragma=synchronous(" + sync + ")&_pragma=busy_timeout(1000)"
+	// The log is checkpointed (copied into the file) once it holds the
+	// budget's worth of pages, and truncated to the budget if a large
+	// commit took it past: SQLite's default, 1000 pages (4 MiB), is more
+	// than a small disk has, and it never gives the room back. Checkpoints
+	// are PASSIVE and reuse the log, which costs a commit far less than
+	// growing a truncated log again. The pragmas are in the DSN so that a
+	// connection database/sql opens anew has them too; SetWALBudget changes
+	// them.
+	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?_pragma=locking_mode(EXCLUSIVE)&_pragma=journal_mode(WAL)&_pragma=synchronous(" + sync + ")&_pragma=busy_timeout(1000)" +
+		fmt.Sprintf("&_pragma=wal_autocheckpoint(%d)&_pragma=journal_size_limit(%d)", DefaultWALBudget/defaultPageSize, DefaultWALBudget)
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("opening the journal %s: %w", path, err)
@@ -56,7 +65,7 @@ func Open(path string, capacity int, fsync bool) (*Journal, error) {
 		db.Close()
 		return nil, openError(path, err)
 	}
-	if j.store, err = newStore(db); err != nil {
+	if j.store, err = newStore(db, path+"-wal"); err != nil {
 		db.Close()
 		return nil, openError(path, err)
 	}
@@ -268,6 +277,16 @@ type store struct {
 	// failing holds the last commit's error until a commit succeeds.
 	failing atomic.Pointer[error]
 
+	// wal is the file's write-ahead log, and budget the size it may reach
+	// (SetWALBudget).
+	wal    string
+	budget atomic.Int64
+	// retryAt, after a checkpoint of the writer's failed, is the log size
+	// at which it tries again: a checkpoint that cannot succeed (no room to
+	// grow the file) is not retried after every commit. Used by the writer
+	// goroutine only.
+	retryAt int64
+
 	mu     sync.RWMutex // guards closed against appends racing Close
 	closed bool
 }
@@ -277,8 +296,9 @@ type pending struct {
 	result chan error
 }
 
-func newStore(db *sql.DB) (*store, error) {
-	s := &store{db: db, queue: make(chan pending, 1024), done: make(chan struct{})}
+func newStore(db *sql.DB, wal string) (*store, error) {
+	s := &store{db: db, queue: make(chan pending, 1024), done: make(chan struct{}), wal: wal}
+	s.budget.Store(DefaultWALBudget)
 	// Before the writer starts: with one connection, a statement prepared
 	// inside a transaction would wait for that transaction's connection.
 	if err := s.prepare(); err != nil {
@@ -337,6 +357,14 @@ func (s *store) write() {
 			}
 		}
 		err := s.commit(batch)
+		if err != nil && mayBeFull(err) {
+			// The log itself may be what fills the disk: checkpointed and
+			// truncated, it gives its room back, and the batch is tried
+			// once more before its appends are told it failed.
+			if s.checkpoint() == nil {
+				err = s.commit(batch)
+			}
+		}
 		if err != nil {
 			s.failing.Store(&err)
 		} else {
@@ -345,7 +373,100 @@ func (s *store) write() {
 		for _, p := range batch {
 			p.result <- err
 		}
+		if err == nil {
+			// SQLite's checkpoint runs inside the commit that fills the
+			// budget; this one, rarely needed, after the answers, so that
+			// the appends just committed do not wait for it.
+			s.keepWALInBudget()
+		}
 	}
+}
+
+// DefaultWALBudget is the size the journal file's write-ahead log may reach:
+// a commit appends the pages it changed to the log (4 KiB each, one or a
+// few a commit), and once the log holds the budget's worth, a checkpoint
+// copies them into the file and the log starts again from its beginning.
+// Larger, the host checkpoints less often (a checkpoint flushes the disk
+// twice); smaller, the log takes less of a small disk.
+const DefaultWALBudget = 1 << 20
+
+// defaultPageSize is SQLite's page size for a new file, which the journal
+// does not change.
+const defaultPageSize = 4096
+
+// SetWALBudget sets the size the write-ahead log may reach, about bytes (the
+// commit that reaches it completes before the checkpoint); 0 or less
+// restores DefaultWALBudget.
+func (j *Journal) SetWALBudget(bytes int64) error {
+	if j.store == nil {
+		return errors.New("journal: a memory journal has no file")
+	}
+	if bytes <= 0 {
+		bytes = DefaultWALBudget
+	}
+	var size int64
+	if err := j.store.db.QueryRow(`PRAGMA page_size`).Scan(&size); err != nil {
+		return err
+	}
+	if _, err := j.store.db.Exec(fmt.Sprintf(`PRAGMA wal_autocheckpoint = %d`, max(bytes/size, 1))); err != nil {
+		return err
+	}
+	if _, err := j.store.db.Exec(fmt.Sprintf(`PRAGMA journal_size_limit = %d`, bytes)); err != nil {
+		return err
+	}
+	j.store.budget.Store(bytes)
+	return nil
+}
+
+// keepWALInBudget checkpoints and truncates the log if it has grown to twice
+// its budget all the same: SQLite's automatic checkpoint after a commit
+// failed or did not finish, so the log could not start again.
+func (s *store) keepWALInBudget() {
+	fi, err := os.Stat(s.wal)
+	if err != nil {
+		return // no log yet: nothing to checkpoint
+	}
+	budget := s.budget.Load()
+	if fi.Size() < max(2*budget, s.retryAt) {
+		return
+	}
+	if err := s.checkpoint(); err != nil {
+		s.retryAt = fi.Size() + budget
+		return
+	}
+	s.retryAt = 0
+}
+
+// checkpoint copies every page of the log into the file and truncates the
+// log. With a single connection there is no reader to wait for, so it
+// completes unless it cannot write (the file cannot grow).
+func (s *store) checkpoint() error {
+	var busy, logged, copied int
+	if err := s.db.QueryRow(`PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &logged, &copied); err != nil {
+		return fmt.Errorf("journal: checkpoint: %w", err)
+	}
+	if busy != 0 {
+		return fmt.Errorf("journal: checkpoint: %d of %d pages copied", copied, logged)
+	}
+	return nil
+}
+
+// mayBeFull reports whether a commit's error may come from a disk with no
+// room left: a write that failed or a file that could not grow. (A file
+// made read-only, SetWritable, is not: no checkpoint helps.)
+func mayBeFull(err error) bool {
+	if noSpace(err) {
+		return true
+	}
+	var coded interface{ Code() int }
+	if !errors.As(err, &coded) {
+		return false
+	}
+	switch coded.Code() & 0xff {
+	case sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR:
+		return true
+	}
+	return false
 }
 
 // Health is nil while the journal records, or why it cannot: the last

@@ -42,6 +42,20 @@
 //	      other     anything else, such as a connection reset mid-read
 //	acqsim_open_connections
 //	    Terminal connections open at the time of the scrape.
+//	acqsim_refused_connections_total{reason}
+//	    Terminal connections the host refused, read at the time of the
+//	    scrape from the source given to CountRefusals (absent until one is).
+//	    The reasons:
+//	      max-connections  the host already held its maximum of connections
+//	      descriptors      the process had no file descriptor left
+//	      refuse           a scenario's refuse fault
+//	      other            a reason the source names that is none of these
+//
+// The process is described too, by the Prometheus client's standard
+// collectors: go_* for the Go runtime (go_goroutines, go_memstats_*,
+// go_gc_duration_seconds, ...) and, where the system tells (Linux),
+// process_* for the process (process_resident_memory_bytes,
+// process_open_fds, process_max_fds, process_cpu_seconds_total, ...).
 //
 // Label values come from closed sets (message types, transaction types,
 // response codes, scenario and rule names from the loaded scenarios), never
@@ -57,8 +71,10 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/acqsim/acqsim/host/fault"
@@ -110,6 +126,8 @@ type Metrics struct {
 	// Resolved once in New and only read afterwards.
 	errors     map[string]prometheus.Counter
 	faultKinds map[string]prometheus.Counter // by the Action part's first word
+
+	refusals refusals
 
 	// Children resolved on first use; a map lookup with a struct key does
 	// not allocate, where WithLabelValues does.
@@ -171,9 +189,62 @@ func New(j *journal.Journal, connections func() int) *Metrics {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "acqsim_open_connections",
 			Help: "Terminal connections open.",
-		}, func() float64 { return float64(connections()) }))
+		}, func() float64 { return float64(connections()) }),
+		&m.refusals,
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	j.Observe(m.observe)
 	return m
+}
+
+// The reasons acqsim_refused_connections_total counts by.
+const (
+	RefusedMaxConnections = "max-connections" // the host held its maximum of connections
+	RefusedDescriptors    = "descriptors"     // the process had no file descriptor left
+	RefusedScripted       = "refuse"          // a scenario's refuse fault
+)
+
+// refusedReasons are the label values, other last.
+var refusedReasons = []string{RefusedMaxConnections, RefusedDescriptors, RefusedScripted, other}
+
+// CountRefusals exports acqsim_refused_connections_total from source, which
+// returns the terminal connections refused so far by reason
+// (RefusedMaxConnections, RefusedDescriptors, RefusedScripted; any other
+// reason is counted as "other"). It is called at every scrape, from the
+// scrape's goroutine; the counts must never go down. A later call replaces
+// the source.
+func (m *Metrics) CountRefusals(source func() map[string]uint64) {
+	m.refusals.source.Store(&source)
+}
+
+// refusals collects acqsim_refused_connections_total from its source at
+// scrape time.
+type refusals struct {
+	source atomic.Pointer[func() map[string]uint64]
+}
+
+var refusedDesc = prometheus.NewDesc("acqsim_refused_connections_total",
+	"Terminal connections the host refused, by reason.", []string{"reason"}, nil)
+
+func (r *refusals) Describe(ch chan<- *prometheus.Desc) { ch <- refusedDesc }
+
+func (r *refusals) Collect(ch chan<- prometheus.Metric) {
+	source := r.source.Load()
+	if source == nil {
+		return
+	}
+	counts := map[string]uint64{}
+	for reason, n := range (*source)() {
+		switch reason {
+		case RefusedMaxConnections, RefusedDescriptors, RefusedScripted:
+		default:
+			reason = other
+		}
+		counts[reason] += n
+	}
+	for _, reason := range refusedReasons {
+		ch <- prometheus.MustNewConstMetric(refusedDesc, prometheus.CounterValue, float64(counts[reason]), reason)
+	}
 }
 
 // Handler serves the metrics in the Prometheus exposition formats.

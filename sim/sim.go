@@ -264,7 +264,7 @@ func Start(cfg Config) (*Sim, error) {
 		}
 		api := &admin.API{Journal: s.Journal, Clock: s.Clock, Reset: s.Reset, ResetTerminal: s.ResetTerminal,
 			Engine: s.Engine, Library: s.Library, Books: s.Acquirer, Token: cfg.AdminToken, Describe: s.Dialect.Describe,
-			AllowHosts: cfg.AdminAllowHost, MaxStreams: cfg.AdminMaxStreams,
+			Addr: cfg.Admin, AllowHosts: cfg.AdminAllowHost, MaxStreams: cfg.AdminMaxStreams,
 			Metrics: metrics.New(s.Journal, s.Connections).Handler()}
 		ctx, cancel := context.WithCancel(context.Background())
 		s.stopAdmin = cancel
