@@ -71,7 +71,7 @@ func (a *API) routes() []route {
 		{"GET", "/{$}", a.console},
 		{"GET", "/console/{file}", a.consoleAsset},
 		{"GET", "/journal", a.journal},
-		{"GET", "/journal/stream", a.stream},
+		{"GET", "/journal/stream", notFromAnotherSite(a.stream)},
 		{"GET", "/verify", a.verify},
 		{"GET", "/verify/sequence", a.verifySequence},
 		{"POST", "/reset", a.reset},

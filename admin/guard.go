@@ -66,6 +66,20 @@ func sameOrigin(next http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
+// notFromAnotherSite wraps a read that holds something of the host's while
+// it lasts (a live stream takes one of the capped slots): another site's
+// page cannot read its answer, but it could still take every slot, so such
+// a call from another origin is refused as a state change is.
+func notFromAnotherSite(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if reason := crossOrigin(r); reason != "" {
+			writeError(w, http.StatusForbidden, reason+": the live stream is for the host's own console and for tools")
+			return
+		}
+		next(w, r)
+	}
+}
+
 // crossOrigin says why r came from another origin, or "" when it did not.
 // A same-origin fetch from the console carries Origin (its scheme, the Host
 // it was loaded from) and Sec-Fetch-Site: same-origin; a tool sends neither.

@@ -156,6 +156,8 @@ func TestCrossSiteRefused(t *testing.T) {
 			call{method: "GET", path: "/journal", host: "attacker.example"}, 403, "--admin-allow-host"},
 		{"a rebound name opens the console",
 			call{method: "GET", path: "/", host: "attacker.example"}, 403, "--admin-allow-host"},
+		{"another site's page opens a live stream (takes a capped slot)",
+			call{method: "GET", path: "/journal/stream", header: map[string]string{"Origin": "http://evil.example", "Sec-Fetch-Site": "cross-site"}}, 403, "live stream"},
 		{"a sandboxed frame (Origin null)",
 			call{method: "PUT", path: "/scenario", body: `{"name": "timeout"}`,
 				header: map[string]string{"Origin": "null", "Content-Type": jsonType}}, 403, `Origin "null"`},
