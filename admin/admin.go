@@ -48,6 +48,10 @@ type API struct {
 	// API listens on, that a request's Host header may name
 	// (--admin-allow-host): "name" with any port, or "name:port".
 	AllowHosts []string
+	// Descriptors, when set, says why the host lately could not take new
+	// terminal connections for want of file descriptors (nil when it could):
+	// /healthz is then 503.
+	Descriptors func() error
 	// MaxStreams caps GET /journal/stream subscribers open at once; one
 	// more is answered 503. Zero means DefaultMaxStreams.
 	MaxStreams int
@@ -256,6 +260,14 @@ func (a *API) health(w http.ResponseWriter, r *http.Request) {
 			"status": "failing", "journal": err.Error(),
 			"effect": "requests are answered 96 (system error) until the journal records again"})
 		return
+	}
+	if a.Descriptors != nil {
+		if err := a.Descriptors(); err != nil {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{
+				"status": "failing", "descriptors": err.Error(),
+				"effect": "new terminal connections are reset while the host is out of file descriptors; raise its limit (ulimit -n) or close connections"})
+			return
+		}
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }

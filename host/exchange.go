@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -38,6 +39,15 @@ func (c *conn) exchange(log *slog.Logger, frame []byte) bool {
 	req, rerr := d.Request(msg)
 	if err == nil {
 		err = rerr
+	}
+	if !c.identified {
+		// The first message says whose the connection is: a terminal whose
+		// own scenario refuses its new connections has it reset, unanswered.
+		c.identified = true
+		if until, refused := s.terminalRefused(req.TID); refused {
+			c.refuseTerminal(log, req, until)
+			return false
+		}
 	}
 	e := journal.Entry{
 		Time: now, MTI: req.MTI, Txn: string(req.Type), Proc: req.Proc, STAN: req.STAN, RRN: req.RRN,
@@ -133,7 +143,7 @@ func (c *conn) exchange(log *slog.Logger, frame []byte) bool {
 
 	// response -> bytes on the wire, now or after the scripted delay
 	deliver := func() bool {
-		if err := c.deliver(plan.Fault, out); err != nil {
+		if err := c.deliver(plan.Fault, plan.Terminal, out); err != nil {
 			log.Warn("cannot write the response", "mti", e.RespMTI, "stan", e.STAN, "err", err)
 			e.Error = "writing the response: " + err.Error()
 			e.Replay = "" // the decision is journalled (and replayed) once
@@ -190,12 +200,47 @@ func logExchange(log *slog.Logger, e *journal.Entry) {
 	log.LogAttrs(ctx, slog.LevelDebug, "exchange", attrs...)
 }
 
-// deliver puts a framed response on the wire, whole or the fault's way.
-func (c *conn) deliver(f fault.Fault, frame []byte) error {
-	if f == nil {
+// deliver puts a framed response on the wire, whole or the fault's way. tid
+// is the terminal whose own scenario chose the fault, "" for the global one.
+func (c *conn) deliver(f fault.Fault, tid string, frame []byte) error {
+	switch {
+	case f == nil:
 		return c.Write(frame)
+	case tid != "":
+		return f.Deliver(terminalWire{c, tid}, frame)
 	}
 	return f.Deliver(c, frame)
+}
+
+// terminalWire is a connection as the fault of a terminal's own scenario sees
+// it: what the fault does beyond this exchange (refuse) reaches that terminal
+// alone, and never another terminal's connections.
+type terminalWire struct {
+	*conn
+	tid string
+}
+
+// Refuse turns away the terminal's new connections for d, each at its first
+// message.
+func (w terminalWire) Refuse(d time.Duration) { w.srv.refuseTerminal(w.tid, d) }
+
+// refuseTerminal resets a connection whose first message came from a terminal
+// its own scenario refuses, without an answer. As the other refusals, it is
+// journalled and logged before the reset, at most once a second, saying how
+// many were refused since.
+func (c *conn) refuseTerminal(log *slog.Logger, req *txn.Request, until int64) {
+	s := c.srv
+	if since, note := s.scripted.add(); note {
+		left := time.Duration(until - time.Now().UnixNano()).Round(time.Second)
+		log.Info("connection refused: the terminal's scenario refuses its new connections", "tid", req.TID,
+			"for", left, "refused_since_last_line", since)
+		c.journal(journal.Entry{
+			MTI: req.MTI, Txn: string(req.Type), STAN: req.STAN, TID: req.TID, MID: req.MID,
+			Error:    fmt.Sprintf("connection refused: the scenario of terminal %s refuses its new connections for another %v (refuse); unanswered", req.TID, left),
+			Decision: refusedSince(since),
+		})
+	}
+	resetConn(c.rwc)
 }
 
 // respond packs the response to req with the plan's field changes; with a MAC

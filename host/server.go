@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"os"
 	"sync"
@@ -72,27 +73,133 @@ type Server struct {
 	// open at once: one more is accepted and reset at once, and journalled
 	// (at most once a second, so that a flood cannot fill the journal).
 	MaxConnections int
+	// ReserveDescriptors is how many file descriptors, under the soft
+	// RLIMIT_NOFILE read when Serve begins, terminal connections leave to
+	// the rest of the process (the admin API, the journal), at most half of
+	// those free then: a terminal connection beyond its share is reset at
+	// once, as one beyond MaxConnections is. Zero means
+	// DefaultReserveDescriptors; negative, no reserve.
+	ReserveDescriptors int
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
 	conns     map[*conn]struct{}
 	wg        sync.WaitGroup
 	closing   atomic.Bool
-	// refuseUntil is when the host takes new connections again (Unix ns).
+	// fdLimit is the soft RLIMIT_NOFILE read when Serve first began, and
+	// fdShare how many terminal connections may be open under it (0: no
+	// share known); both under mu.
+	fdLimit, fdShare int
+	// spare is a descriptor held back for the moment the process has none
+	// left: closed, it lets the listener take one waiting connection and
+	// reset it, instead of leaving it hanging in the backlog (under spareMu).
+	spareMu sync.Mutex
+	spare   *os.File
+
+	// refuseUntil is when the host takes new connections again (Unix ns),
+	// after a refuse of the global scenario.
 	refuseUntil atomic.Int64
-	// refused counts connections turned away beyond MaxConnections;
-	// refusedNoted is when the last refusal was journalled (Unix ns) and
-	// refusedThen how many had been refused by then.
-	refused      atomic.Uint64
-	refusedNoted atomic.Int64
-	refusedThen  atomic.Uint64
+	// refuseTerminals is, by terminal ID, when a refuse of the terminal's
+	// own scenario ends (Unix ns); under rmu.
+	rmu             sync.Mutex
+	refuseTerminals map[string]int64
+
+	// Connections turned away, by reason, and accepts that failed.
+	full, noFDs, scripted tally
+	acceptFailed          tally
+	fdFailures            atomic.Uint64
+	lastFDFailure         atomic.Pointer[fdFailure]
+
 	// journalFailing is whether the journal was failing at the last request.
 	journalFailing atomic.Bool
 }
 
+// DefaultReserveDescriptors is how many file descriptors terminal connections
+// leave to the rest of the process when nothing else is configured: enough for
+// the admin API's callers, its live streams and a durable journal's files.
+const DefaultReserveDescriptors = 64
+
 // Refused is how many connections have been turned away because
 // MaxConnections were open.
-func (s *Server) Refused() uint64 { return s.refused.Load() }
+func (s *Server) Refused() uint64 { return s.full.n.Load() }
+
+// Refusals counts the terminal connections the host turned away, by reason,
+// and says when it last ran short of file descriptors.
+type Refusals struct {
+	// MaxConnections is how many were reset because MaxConnections were open.
+	MaxConnections uint64 `json:"max_connections"`
+	// Descriptors is how many were reset for want of file descriptors: the
+	// terminals' share of RLIMIT_NOFILE was in use, or the process had none
+	// left (EMFILE, ENFILE) and took the connection on its spare one.
+	Descriptors uint64 `json:"descriptors"`
+	// Scripted is how many were reset by a scenario's refuse fault.
+	Scripted uint64 `json:"scripted"`
+	// AcceptFailures is how many accepts failed for want of a descriptor.
+	AcceptFailures uint64 `json:"accept_failures"`
+	// LastDescriptorFailure is when a connection was last refused, or an
+	// accept last failed, for want of descriptors (zero: never), and
+	// LastDescriptorError what happened then.
+	LastDescriptorFailure time.Time `json:"last_descriptor_failure,omitzero"`
+	LastDescriptorError   string    `json:"last_descriptor_error,omitempty"`
+	// DescriptorLimit is the soft RLIMIT_NOFILE read when Serve began (0:
+	// unknown), and TerminalDescriptors how many terminal connections may be
+	// open at once under it (0: no share known).
+	DescriptorLimit     int `json:"descriptor_limit,omitempty"`
+	TerminalDescriptors int `json:"terminal_descriptors,omitempty"`
+}
+
+// Refusals reports the connections turned away so far, for the admin API's
+// health check and metrics.
+func (s *Server) Refusals() Refusals {
+	r := Refusals{
+		MaxConnections: s.full.n.Load(),
+		Descriptors:    s.noFDs.n.Load(),
+		Scripted:       s.scripted.n.Load(),
+		AcceptFailures: s.fdFailures.Load(),
+	}
+	if f := s.lastFDFailure.Load(); f != nil {
+		r.LastDescriptorFailure, r.LastDescriptorError = f.at, f.what
+	}
+	s.mu.Lock()
+	r.DescriptorLimit, r.TerminalDescriptors = s.fdLimit, s.fdShare
+	s.mu.Unlock()
+	return r
+}
+
+// fdFailure is a moment the host ran short of file descriptors.
+type fdFailure struct {
+	at   time.Time
+	what string
+}
+
+// tally counts events of one kind, and lets one in a second be noted (logged,
+// journalled), so that a flood cannot fill the log or the journal.
+type tally struct {
+	n     atomic.Uint64
+	noted atomic.Int64  // when one was last noted (Unix ns)
+	then  atomic.Uint64 // n by then
+}
+
+// add counts an event. Once a second at most, it says to note it, and how
+// many there were since the last one noted (this one included).
+func (t *tally) add() (since uint64, note bool) {
+	n := t.n.Add(1)
+	now := time.Now().UnixNano()
+	if last := t.noted.Load(); now-last >= int64(time.Second) && t.noted.CompareAndSwap(last, now) {
+		return n - t.then.Swap(n), true
+	}
+	return 0, false
+}
+
+// deadline is the Unix time in nanoseconds d from now, saturating rather than
+// overflowing (into the past) for a d centuries long.
+func deadline(d time.Duration) int64 {
+	now := time.Now().UnixNano()
+	if d > 0 && now > math.MaxInt64-int64(d) {
+		return math.MaxInt64
+	}
+	return now + int64(d)
+}
 
 // Connections is how many terminal connections are open.
 func (s *Server) Connections() int {
@@ -123,24 +230,37 @@ func (s *Server) Serve(l net.Listener) error {
 			if s.closing.Load() {
 				return ErrServerClosed
 			}
+			if isOutOfDescriptors(err) {
+				s.outOfDescriptors(log, err)
+				if s.acceptOnSpare(l) {
+					backoff = 0
+					continue
+				}
+			}
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, os.ErrDeadlineExceeded) || isTemporary(err) {
 				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-				log.Warn("accept failed; retrying", "err", err, "in", backoff)
+				if since, note := s.acceptFailed.add(); note && !isOutOfDescriptors(err) {
+					log.Warn("accept failed; retrying", "err", err, "in", backoff, "failed_since_last_line", since)
+				}
 				time.Sleep(backoff)
 				continue
 			}
 			return err
 		}
 		backoff = 0
-		if time.Now().UnixNano() < s.refuseUntil.Load() {
-			resetConn(rwc) // refusing connections for a while (a scripted fault)
+		s.keepSpare()
+		c := &conn{srv: s, rwc: rwc, addr: rwc.RemoteAddr().String(), timers: map[*time.Timer]func(){}}
+		if until := s.refuseUntil.Load(); time.Now().UnixNano() < until {
+			s.refuseAll(c, until) // refusing connections for a while (a scripted fault)
 			continue
 		}
-		c := &conn{srv: s, rwc: rwc, addr: rwc.RemoteAddr().String(), timers: map[*time.Timer]func(){}}
 		switch open, err := s.admit(c); {
 		case errors.Is(err, errFull):
 			s.refuse(c, open)
+			continue
+		case errors.Is(err, errNoDescriptors):
+			s.refuseForDescriptors(c, open)
 			continue
 		case err != nil:
 			rwc.Close()
@@ -150,25 +270,91 @@ func (s *Server) Serve(l net.Listener) error {
 	}
 }
 
-// errFull reports a connection turned away because MaxConnections are open.
-var errFull = errors.New("too many connections")
+// errFull reports a connection turned away because MaxConnections are open,
+// errNoDescriptors one beyond the terminals' share of file descriptors.
+var (
+	errFull          = errors.New("too many connections")
+	errNoDescriptors = errors.New("out of file descriptors for terminals")
+)
 
 // refuse resets a connection beyond MaxConnections. The refusal is journalled
 // and logged before the reset, so that a terminal that sees it finds it in
 // the journal, and at most once a second, saying how many were refused since.
 func (s *Server) refuse(c *conn, open int) {
-	n := s.refused.Add(1)
-	now := time.Now().UnixNano()
-	if last := s.refusedNoted.Load(); now-last >= int64(time.Second) && s.refusedNoted.CompareAndSwap(last, now) {
-		since := n - s.refusedThen.Swap(n)
+	if since, note := s.full.add(); note {
 		s.logger().Warn("connection refused: too many connections open", "conn", c.addr,
 			"open", open, "max_connections", s.MaxConnections, "refused_since_last_warning", since)
 		c.journal(journal.Entry{
 			Error:    fmt.Sprintf("connection refused: %d connections open (--max-connections)", open),
-			Decision: fmt.Sprintf("%d refused since the last such entry (this one included)", since),
+			Decision: refusedSince(since),
 		})
 	}
 	resetConn(c.rwc)
+}
+
+// refuseForDescriptors resets a connection beyond the terminals' share of
+// file descriptors, noted as refuse notes one beyond MaxConnections.
+func (s *Server) refuseForDescriptors(c *conn, open int) {
+	s.mu.Lock()
+	limit, share := s.fdLimit, s.fdShare
+	s.mu.Unlock()
+	what := fmt.Sprintf("connection refused: %d terminal connections open, all the file descriptors terminals may have (RLIMIT_NOFILE %d, the rest kept for the admin API and the journal)", open, limit)
+	s.lastFDFailure.Store(&fdFailure{at: time.Now(), what: what})
+	if since, note := s.noFDs.add(); note {
+		s.logger().Warn("connection refused: out of file descriptors for terminals", "conn", c.addr,
+			"open", open, "terminal_descriptors", share, "rlimit_nofile", limit, "refused_since_last_warning", since)
+		c.journal(journal.Entry{Error: what, Decision: refusedSince(since)})
+	}
+	resetConn(c.rwc)
+}
+
+// refuseAll resets a new connection while the global scenario's refuse lasts.
+func (s *Server) refuseAll(c *conn, until int64) {
+	if since, note := s.scripted.add(); note {
+		left := time.Duration(until - time.Now().UnixNano()).Round(time.Second)
+		s.logger().Info("connection refused: the scenario refuses new connections", "conn", c.addr,
+			"for", left, "refused_since_last_line", since)
+		c.journal(journal.Entry{
+			Error:    fmt.Sprintf("connection refused: the scenario refuses new connections for another %v (refuse)", left),
+			Decision: refusedSince(since),
+		})
+	}
+	resetConn(c.rwc)
+}
+
+func refusedSince(n uint64) string {
+	return fmt.Sprintf("%d refused since the last such entry (this one included)", n)
+}
+
+// refuseTerminal has new connections of one terminal refused for d, at their
+// first message: a refuse of the terminal's own scenario.
+func (s *Server) refuseTerminal(tid string, d time.Duration) {
+	until := deadline(d)
+	now := time.Now().UnixNano()
+	s.rmu.Lock()
+	defer s.rmu.Unlock()
+	if s.refuseTerminals == nil {
+		s.refuseTerminals = map[string]int64{}
+	}
+	for t, u := range s.refuseTerminals {
+		if u <= now {
+			delete(s.refuseTerminals, t) // ended: the map holds refusals in force
+		}
+	}
+	s.refuseTerminals[tid] = until
+}
+
+// terminalRefused reports whether a terminal's new connections are refused,
+// and until when (Unix ns).
+func (s *Server) terminalRefused(tid string) (until int64, refused bool) {
+	s.rmu.Lock()
+	defer s.rmu.Unlock()
+	until, refused = s.refuseTerminals[tid]
+	if refused && until <= time.Now().UnixNano() {
+		delete(s.refuseTerminals, tid)
+		return 0, false
+	}
+	return until, refused
 }
 
 // isTemporary reports accept errors worth retrying, such as running out of
@@ -176,6 +362,88 @@ func (s *Server) refuse(c *conn, open int) {
 func isTemporary(err error) bool {
 	var t interface{ Temporary() bool }
 	return errors.As(err, &t) && t.Temporary()
+}
+
+// isOutOfDescriptors reports an accept that failed because the process (or
+// the system) has no file descriptor left for the connection.
+func isOutOfDescriptors(err error) bool {
+	return errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE)
+}
+
+// outOfDescriptors counts an accept that failed for want of a descriptor,
+// and logs it at most once a second, saying how many failed since: a host
+// out of descriptors would otherwise log a line an accept.
+func (s *Server) outOfDescriptors(log *slog.Logger, err error) {
+	s.fdFailures.Add(1)
+	s.lastFDFailure.Store(&fdFailure{at: time.Now(), what: "accept failed: " + err.Error()})
+	if since, note := s.acceptFailed.add(); note {
+		s.mu.Lock()
+		limit := s.fdLimit
+		s.mu.Unlock()
+		log.Error("accept failed: the process is out of file descriptors (raise RLIMIT_NOFILE, ulimit -n); new terminal connections are reset until some close",
+			"err", err, "rlimit_nofile", limit, "failed_since_last_line", since)
+	}
+}
+
+// acceptOnSpare frees the spare descriptor, takes the connection waiting in
+// the backlog with it and resets it, so that the terminal sees a reset
+// instead of hanging; then it takes the spare back. It reports whether a
+// connection was taken. (Called with neither mu nor spareMu held; it takes
+// spareMu, then mu.)
+func (s *Server) acceptOnSpare(l net.Listener) bool {
+	s.spareMu.Lock()
+	if s.spare == nil {
+		s.spareMu.Unlock()
+		return false
+	}
+	s.spare.Close()
+	s.spare = nil
+	// The failed accept left the connection in the backlog: this one does
+	// not wait, unless another part of the process took the descriptor
+	// first, and then it fails as the last did. Shutdown closing l ends it.
+	rwc, err := l.Accept()
+	if err == nil {
+		// Reset first: its descriptor is the one the spare takes back.
+		s.refuseForDescriptors(&conn{srv: s, rwc: rwc, addr: rwc.RemoteAddr().String()}, s.Connections())
+	}
+	if !s.closing.Load() {
+		s.spare, _ = os.Open(os.DevNull) // nil while none is free: keepSpare tries again
+	}
+	s.spareMu.Unlock()
+	return err == nil
+}
+
+// keepSpare opens the spare descriptor when it is missing: at the first
+// accept, and once descriptors are free again after running out.
+func (s *Server) keepSpare() {
+	s.spareMu.Lock()
+	defer s.spareMu.Unlock()
+	if s.spare == nil && !s.closing.Load() {
+		s.spare, _ = os.Open(os.DevNull)
+	}
+}
+
+// shareDescriptors sets, when Serve first begins, how many terminal
+// connections may be open under the soft RLIMIT_NOFILE: those free then
+// (less the spare), less the reserve. Called with mu held.
+func (s *Server) shareDescriptors() {
+	if s.fdLimit != 0 {
+		return
+	}
+	limit, open, ok := descriptors()
+	if !ok {
+		return
+	}
+	free := limit - open - 1 // the spare
+	reserve := s.ReserveDescriptors
+	switch {
+	case reserve == 0:
+		reserve = DefaultReserveDescriptors
+	case reserve < 0:
+		reserve = 0
+	}
+	reserve = min(reserve, free/2)
+	s.fdLimit, s.fdShare = limit, max(free-reserve, 1)
 }
 
 // Shutdown stops accepting, lets each connection finish the request it is
@@ -193,6 +461,13 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		c.rwc.SetReadDeadline(time.Now())
 	}
 	s.mu.Unlock()
+	// After the listeners: an accept on the spare ends with them.
+	s.spareMu.Lock()
+	if s.spare != nil {
+		s.spare.Close()
+		s.spare = nil
+	}
+	s.spareMu.Unlock()
 
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()
@@ -226,13 +501,15 @@ func (s *Server) track(l net.Listener, add bool) bool {
 		return false
 	}
 	s.listeners[l] = struct{}{}
+	s.shareDescriptors()
 	return true
 }
 
 // admit starts tracking a new connection, whose goroutine then calls forget
 // and s.wg.Done. It refuses once Shutdown has begun (ErrServerClosed), so that
-// no connection is left behind it, and when MaxConnections are open (errFull);
-// open is how many are.
+// no connection is left behind it, when MaxConnections are open (errFull), and
+// when the terminals' share of file descriptors is (errNoDescriptors); open is
+// how many are.
 func (s *Server) admit(c *conn) (open int, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -244,6 +521,9 @@ func (s *Server) admit(c *conn) (open int, err error) {
 	}
 	if s.MaxConnections > 0 && len(s.conns) >= s.MaxConnections {
 		return len(s.conns), errFull
+	}
+	if s.fdShare > 0 && len(s.conns) >= s.fdShare {
+		return len(s.conns), errNoDescriptors
 	}
 	s.conns[c] = struct{}{}
 	s.wg.Add(1)
@@ -289,6 +569,10 @@ type conn struct {
 	addr string
 
 	wmu sync.Mutex // one response on the wire at a time, each written whole
+
+	// identified is whether the connection's first message came (read and
+	// written by its serve goroutine only).
+	identified bool
 
 	tmu      sync.Mutex             // guards timers and done
 	timers   map[*time.Timer]func() // scheduled work, and what to do if it never runs
@@ -447,9 +731,10 @@ func resetConn(rwc net.Conn) {
 	rwc.Close()
 }
 
-// Refuse turns away new connections for d.
+// Refuse turns away every new connection for d: the refuse of the global
+// scenario (terminalWire is a terminal's own).
 func (c *conn) Refuse(d time.Duration) {
-	c.srv.refuseUntil.Store(time.Now().Add(d).UnixNano())
+	c.srv.refuseUntil.Store(deadline(d))
 }
 
 // Later runs f after d on a timer: no goroutine waits meanwhile. When the

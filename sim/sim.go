@@ -265,7 +265,10 @@ func Start(cfg Config) (*Sim, error) {
 		api := &admin.API{Journal: s.Journal, Clock: s.Clock, Reset: s.Reset, ResetTerminal: s.ResetTerminal,
 			Engine: s.Engine, Library: s.Library, Books: s.Acquirer, Token: cfg.AdminToken, Describe: s.Dialect.Describe,
 			Addr: cfg.Admin, AllowHosts: cfg.AdminAllowHost, MaxStreams: cfg.AdminMaxStreams,
-			Metrics: metrics.New(s.Journal, s.Connections).Handler()}
+			Descriptors: s.descriptors}
+		m := metrics.New(s.Journal, s.Connections)
+		m.CountRefusals(s.refusalsByReason)
+		api.Metrics = m.Handler()
 		ctx, cancel := context.WithCancel(context.Background())
 		s.stopAdmin = cancel
 		s.admin = &http.Server{
@@ -312,6 +315,34 @@ func (s *Sim) Connections() int { return s.iso.Connections() }
 // Refused is how many terminal connections were turned away because
 // MaxConnections were open.
 func (s *Sim) Refused() uint64 { return s.iso.Refused() }
+
+// Refusals counts the terminal connections turned away, by why.
+func (s *Sim) Refusals() host.Refusals { return s.iso.Refusals() }
+
+// refusalsByReason is Refusals for the metrics.
+func (s *Sim) refusalsByReason() map[string]uint64 {
+	r := s.iso.Refusals()
+	return map[string]uint64{
+		metrics.RefusedMaxConnections: r.MaxConnections,
+		metrics.RefusedDescriptors:    r.Descriptors,
+		metrics.RefusedScripted:       r.Scripted,
+	}
+}
+
+// descriptorsWindow is how long after the last shortage of file
+// descriptors /healthz still reports it.
+const descriptorsWindow = 10 * time.Second
+
+// descriptors says why the host could not take a terminal connection for
+// want of file descriptors in the last descriptorsWindow, or nil.
+func (s *Sim) descriptors() error {
+	r := s.iso.Refusals()
+	if r.LastDescriptorFailure.IsZero() || time.Since(r.LastDescriptorFailure) > descriptorsWindow {
+		return nil
+	}
+	return fmt.Errorf("%s (%s ago; %d terminal connections refused for want of them so far)", r.LastDescriptorError,
+		time.Since(r.LastDescriptorFailure).Round(time.Millisecond), r.Descriptors)
+}
 
 // AdminAddr is the admin API's address, or "off".
 func (s *Sim) AdminAddr() string {

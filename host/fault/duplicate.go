@@ -1,24 +1,21 @@
 package fault
 
 import (
-	"fmt"
 	"math/rand/v2"
 	"time"
 )
 
 // Duplicate sends the response twice, the second after a gap.
 type Duplicate struct {
-	// Gap is the time between the two copies; zero sends them back to back.
+	// Gap is the time between the two copies, at most a day (MaxDuration);
+	// zero sends them back to back.
 	Gap time.Duration `yaml:"gap" json:"gap,omitempty"`
 }
 
 func init() { Register("duplicate", func() Spec { return &Duplicate{} }) }
 
 func (d *Duplicate) Validate() error {
-	if d.Gap < 0 {
-		return fmt.Errorf("duplicate: gap must not be negative")
-	}
-	return nil
+	return checkDuration("duplicate", "gap", d.Gap, false)
 }
 
 func (d *Duplicate) New(*rand.Rand) Fault { return *d }

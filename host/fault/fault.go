@@ -25,8 +25,31 @@ type Wire interface {
 	// Later runs f after d, unless the host shuts down first. It does not
 	// block the connection meanwhile.
 	Later(d time.Duration, f func())
-	// Refuse makes the host turn away new connections for d.
+	// Refuse makes the host turn away new connections for d: every one when
+	// the global scenario decided, or only the terminal's own when its own
+	// scenario did, each at its first message, so that no other terminal
+	// notices.
 	Refuse(d time.Duration)
+}
+
+// MaxDuration is the longest any fault's duration may be: a day outlasts any
+// test run, and a typo such as 2562047h fails validation instead of
+// overflowing the host's clock arithmetic.
+const MaxDuration = 24 * time.Hour
+
+// checkDuration says what is wrong with a fault's duration parameter: it
+// must not be negative (positive, when zero means nothing) or above
+// MaxDuration.
+func checkDuration(fault, param string, d time.Duration, positive bool) error {
+	switch {
+	case positive && d <= 0:
+		return fmt.Errorf("%s: %s must be positive, not %v", fault, param, d)
+	case d < 0:
+		return fmt.Errorf("%s: %s must not be negative, not %v", fault, param, d)
+	case d > MaxDuration:
+		return fmt.Errorf("%s: %s must be at most %v, not %v", fault, param, MaxDuration, d)
+	}
+	return nil
 }
 
 // Fault delivers a response frame (length header, preamble and message) its

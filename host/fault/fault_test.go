@@ -446,6 +446,31 @@ func TestRefuse(t *testing.T) {
 	}
 }
 
+// TestDurationsBounded: no fault takes a duration the host's clock arithmetic
+// cannot hold; 2562047h (the largest time.Duration) validated and then
+// refused nothing, its end overflowing into the past.
+func TestDurationsBounded(t *testing.T) {
+	for _, tc := range []struct {
+		spec Spec
+		ok   bool
+		want string
+	}{
+		{&Refuse{For: MaxDuration}, true, ""},
+		{&Refuse{For: MaxDuration + time.Nanosecond}, false, "refuse: for must be at most 24h0m0s, not 24h0m0.000000001s"},
+		{&Refuse{For: 2562047 * time.Hour}, false, "refuse: for must be at most 24h0m0s, not 2562047h0m0s"},
+		{&Refuse{For: 0}, false, "refuse: for must be positive, not 0s"},
+		{&Duplicate{Gap: MaxDuration}, true, ""},
+		{&Duplicate{Gap: 0}, true, ""},
+		{&Duplicate{Gap: 25 * time.Hour}, false, "duplicate: gap must be at most 24h0m0s, not 25h0m0s"},
+		{&Duplicate{Gap: -time.Millisecond}, false, "duplicate: gap must not be negative, not -1ms"},
+	} {
+		err := tc.spec.Validate()
+		if tc.ok != (err == nil) || err != nil && err.Error() != tc.want {
+			t.Errorf("%#v.Validate() = %v, want %q", tc.spec, err, tc.want)
+		}
+	}
+}
+
 func TestRegistry(t *testing.T) {
 	want := []string{"close", "corrupt", "duplicate", "garbage", "no-response", "refuse", "reset", "truncate"}
 	names := Names()

@@ -1,25 +1,26 @@
 package fault
 
 import (
-	"fmt"
 	"math/rand/v2"
 	"time"
 )
 
 // Refuse answers normally, then has the host turn away new connections for a
-// while (each is accepted and reset at once), as during maintenance.
+// while, as during maintenance. From the global scenario, every new
+// connection is accepted and reset at once; from a scenario bound to one
+// terminal, only that terminal's new connections are reset, at their first
+// message (the host cannot tell whose a connection is before), and no other
+// terminal notices.
 type Refuse struct {
-	// For is how long new connections are refused; default 30s.
+	// For is how long new connections are refused: positive, at most a day
+	// (MaxDuration); default 30s.
 	For time.Duration `yaml:"for" json:"for,omitempty"`
 }
 
 func init() { Register("refuse", func() Spec { return &Refuse{For: 30 * time.Second} }) }
 
 func (r *Refuse) Validate() error {
-	if r.For <= 0 {
-		return fmt.Errorf("refuse: for must be positive")
-	}
-	return nil
+	return checkDuration("refuse", "for", r.For, true)
 }
 
 func (r *Refuse) New(*rand.Rand) Fault { return *r }
