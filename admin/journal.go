@@ -3,23 +3,67 @@ package admin
 import (
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
 	"github.com/acqsim/acqsim/journal"
 )
 
-// journal answers GET /journal with the entries a filter selects, oldest
-// first: ?tid=&mid=&stan=&rrn=&mti=&txn=&rc=&scenario=&rule=&since=&until=,
-// and pages of them: ?after=SEQ&limit=N gives the first N after that entry,
-// limit alone the latest N.
+// A page of GET /journal holds DefaultJournalLimit entries when the call
+// names no limit, and at most MaxJournalLimit: a reader of the whole ring
+// follows the pages, so that no one answer is the ring's tens of megabytes.
+const (
+	DefaultJournalLimit = 1000
+	MaxJournalLimit     = 10_000
+)
+
+// journal answers GET /journal with a page of the entries a filter selects,
+// oldest first: ?tid=&mid=&stan=&rrn=&mti=&txn=&rc=&scenario=&rule=&since=&until=.
+// ?after=SEQ&limit=N is the first N after that entry, limit alone the latest
+// N, and neither the first page from the oldest entry held (limit 0 or none
+// is DefaultJournalLimit; over MaxJournalLimit is a 400). A page that leaves
+// out entries the filter selects says so in a "Journal-Truncated: true"
+// header; a page from a cursor then has a Link header to the next one
+// (rel="next", RFC 8288), and the latest N to the first page (rel="first").
+// Following next until a page has none gives every entry once.
 func (a *API) journal(w http.ResponseWriter, r *http.Request) {
 	f, err := filterOf(r)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	writeJSON(w, http.StatusOK, a.Journal.Query(f))
+	q := r.URL.Query()
+	limit, latest := DefaultJournalLimit, false
+	if f.Limit > MaxJournalLimit {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf(
+			"limit: want at most %d entries a page; for more, follow the pages (the Link header's next)", MaxJournalLimit))
+		return
+	}
+	if f.Limit > 0 {
+		limit, latest = f.Limit, !f.Paged
+	}
+	// One entry more than the page says whether the page left any out.
+	f.Limit, f.Paged = limit+1, !latest
+	page := a.Journal.Query(f)
+	if len(page) > limit {
+		w.Header().Set("Journal-Truncated", "true")
+		link := url.Values{}
+		for k, v := range q {
+			link[k] = v
+		}
+		link.Set("limit", strconv.Itoa(limit))
+		if latest {
+			page = page[1:]
+			link.Set("after", "0")
+			w.Header().Set("Link", `</journal?`+link.Encode()+`>; rel="first"`)
+		} else {
+			page = page[:limit]
+			link.Set("after", strconv.FormatUint(page[limit-1].Seq, 10))
+			w.Header().Set("Link", `</journal?`+link.Encode()+`>; rel="next"`)
+		}
+	}
+	writeJSON(w, http.StatusOK, page)
 }
 
 // filterOf reads a journal filter from the query string.

@@ -21,8 +21,12 @@ type verified struct {
 	Expected string `json:"expected,omitempty"`
 	// Entries are the exchanges, each with how long after its original it
 	// arrived (a reversal, a repeat or a void: the terminal's latest earlier
-	// exchange with the same STAN, or the one a void cancelled).
+	// exchange with the same STAN, or the one a void cancelled): the latest
+	// MaxJournalLimit of them, as a page of GET /journal is bounded.
 	Entries []verifiedEntry `json:"entries"`
+	// Omitted is how many earlier exchanges Count includes and Entries
+	// leaves out.
+	Omitted int `json:"entries_omitted,omitempty"`
 }
 
 type verifiedEntry struct {
@@ -64,8 +68,7 @@ func (a *API) verify(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	got := exchanges(a.Journal.Query(f))
-	all := exchanges(a.Journal.Query(journal.Filter{TID: f.TID}))
-	out := verified{OK: true, Count: len(got), Entries: make([]verifiedEntry, 0, len(got))}
+	out := verified{OK: true, Count: len(got)}
 	var want []string
 	if hasCount {
 		out.OK = out.OK && len(got) == count
@@ -80,8 +83,19 @@ func (a *API) verify(w http.ResponseWriter, r *http.Request) {
 		want = append(want, "at most "+strconv.Itoa(max))
 	}
 	out.Expected = strings.Join(want, " and ")
+	if len(got) > MaxJournalLimit {
+		out.Omitted = len(got) - MaxJournalLimit
+		got = got[out.Omitted:]
+	}
+	out.Entries = make([]verifiedEntry, 0, len(got))
+	// The terminal's whole journal is read only when an exchange refers
+	// back to an earlier one.
+	var all []journal.Entry
 	for _, e := range got {
 		ve := verifiedEntry{Entry: e}
+		if all == nil && refersBack(e) {
+			all = exchanges(a.Journal.Query(journal.Filter{TID: f.TID}))
+		}
 		if orig := originalOf(e, all); orig != nil {
 			ms := e.Time.Sub(orig.Time).Milliseconds()
 			ve.OriginalSeq, ve.AfterOriginalMS = orig.Seq, &ms
@@ -107,8 +121,8 @@ func originalOf(e journal.Entry, all []journal.Entry) *journal.Entry {
 	// An approved void's RRN is its own; the one it named is OrigRRN. A void
 	// that named its original by trace number alone (cup F61) has neither,
 	// and the host's decision names the original's STAN instead.
-	if e.Txn != "void" && e.Txn != "preauth_void" && e.Txn != "reversal" && !isRepeat(e.MTI) {
-		return nil // only these refer back; the others cost no scan
+	if !refersBack(e) {
+		return nil // the others cost no scan
 	}
 	voidedSTAN, byDecision := strings.CutPrefix(e.Decision, "void of STAN ")
 	for i := len(all) - 1; i >= 0; i-- {
@@ -133,6 +147,12 @@ func originalOf(e journal.Entry, all []journal.Entry) *journal.Entry {
 		}
 	}
 	return nil
+}
+
+// refersBack reports whether e is of a kind that has an original: a void,
+// a reversal or a repeat.
+func refersBack(e journal.Entry) bool {
+	return e.Txn == "void" || e.Txn == "preauth_void" || e.Txn == "reversal" || isRepeat(e.MTI)
 }
 
 // voids reports whether a void of kind void can cancel an exchange of kind orig.

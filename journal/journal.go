@@ -5,9 +5,11 @@
 package journal
 
 import (
+	"errors"
 	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -89,23 +91,96 @@ func (f Filter) Match(e *Entry) bool {
 }
 
 // Journal keeps the latest entries in memory, up to a capacity. It is safe for
-// concurrent use.
+// concurrent use, and a query holds up no exchange: it takes the lock only to
+// see what the journal holds, and reads it outside the lock.
 type Journal struct {
-	mu      sync.Mutex
-	entries ring // a ring once full
-	next    int  // where the next entry goes once full
-	seq     uint64
-	cap     int
+	mu    sync.Mutex
+	held  held     // the entries in memory, oldest first
+	spare *segment // a dropped segment no query was reading: the next one
+	seq   uint64
+	cap   int
 
 	store *store // nil: memory only
 
 	subs      map[*subscriber]struct{}
+	feeds     map[*Feed]struct{}
 	observers []func(Entry)
 }
 
+// The memory ring is a list of segments of held.size slots each, oldest
+// first. Append packs an entry into the next slot of the last segment, and a
+// full journal forgets its oldest entry by moving past it, never by writing
+// over it; once the oldest segment holds nothing the journal keeps, it is
+// dropped. A slot is written before the count of entries passes it and not
+// again while a query can see it, so what a query counted under the lock
+// does not change under it when it reads outside.
+//
+// A dropped segment that no query was reading is kept for the next one, its
+// slots' bytes reused: a full journal appends without allocating, as the
+// ring always did.
+type segment struct {
+	r       ring         // one chunk of slots (held.size <= chunkSize)
+	readers atomic.Int32 // queries reading the segment
+}
+
+// held is a run of n entries in segments, the first in slot head of segs[0].
+type held struct {
+	segs    []*segment
+	head, n int
+	size    int // slots a segment
+}
+
+// slot is where entry k of the run (0: the oldest) is.
+func (h *held) slot(k int) (*ring, int) {
+	p := h.head + k
+	return &h.segs[p/h.size].r, p % h.size
+}
+
+func (h *held) seq(k int) uint64 {
+	r, i := h.slot(k)
+	return r.seq(i)
+}
+
+func (h *held) selects(k int, f *Filter) bool {
+	r, i := h.slot(k)
+	return r.selects(i, f)
+}
+
+func (h *held) at(k int, frames bool) Entry {
+	r, i := h.slot(k)
+	return r.at(i, frames)
+}
+
+// search returns the first entry numbered above seq, or n. Entries are
+// numbered in increasing order (with gaps only where a durable journal's file
+// has them).
+func (h *held) search(seq uint64) int {
+	return sort.Search(h.n, func(k int) bool { return h.seq(k) > seq })
+}
+
+// view returns what the journal holds now, for a query to read outside the
+// lock; j.mu is held. The query calls release when it is done.
+func (j *Journal) view() held {
+	v := j.held
+	v.segs = slices.Clone(v.segs)
+	for _, s := range v.segs {
+		s.readers.Add(1)
+	}
+	return v
+}
+
+func (v held) release() {
+	for _, s := range v.segs {
+		s.readers.Add(-1)
+	}
+}
+
+// queryHook, when set (by tests), runs in Query once it has let the lock go
+// and before it reads: a test holds a query there to see what it holds up.
+var queryHook func()
+
 type subscriber struct {
-	ch      chan Entry
-	dropped int
+	ch chan Entry
 }
 
 // DefaultCapacity is how many entries a journal keeps when not told otherwise.
@@ -116,7 +191,7 @@ func New(capacity int) *Journal {
 	if capacity <= 0 {
 		capacity = DefaultCapacity
 	}
-	return &Journal{cap: capacity}
+	return &Journal{cap: capacity, held: held{size: min(capacity, chunkSize)}}
 }
 
 // Append records e, numbering it. With a durable journal, it returns once
@@ -134,8 +209,9 @@ func (j *Journal) Append(e Entry) error {
 	return j.store.append(e)
 }
 
-// notify hands e to observers and subscribers; j.mu is held. A subscriber
-// that does not keep up loses entries rather than slowing the host.
+// notify hands e to observers, subscribers and feeds; j.mu is held. A
+// subscriber that does not keep up loses entries, and a feed whose reader
+// does not keep up is dropped, rather than slowing the host.
 func (j *Journal) notify(e Entry) {
 	e.Replay = ""
 	e.Request, e.Response = "", ""
@@ -146,7 +222,25 @@ func (j *Journal) notify(e Entry) {
 		select {
 		case s.ch <- e:
 		default:
-			s.dropped++
+		}
+	}
+	// One copy, shared by every feed that selects it, and only when one
+	// does: a feed's buffer costs a pointer a slot until it fills.
+	var shared *Entry
+	for fd := range j.feeds {
+		if !fd.filter.Match(&e) {
+			continue
+		}
+		if shared == nil {
+			shared = new(Entry)
+			*shared = e
+		}
+		select {
+		case fd.ch <- shared:
+		default:
+			fd.dropped.Store(true)
+			delete(j.feeds, fd)
+			close(fd.ch)
 		}
 	}
 }
@@ -180,40 +274,132 @@ func (j *Journal) Subscribe(buffer int) (entries <-chan Entry, cancel func()) {
 	}
 }
 
-// remember keeps e in the in-memory ring; j.mu is held.
-func (j *Journal) remember(e Entry) {
-	e.Replay = "" // kept on disk only
-	if j.entries.len() < j.cap {
-		j.entries.append(&e)
-	} else {
-		j.entries.put(j.next, &e)
-		j.next = (j.next + 1) % j.cap
+// ErrTooManyFeeds reports a Follow beyond the number of feeds allowed open.
+var ErrTooManyFeeds = errors.New("too many live feeds open")
+
+// A Feed is the entries a filter selects as they are appended, from
+// Journal.Follow until it is closed or its reader falls behind: where a
+// subscriber misses entries and never knows, a feed whose buffer fills is
+// ended, so that its reader can say so and read the rest with Query.
+type Feed struct {
+	j       *Journal
+	filter  Filter
+	ch      chan *Entry
+	since   uint64
+	dropped atomic.Bool // set before ch is closed
+}
+
+// Follow returns a feed of the entries appended from now on that f selects
+// (its Limit and paging aside), buffering up to buffer of them for a reader
+// that is busy: one more ends the feed. With max above zero, it refuses
+// with ErrTooManyFeeds when max feeds are open.
+func (j *Journal) Follow(f Filter, buffer, max int) (*Feed, error) {
+	f.Limit = 0
+	fd := &Feed{j: j, filter: f, ch: make(chan *Entry, buffer)}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if max > 0 && len(j.feeds) >= max {
+		return nil, ErrTooManyFeeds
+	}
+	if j.feeds == nil {
+		j.feeds = map[*Feed]struct{}{}
+	}
+	fd.since = j.seq
+	j.feeds[fd] = struct{}{}
+	return fd, nil
+}
+
+// Entries are the feed's entries, oldest first, without their frames. Other
+// feeds share them: read them, do not change them. The channel is closed
+// when the feed ends, by Close or because its reader fell behind (Dropped).
+func (fd *Feed) Entries() <-chan *Entry { return fd.ch }
+
+// Since is the number of the last entry appended before the feed began.
+func (fd *Feed) Since() uint64 { return fd.since }
+
+// Dropped reports whether the journal ended the feed because its buffer was
+// full. Once Entries is closed, the answer is final.
+func (fd *Feed) Dropped() bool { return fd.dropped.Load() }
+
+// Close ends the feed and closes its channel; closing it again does nothing.
+func (fd *Feed) Close() {
+	fd.j.mu.Lock()
+	defer fd.j.mu.Unlock()
+	if _, ok := fd.j.feeds[fd]; ok {
+		delete(fd.j.feeds, fd)
+		close(fd.ch)
 	}
 }
 
-// Query returns the entries f selects, oldest first.
-func (j *Journal) Query(f Filter) []Entry {
+// Feeds is the number of feeds open.
+func (j *Journal) Feeds() int {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	// The lock holds every exchange up: entries are selected in place and
-	// only those returned are unpacked; a page starts where its cursor
-	// points, and the latest N are looked for from the newest back.
+	return len(j.feeds)
+}
+
+// remember keeps e in the in-memory ring; j.mu is held (or the journal is
+// not yet shared).
+func (j *Journal) remember(e Entry) {
+	e.Replay = "" // kept on disk only
+	h := &j.held
+	if h.head+h.n == len(h.segs)*h.size {
+		s := j.spare
+		if j.spare = nil; s == nil {
+			s = new(segment)
+		}
+		h.segs = append(h.segs, s)
+	}
+	r, i := h.slot(h.n)
+	if i < r.len() {
+		r.put(i, &e) // a reused segment's slot: no query can see it
+	} else {
+		r.append(&e)
+	}
+	if h.n < j.cap {
+		h.n++
+		return
+	}
+	if h.head++; h.head < h.size {
+		return
+	}
+	old := h.segs[0]
+	copy(h.segs, h.segs[1:])
+	h.segs[len(h.segs)-1] = nil
+	h.segs = h.segs[:len(h.segs)-1]
+	h.head = 0
+	if old.readers.Load() == 0 {
+		j.spare = old
+	}
+}
+
+// Query returns the entries f selects, oldest first. It reads what the
+// journal held when it was called, outside the lock: exchanges go on being
+// appended meanwhile.
+func (j *Journal) Query(f Filter) []Entry {
+	j.mu.Lock()
+	v := j.view()
+	j.mu.Unlock()
+	defer v.release()
+	if queryHook != nil {
+		queryHook()
+	}
+	// Entries are selected in place and only those returned are unpacked;
+	// a page starts where its cursor points, and the latest N are looked
+	// for from the newest back.
 	out := []Entry{}
-	n := j.entries.len()
-	slot := func(i int) int { return (j.next + i) % n }
 	switch {
 	case f.Limit > 0 && !f.Paged:
-		for i := n - 1; i >= 0 && len(out) < f.Limit; i-- {
-			if j.entries.selects(slot(i), &f) {
-				out = append(out, j.entries.at(slot(i), false))
+		for k := v.n - 1; k >= 0 && len(out) < f.Limit; k-- {
+			if v.selects(k, &f) {
+				out = append(out, v.at(k, false))
 			}
 		}
 		slices.Reverse(out)
 	default:
-		start := sort.Search(n, func(i int) bool { return j.entries.seq(slot(i)) > f.After })
-		for i := start; i < n && (f.Limit <= 0 || len(out) < f.Limit); i++ {
-			if j.entries.selects(slot(i), &f) {
-				out = append(out, j.entries.at(slot(i), false))
+		for k := v.search(f.After); k < v.n && (f.Limit <= 0 || len(out) < f.Limit); k++ {
+			if v.selects(k, &f) {
+				out = append(out, v.at(k, false))
 			}
 		}
 	}
@@ -225,20 +411,22 @@ func (j *Journal) Query(f Filter) []Entry {
 func (j *Journal) Get(seq uint64) (Entry, bool) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	n := j.entries.len()
-	// Oldest first from j.next, numbered in increasing order (with gaps only
-	// where a durable journal's file has them).
-	i := sort.Search(n, func(i int) bool { return j.entries.seq((j.next+i)%n) >= seq })
-	if i == n || j.entries.seq((j.next+i)%n) != seq {
+	h := &j.held
+	k := h.search(seq - 1)
+	if seq == 0 || k == h.n || h.seq(k) != seq {
 		return Entry{}, false
 	}
-	return j.entries.at((j.next+i)%n, true), true
+	return h.at(k, true), true
 }
 
 // Reset forgets every entry; numbering goes on.
 func (j *Journal) Reset() {
 	j.mu.Lock()
-	j.entries = ring{}
-	j.next = 0
+	for _, s := range j.held.segs {
+		if s.readers.Load() == 0 {
+			j.spare = s
+		}
+	}
+	j.held = held{size: j.held.size}
 	j.mu.Unlock()
 }

@@ -332,19 +332,71 @@
     for (const e of list || []) addEntry(e);
   }
 
+  // After the host dropped the stream, the exchanges it missed after
+  // lastSeq: all of them when they fit the table, else the latest alone (the
+  // table starts again), so that it never has a hole in it.
+  async function loadMissed(lastSeq) {
+    const list = (await api('GET', `/journal?after=${lastSeq}&limit=${MAX_ROWS}`)) || [];
+    if (list.length < MAX_ROWS) {
+      for (const e of list) addEntry(e);
+      return;
+    }
+    for (const seq of [...entries.keys()]) dropEntry(seq);
+    await loadJournal();
+  }
+
+  // explainRefusal says why the host refused the stream, when it said so: a
+  // browser's EventSource does not tell. The host refuses more streams than
+  // it allows with a 503 and a reason.
+  async function explainRefusal(url) {
+    const ctl = new AbortController();
+    try {
+      const resp = await fetch(url, { signal: ctl.signal, cache: 'no-store' });
+      if (resp.status === 503) {
+        const body = await resp.json().catch(() => null);
+        say(((body && body.error) || 'The host is not taking more live streams') + '. Trying again…', true);
+      }
+    } catch (_) {
+      // the host is down: the status says so
+    } finally {
+      ctl.abort(); // a stream that was taken after all is not kept open
+    }
+  }
+
   // The stream first, then the journal: what arrives between the two is in
   // one or the other, and a row that is in both shows once. After a
   // reconnection, the reload fills what the gap missed.
   let stream = null;
   let retry = 0;
+  let dropped = false; // the page says so until the stream is live again
   function connect() {
     clearTimeout(retry);
     const url = '/journal/stream' + (token ? '?access_token=' + encodeURIComponent(token) : '');
     stream = new EventSource(url);
     stream.addEventListener('open', () => {
       setStatus('live', 'ok');
+      if (dropped) {
+        dropped = false;
+        say('The live view fell behind and the host dropped it; it is live again, and the exchanges it missed are in the table.', false);
+      }
       quietly(loadJournal());
       batchesSoon();
+    });
+    // The host drops a stream that falls too far behind (a busy host, a tab
+    // in the background), and says so in a last event: the page connects
+    // again, fills in what it missed, and tells the user.
+    stream.addEventListener('dropped', (ev) => {
+      let d = null;
+      try {
+        d = JSON.parse(ev.data);
+      } catch (_) {
+        // no cursor: the reload on reconnecting fills what it can
+      }
+      stream.close();
+      dropped = true;
+      setStatus('fell behind: reconnecting…', 'warn');
+      if (d && typeof d.last_seq === 'number') quietly(loadMissed(d.last_seq));
+      retry = setTimeout(connect, 1000);
     });
     stream.addEventListener('exchange', (ev) => {
       let e;
@@ -366,6 +418,7 @@
       stream.close();
       if (refused) return;
       setStatus('disconnected', 'bad');
+      quietly(explainRefusal(url));
       retry = setTimeout(connect, 3000);
     });
   }

@@ -25,6 +25,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/acqsim/acqsim/admin"
 	"github.com/acqsim/acqsim/journal"
 	"github.com/acqsim/acqsim/txn"
 )
@@ -240,8 +241,8 @@ prints the latest N.`,
 			if err := checkOutput(f.output, "table", "json"); err != nil {
 				return err
 			}
-			if f.limit < 0 {
-				return usagef("--limit %d: want a number of exchanges, 0 for all", f.limit)
+			if f.limit < 0 || f.limit > admin.MaxJournalLimit {
+				return usagef("--limit %d: want a number of exchanges up to %d, 0 for all", f.limit, admin.MaxJournalLimit)
 			}
 			if f.follow {
 				return followJournal(cmd.Context(), cmd.OutOrStdout(), f)
@@ -275,25 +276,98 @@ func (f journalFlags) query() url.Values {
 	return q
 }
 
+// printJournal prints the latest --limit exchanges, or all of them: the
+// host answers a page at a time, and the table is printed as the pages come.
 func printJournal(ctx context.Context, w io.Writer, f journalFlags) error {
 	q := f.query()
 	if f.limit > 0 {
 		q.Set("limit", strconv.Itoa(f.limit))
 	}
-	var es []journal.Entry
-	raw, err := f.admin.client().get(ctx, "/journal", q, &es)
+	c := f.admin.client()
+	var all []json.RawMessage // -o json: one array, however many pages
+	var first []byte
+	pages := 0
+	err := c.pages(ctx, "/journal", q, func(raw []byte) error {
+		var es []json.RawMessage
+		if err := json.Unmarshal(raw, &es); err != nil {
+			return fmt.Errorf("the host's answer to GET /journal does not parse: %w", err)
+		}
+		if pages++; pages == 1 {
+			first = raw
+			if f.output == "table" {
+				fmt.Fprint(w, journalHeader())
+			}
+		}
+		if f.output == "json" {
+			all = append(all, es...)
+			return nil
+		}
+		for _, e := range es {
+			if _, err := printStreamed(w, f.output, e); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil || f.output != "json" {
+		return err
+	}
+	if pages == 1 {
+		_, err = w.Write(first) // the host's own answer, as it was
+		return err
+	}
+	out, err := json.MarshalIndent(all, "", "  ")
 	if err != nil {
 		return err
 	}
-	if f.output == "json" {
-		_, err = w.Write(raw)
-		return err
+	_, err = w.Write(append(out, '\n'))
+	return err
+}
+
+// linkNext finds the target of a Link header's rel="next" (RFC 8288).
+var linkNext = regexp.MustCompile(`<([^>]*)>\s*;\s*rel="?next"?`)
+
+// pages GETs path and the pages after it, following the Link header's next
+// page until one has none, and hands each page's body to fn.
+func (c *adminClient) pages(ctx context.Context, path string, q url.Values, fn func(raw []byte) error) error {
+	base, err := url.Parse(c.base + "/")
+	if err != nil {
+		return usagef("--admin %q: %v", c.base, err)
 	}
-	fmt.Fprint(w, journalHeader())
-	for i := range es {
-		fmt.Fprint(w, journalRow(&es[i]))
+	for n := 0; ; n++ {
+		raw, link, err := c.page(ctx, path, q)
+		if err != nil {
+			return err
+		}
+		if err := fn(raw); err != nil {
+			return err
+		}
+		m := linkNext.FindStringSubmatch(link)
+		if m == nil {
+			return nil
+		}
+		next, err := base.Parse(m[1])
+		if err != nil || n > 1_000_000 {
+			return fmt.Errorf("the host's next page %q: %v", m[1], err)
+		}
+		path, q = next.Path, next.Query()
 	}
-	return nil
+}
+
+// page GETs one page and returns its body and its Link header.
+func (c *adminClient) page(ctx context.Context, path string, q url.Values) ([]byte, string, error) {
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	resp, err := c.open(ctx, http.MethodGet, path, q, nil, "")
+	if err != nil {
+		return nil, "", err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, "", fmt.Errorf("reading the host's answer: %w", err)
+	}
+	return raw, resp.Header.Get("Link"), nil
 }
 
 // followJournal prints exchanges as the host journals them. It subscribes
