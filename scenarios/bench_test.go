@@ -63,3 +63,41 @@ func (approver) Force(_ *txn.Request, _ time.Time, rc string, _ bool) txn.Decisi
 }
 func (approver) SignedOn(string, string) bool { return true }
 func (approver) Repeated(*txn.Request) bool   { return false }
+
+// BenchmarkWorstExpression is what one request costs a scenario whose rule
+// uses about all of the default budget that loading allows: the most a
+// scenario's expression can slow an exchange by (on expr's machine, with the
+// step count).
+func BenchmarkWorstExpression(b *testing.B) {
+	f48 := strings.Repeat("ab", 499) + "c" // the longest field 48 (999)
+	for _, tt := range []struct{ name, match string }{
+		{"flat-1000", `any(1..1000, {# * 3 + 1 == amount && # % 7 == 2})`},
+		{"nested-35x35", `let a = 1..35; any(a, {let x = #; any(a, {# * x == amount && # > x})})`},
+		{"in-let-array", `let a = 1..1000; any(1..19, {# + amount in a})`},
+		{"split-field", `any(split(field(48), ""), {# == "z" && field(48) contains #})`},
+		{"split-field-regexp", `any(split(field(48), "")[:15], {field(48) matches # + "+c$" && # == "z"})`},
+	} {
+		b.Run(tt.name, func(b *testing.B) {
+			sc, err := scenarios.Load("worst.yaml", []byte("name: worst\nrules:\n  - match: '"+tt.match+"'\n    respond: {rc: \"05\"}\n"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			e := scenarios.NewEngine(approver{}, 1, time.UTC)
+			e.SetGlobal(sc)
+			r := &txn.Request{Type: txn.Sale, MTI: "0200", Amount: 12345, TID: "T0000001", MID: "898100012340001", PAN: "6222021234567890123", STAN: "000001",
+				Field: func(id int) string {
+					if id == 48 {
+						return f48
+					}
+					return ""
+				}}
+			now := time.Date(2026, 6, 11, 12, 0, 0, 0, time.UTC)
+			b.ReportAllocs()
+			for b.Loop() {
+				if p := e.Plan(r, now); p.Decision.RC != txn.Approved {
+					b.Fatalf("rc %s", p.Decision.RC)
+				}
+			}
+		})
+	}
+}

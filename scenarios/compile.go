@@ -137,7 +137,7 @@ func (c *literalChecker) Visit(node *ast.Node) {
 		}
 		for _, name := range names {
 			if s, ok := name.(*ast.StringNode); ok && !validTxn[s.Value] {
-				fail(fmt.Errorf("txn is never %q", s.Value))
+				fail(fmt.Errorf("txn is never %s", quote(s.Value)))
 			}
 		}
 	}
@@ -208,9 +208,30 @@ func isTxn(n ast.Node) bool {
 	return ok && id.Value == "txn"
 }
 
-func compileMatch(src string) (*vm.Program, error) {
+// compileTypes are what expressions compile against: the names of Env, and
+// the meter's step function.
+var compileTypes = func() map[string]any {
+	m := map[string]any{stepName: func() bool { return true }}
+	for k, v := range envTypes {
+		m[k] = v
+	}
+	return m
+}()
+
+// compileMatch compiles a match expression, refusing one beyond the
+// budget's load-time part; its predicates count their steps (meter).
+func compileMatch(src string, b Budget) (*vm.Program, error) {
+	b = b.withDefaults()
+	// The tree is read before expr compiles it: a shape beyond the budget is
+	// refused without the cost of compiling it, whose optimiser would build
+	// the literal ranges it holds.
+	if tree, err := parser.Parse(src); err == nil {
+		if err := checkCost(tree.Node, b); err != nil {
+			return nil, err
+		}
+	}
 	check := &literalChecker{}
-	prog, err := expr.Compile(src, expr.Env(envTypes), expr.AsBool(), expr.Patch(check))
+	prog, err := expr.Compile(src, expr.Env(compileTypes), expr.AsBool(), expr.Patch(check), expr.Patch(meter{}))
 	if err != nil {
 		return nil, err
 	}
@@ -233,7 +254,7 @@ var (
 // compile validates a decoded scenario and compiles its expressions,
 // adding every problem it finds to found; the scenario is only of use when it
 // found none.
-func compile(sc *Scenario, at locator, found *problems) *Compiled {
+func compile(sc *Scenario, at locator, found *problems, budget Budget) *Compiled {
 	if sc.Name == "" {
 		found.add(at.errorf("name: every scenario needs a name"))
 	}
@@ -245,7 +266,7 @@ func compile(sc *Scenario, at locator, found *problems) *Compiled {
 			cr.label = "rule " + itoa(i+1)
 		}
 		if r.Match != "" {
-			prog, err := compileMatch(r.Match)
+			prog, err := compileMatch(r.Match, budget)
 			if err != nil {
 				found.add(here.at("match").errorf("rule %q: match: %v", cr.label, oneLine(err)))
 			}
@@ -263,7 +284,7 @@ func compile(sc *Scenario, at locator, found *problems) *Compiled {
 		if !pers[r.Per] {
 			found.add(here.at("per").errorf("rule %q: per %q: want terminal, card, merchant or global", cr.label, r.Per))
 		}
-		if p := r.Probability; p != nil && (*p < 0 || *p > 1) {
+		if p := r.Probability; p != nil && !(*p >= 0 && *p <= 1) { // NaN too
 			found.add(here.at("probability").errorf("rule %q: probability %v: want 0 to 1", cr.label, *p))
 		}
 		if r.Every < 0 {
@@ -325,16 +346,16 @@ func compile(sc *Scenario, at locator, found *problems) *Compiled {
 			p, here := parties[id], at.at(kind, id)
 			if p.Settlement != nil {
 				if kind == "terminals" {
-					found.add(here.at("settlement").errorf("terminals %q: settlement belongs to merchants", id))
+					found.add(here.at("settlement").errorf("terminals %q: settlement belongs to merchants", partyID(id)))
 				} else {
-					checkSettlement(p.Settlement, here.at("settlement"), fmt.Sprintf("merchants %q", id), found)
+					checkSettlement(p.Settlement, here.at("settlement"), composed(fmt.Sprintf("merchants %q", partyID(id))), found)
 				}
 			}
 			if !status[p.Status] {
-				found.add(here.at("status").errorf("%s %q: status %q: want active, frozen, closed, unregistered, settlement-suspended or void-disabled", kind, id, p.Status))
+				found.add(here.at("status").errorf("%s %q: status %q: want active, frozen, closed, unregistered, settlement-suspended or void-disabled", kind, partyID(id), p.Status))
 			}
 			if p.RC != "" && !validRC(p.RC) {
-				found.add(here.at("rc").errorf("%s %q: rc %q: want two digits or letters", kind, id, p.RC))
+				found.add(here.at("rc").errorf("%s %q: rc %q: want two digits or letters", kind, partyID(id), p.RC))
 			}
 		}
 	}

@@ -5,11 +5,10 @@ import (
 	"hash/fnv"
 	"math"
 	"math/rand/v2"
+	"sort"
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/expr-lang/expr/vm"
 
 	"github.com/acqsim/acqsim/acquirer"
 	"github.com/acqsim/acqsim/host/fault"
@@ -41,6 +40,11 @@ type Plan struct {
 	Fault fault.Fault
 	// Trace says who decided, for the journal.
 	Trace Trace
+	// Cuts are the rules whose match expression ran out of its budget on
+	// this exchange for the first time since the scenario was bound (and so
+	// did not match); Trace.Action says so too. Later cuts of a rule are
+	// only counted (Engine.Cuts).
+	Cuts []Cut
 	// Terminal is the terminal ID whose own scenario decided (Bind), empty
 	// when the global one or the default host behaviour did: what a fault
 	// does beyond this exchange (refuse) is confined to that terminal.
@@ -63,6 +67,10 @@ type Engine struct {
 	// Calendar is the host's settlement calendar, for merchants' settlement
 	// dates when a scenario has none of its own.
 	Calendar acquirer.Calendar
+	// Budget bounds each evaluation of a match expression (its Memory, Steps
+	// and Time; zero fields take the defaults). It applies to scenarios
+	// bound after it is set: set it before the engine decides.
+	Budget Budget
 
 	host Decider
 	seed uint64
@@ -147,7 +155,7 @@ func (e *Engine) bind(sc *Compiled) *binding {
 	if sc == nil {
 		return nil
 	}
-	b := &binding{sc: sc, engine: e}
+	b := &binding{sc: sc, engine: e, budget: e.Budget.withDefaults()}
 	b.reset("")
 	return b
 }
@@ -177,19 +185,22 @@ func (e *Engine) Plan(r *txn.Request, now time.Time) Plan {
 }
 
 // binding is a scenario in force, with its counters.
+//
+// Its rules' expressions are evaluated outside mu, each request with an
+// evaluation of its own: one request's expensive expression holds up no
+// other's. mu is held only to count (counters, steps, limits, the draws of
+// the terminals' random numbers) and to decide from the counts, so that
+// what a rule does with a match is decided as one step.
 type binding struct {
 	sc     *Compiled
 	engine *Engine
+	budget Budget // the run-time budget of each evaluation
 
 	mu     sync.Mutex
-	vm     vm.VM          // reused under mu: running a rule allocates no machine
-	envMap map[string]any // what the rules read, refilled under mu for each request
-	// req is the request as the rules see it, under mu: kept here, a
-	// pointer to it handed to a rule's fast path costs no allocation.
-	req    Env
 	counts map[countKey]int
 	usage  map[usageKey]*usage
 	rngs   map[string]*rand.Rand // per terminal, so each terminal's run repeats
+	cuts   map[int]int           // by rule: how often its expression was cut
 }
 
 type countKey struct {
@@ -225,6 +236,7 @@ func (b *binding) reset(tid string) {
 		b.counts = map[countKey]int{}
 		b.usage = map[usageKey]*usage{}
 		b.rngs = map[string]*rand.Rand{}
+		b.cuts = map[int]int{}
 		return
 	}
 	for k := range b.counts {
@@ -266,10 +278,10 @@ func who(per string, r *txn.Request) string {
 
 func (b *binding) plan(r *txn.Request, now time.Time) Plan {
 	e := b.engine
-	b.mu.Lock()
-	defer b.mu.Unlock()
 	trace := Trace{Scenario: b.sc.Name}
 
+	// The statuses and the sign-on rule read the scenario and the host, not
+	// the binding's counts.
 	if rc, why := b.registry(r); rc != "" {
 		trace.Action = why
 		return Plan{Decision: e.host.Force(r, now, rc, false), Trace: trace}
@@ -279,25 +291,30 @@ func (b *binding) plan(r *txn.Request, now time.Time) Plan {
 		return Plan{Decision: txn.Decision{RC: "97", Requirement: 3, Note: "not signed on"}, Trace: trace}
 	}
 
-	terms, t0rc, t0why := b.terms(r, now)
-	r.Terms = terms
-	if terms != nil && len(terms.Faults) > 0 {
-		trace.Action = "books fault: " + strings.Join(terms.Faults, ", ")
-	}
-
-	b.req = b.env(r, now)
-	defer func() { // b.req and what the rules read are for this plan only
-		b.req = Env{}
-		clear(b.envMap)
+	// The request as the rules see it, once a rule passes the txn prefilter.
+	var ev *evaluation
+	defer func() { // what the rules read is for this plan only
+		if ev != nil {
+			ev.env = Env{}
+			clear(ev.m)
+			evaluations.Put(ev)
+		}
 	}()
-	env := &b.req
+	var env *Env
+	var cuts []Cut
 	filled := false // the map for expressions, once a rule needs it
 	// The txn prefilter is a bit test; a type without a bit has the map.
-	bit, named := txnBit[env.Txn]
+	name := string(r.Type)
+	bit, named := txnBit[name]
 	for i := range b.sc.rules {
 		rule := &b.sc.rules[i]
-		if rule.txns != nil && (named && rule.txnBits&bit == 0 || !named && !rule.txns[env.Txn]) {
+		if rule.txns != nil && (named && rule.txnBits&bit == 0 || !named && !rule.txns[name]) {
 			continue
+		}
+		if ev == nil {
+			ev = evaluations.Get().(*evaluation)
+			ev.env, ev.budget = b.env(r, now), b.budget
+			env = &ev.env
 		}
 		if rule.fast != nil {
 			if !rule.fast(env) {
@@ -305,44 +322,33 @@ func (b *binding) plan(r *txn.Request, now time.Time) Plan {
 			}
 		} else if rule.match != nil {
 			if !filled {
-				if b.envMap == nil {
-					b.envMap = make(map[string]any, len(envTypes))
-				}
-				env.fill(b.envMap)
+				env.fill(ev.m)
+				ev.m[stepName] = ev.step
 				filled = true
 			}
-			out, err := b.vm.Run(rule.match, b.envMap)
-			if err != nil || out != true {
+			ok, cut := ev.run(rule.match)
+			if cut != "" {
+				cuts = b.cut(i, cut, &trace, cuts)
+			}
+			if !ok {
 				continue
 			}
 		}
-		rng := b.rng(r.TID)
-		if p := rule.Probability; p != nil && rng.Float64() >= *p {
-			continue
+		if p, ok := b.try(i, r, now, trace); ok {
+			p.Cuts = cuts
+			return p
 		}
-		key := countKey{i, who(rule.Per, r)}
-		b.counts[key]++
-		n := b.counts[key]
-		if rule.Every > 1 && n%rule.Every != 0 {
-			continue
-		}
-		if rule.Every > 1 {
-			n /= rule.Every
-		}
-		outcome, step, ok := rule.outcomeFor(n)
-		if !ok {
-			continue // every step used up: the rule no longer applies
-		}
-		trace.Rule, trace.Step = rule.label, step
-		return b.apply(r, now, outcome, rng, trace, t0rc, t0why)
 	}
 
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	t0rc, t0why := b.booksTerms(r, now, &trace)
 	if rc, which := b.refusal(r, now, t0rc, t0why); rc != "" && !e.host.Repeated(r) {
 		trace.Rule = which
 		trace.Action = join(trace.Action, "respond rc="+rc)
-		return Plan{Decision: e.host.Force(r, now, rc, false), Trace: trace}
+		return Plan{Decision: e.host.Force(r, now, rc, false), Trace: trace, Cuts: cuts}
 	}
-	p := Plan{Decision: e.host.Decide(r, now)}
+	p := Plan{Decision: e.host.Decide(r, now), Cuts: cuts}
 	b.account(r, now, p.Decision)
 	if len(b.sc.limits) == 0 && trace.Action == "" {
 		p.Trace = Trace{} // the default answer, unchanged
@@ -350,6 +356,89 @@ func (b *binding) plan(r *txn.Request, now time.Time) Plan {
 		p.Trace = trace
 	}
 	return p
+}
+
+// try applies rule i, whose expression matched r, if its probability, every
+// and steps let it: the plan, or false for the next rule.
+func (b *binding) try(i int, r *txn.Request, now time.Time, trace Trace) (Plan, bool) {
+	rule := &b.sc.rules[i]
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	rng := b.rng(r.TID)
+	if p := rule.Probability; p != nil && rng.Float64() >= *p {
+		return Plan{}, false
+	}
+	key := countKey{i, who(rule.Per, r)}
+	b.counts[key]++
+	n := b.counts[key]
+	if rule.Every > 1 && n%rule.Every != 0 {
+		return Plan{}, false
+	}
+	if rule.Every > 1 {
+		n /= rule.Every
+	}
+	outcome, step, ok := rule.outcomeFor(n)
+	if !ok {
+		return Plan{}, false // every step used up: the rule no longer applies
+	}
+	t0rc, t0why := b.booksTerms(r, now, &trace)
+	trace.Rule, trace.Step = rule.label, step
+	return b.apply(r, now, outcome, rng, trace, t0rc, t0why), true
+}
+
+// booksTerms sets how r settles, under mu (T0 quotas are counts), and says
+// so in the trace: the T0 refusal, if there is one.
+func (b *binding) booksTerms(r *txn.Request, now time.Time, trace *Trace) (t0rc, t0why string) {
+	terms, t0rc, t0why := b.terms(r, now)
+	r.Terms = terms
+	if terms != nil && len(terms.Faults) > 0 {
+		trace.Action = join(trace.Action, "books fault: "+strings.Join(terms.Faults, ", "))
+	}
+	return t0rc, t0why
+}
+
+// cut counts a cut of rule i's expression; the first is added to cuts and
+// said in the trace.
+func (b *binding) cut(i int, why CutReason, trace *Trace, cuts []Cut) []Cut {
+	b.mu.Lock()
+	b.cuts[i]++
+	first := b.cuts[i] == 1
+	b.mu.Unlock()
+	if first {
+		label := b.sc.rules[i].label
+		cuts = append(cuts, Cut{Rule: label, Budget: why})
+		trace.Action = join(trace.Action, fmt.Sprintf("%s: match over its %s budget", label, why))
+	}
+	return cuts
+}
+
+// Cuts reports, for each rule whose match expression has been cut since its
+// scenario was bound (or reset), how often.
+func (e *Engine) Cuts() []RuleCuts {
+	e.mu.RLock()
+	bound := map[string]*binding{"": e.global}
+	for tid, b := range e.terminal {
+		bound[tid] = b
+	}
+	e.mu.RUnlock()
+	var out []RuleCuts
+	for tid, b := range bound {
+		if b == nil || b.sc == nil {
+			continue
+		}
+		b.mu.Lock()
+		for i, n := range b.cuts {
+			out = append(out, RuleCuts{Scenario: b.sc.Name, Terminal: tid, Rule: b.sc.rules[i].label, Count: n})
+		}
+		b.mu.Unlock()
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Terminal != out[j].Terminal {
+			return out[i].Terminal < out[j].Terminal
+		}
+		return out[i].Rule < out[j].Rule
+	})
+	return out
 }
 
 // closesBooks lists requests that move a batch towards closing.

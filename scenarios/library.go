@@ -72,7 +72,7 @@ func (l *Library) Add(c *Compiled) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.builtIn[c.Name] {
-		return fmt.Errorf("%q is %w; name yours otherwise", c.Name, ErrNameTaken)
+		return fmt.Errorf("%s is %w; name yours otherwise", quote(c.Name), ErrNameTaken)
 	}
 	l.byName[c.Name] = c
 	return nil

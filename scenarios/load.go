@@ -16,14 +16,23 @@ import (
 	"github.com/acqsim/acqsim/host/fault"
 )
 
-// LoadFile reads, decodes and validates a scenario file.
-func LoadFile(path string) (*Compiled, error) {
+// LoadFile reads, decodes and validates a scenario file, within the default
+// budget.
+func LoadFile(path string) (*Compiled, error) { return Budget{}.LoadFile(path) }
+
+// LoadFile reads, decodes and validates a scenario file, refusing
+// expressions beyond b.
+func (b Budget) LoadFile(path string) (*Compiled, error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	return Load(path, raw)
+	return b.Load(path, raw)
 }
+
+// Load decodes and validates a scenario within the default budget; see
+// Budget.Load.
+func Load(source string, raw []byte) (*Compiled, error) { return Budget{}.Load(source, raw) }
 
 // Load decodes and validates a scenario; source names it in errors
 // ("file.yaml:12: ..."). Every problem is found here, never while a request
@@ -35,17 +44,23 @@ func LoadFile(path string) (*Compiled, error) {
 // the file decodes, those of validation, in the order they are checked. Its
 // first line is the problem a loader reporting one alone would give. The
 // error unwraps (errors.Join) to one error a problem.
-func Load(source string, raw []byte) (c *Compiled, err error) {
+//
+// An expression beyond b's load-time part (Nodes, Literal, Cost) is a
+// problem like any other.
+func (b Budget) Load(source string, raw []byte) (c *Compiled, err error) {
 	// The YAML library panics on a few inputs (a merge key with a mapping for
 	// a key, found by fuzzing); a file must never take the host down.
 	defer func() {
 		if p := recover(); p != nil {
 			reason := strings.ReplaceAll(fmt.Sprint(p), "\n", " ")
-			c, err = nil, fmt.Errorf("%s:1: the YAML cannot be read as a scenario (%s)", source, reason)
+			c, err = nil, fmt.Errorf("%s:1: %s", source, tidy("the YAML cannot be read as a scenario ("+reason+")"))
 		}
 	}()
 	var root yaml.Node
 	if err := yaml.Unmarshal(raw, &root); err != nil {
+		if line, col, what, ok := badCharacter(raw); ok {
+			return nil, fmt.Errorf("%s:%d:%d: %s", source, line, col, what)
+		}
 		return nil, loadError(source, err)
 	}
 	if len(root.Content) == 0 {
@@ -59,7 +74,7 @@ func Load(source string, raw []byte) (c *Compiled, err error) {
 		return nil, err
 	}
 	var found problems
-	c = compile(&sc, locator{root.Content[0]}, &found)
+	c = compile(&sc, locator{root.Content[0]}, &found, b.withDefaults())
 	if len(found) > 0 {
 		return nil, found.in(source)
 	}
@@ -83,10 +98,16 @@ func (p *problems) add(err error) {
 func (p problems) in(source string) error {
 	errs := make([]error, len(p))
 	for i, e := range p {
-		errs[i] = fmt.Errorf("%s:%w", source, e)
+		errs[i] = fmt.Errorf("%s:%w", source, tidied{e})
 	}
 	return errors.Join(errs...)
 }
+
+// tidied is a validation problem as an error shows it: bounded.
+type tidied struct{ err error }
+
+func (t tidied) Error() string { return clip(t.err.Error(), lineMax) } // its values are shown already
+func (t tidied) Unwrap() error { return t.err }
 
 // decodeOne decodes the file's single document strictly into sc.
 func decodeOne(source string, raw []byte, sc *Scenario) error {
@@ -121,7 +142,7 @@ func loadError(source string, err error) error {
 		} else if m != nil {
 			l = l[m[2]:m[3]] + ": " + l[:m[0]] + l[m[1]:]
 		}
-		lines = append(lines, errors.New(source+":"+l))
+		lines = append(lines, errors.New(source+":"+tidy(l)))
 	}
 	return errors.Join(lines...)
 }
@@ -147,6 +168,11 @@ type lineError struct {
 }
 
 func (e *lineError) Error() string { return fmt.Sprintf("%d: %s", e.line, e.msg) }
+
+// errorAt is a decoding problem at a line, its strings shown (shown).
+func errorAt(line int, format string, args ...any) error {
+	return fmt.Errorf("line %d: %s", line, fmt.Sprintf(format, shownArgs(args)...))
+}
 
 // locator finds where a value is in the file, for error messages.
 type locator struct{ n *yaml.Node }
@@ -179,7 +205,7 @@ func (l locator) at(path ...any) locator {
 }
 
 func (l locator) errorf(format string, args ...any) error {
-	return &lineError{line: l.n.Line, msg: fmt.Sprintf(format, args...)}
+	return &lineError{line: l.n.Line, msg: fmt.Sprintf(format, shownArgs(args)...)}
 }
 
 // UnmarshalYAML reads an action: a name ("reset"), or a name with
@@ -225,13 +251,13 @@ func (d *Delay) unmarshal(n *yaml.Node) error {
 		lo, hi, isRange := strings.Cut(n.Value, "..")
 		min, err := time.ParseDuration(strings.TrimSpace(lo))
 		if err != nil {
-			return fmt.Errorf("line %d: delay %q: want a duration such as 45s, a range such as 1s..5s, or a distribution", n.Line, n.Value)
+			return errorAt(n.Line, "delay %q: want a duration such as 45s, a range such as 1s..5s, or a distribution", n.Value)
 		}
 		d.Min, d.Max = min, min
 		if isRange {
 			d.Distribution = "uniform"
 			if d.Max, err = time.ParseDuration(strings.TrimSpace(hi)); err != nil {
-				return fmt.Errorf("line %d: delay %q: the range's upper end is not a duration", n.Line, n.Value)
+				return errorAt(n.Line, "delay %q: the range's upper end is not a duration", n.Value)
 			}
 		}
 		return d.validate(n.Line)
@@ -247,7 +273,7 @@ func (d *Delay) unmarshal(n *yaml.Node) error {
 
 func (d *Delay) validate(line int) error {
 	bad := func(format string, args ...any) error {
-		return fmt.Errorf("line %d: delay: %s", line, fmt.Sprintf(format, args...))
+		return errorAt(line, "delay: %s", fmt.Sprintf(format, shownArgs(args)...))
 	}
 	switch d.Distribution {
 	case "", "fixed":
@@ -278,8 +304,21 @@ func (d *Delay) validate(line int) error {
 	if d.Min < 0 || d.Max < 0 {
 		return bad("must not be negative")
 	}
+	if d.Min > MaxDelay || d.Max > MaxDelay || d.Mean > MaxDelay || d.StdDev > MaxDelay {
+		return bad("at most %v: a scenario holds an answer back a day at the most", MaxDelay)
+	}
 	return nil
 }
+
+// The longest durations a scenario may give: longer ones would do nothing
+// a test could wait for, and far longer ones (2562047h) overflow the clock
+// they are added to.
+const (
+	// MaxDelay bounds a delay (min, max, mean and stddev alike).
+	MaxDelay = 24 * time.Hour
+	// MaxFundsDelay bounds a merchant's funds_delay.
+	MaxFundsDelay = 31 * 24 * time.Hour
+)
 
 // decodeStrict decodes a node, refusing keys the target does not have. Its
 // problems are placed at the node's line: the lines the YAML library gives

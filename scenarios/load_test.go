@@ -646,6 +646,51 @@ rules: []
 			line:   2,
 			reason: []string{"tab"},
 		},
+		{
+			name: "probability NaN",
+			file: "name: bad\nrules:\n  - name: a\n    probability: .nan\n",
+			line: 4, reason: []string{"probability NaN: want 0 to 1"},
+		},
+		{
+			name: "probability infinite",
+			file: "name: bad\nrules:\n  - name: a\n    probability: -.inf\n",
+			line: 4, reason: []string{"probability -Inf: want 0 to 1"},
+		},
+		{
+			name: "fee NaN",
+			file: "name: bad\nmerchants:\n  \"*\":\n    settlement:\n      fees: {debit: .nan}\n",
+			line: 5, reason: []string{"fee rates are fractions"},
+		},
+		{
+			name: "fee infinite",
+			file: "name: bad\nmerchants:\n  \"*\":\n    settlement:\n      fees: {credit: .inf}\n",
+			line: 5, reason: []string{"fee rates are fractions"},
+		},
+		{
+			name: "invalid UTF-8",
+			file: "name: bad\nrules:\n  - name: \"caf\xe9\"\n",
+			line: 3, reason: []string{"bad.yaml:3:15: invalid UTF-8 (byte 0xE9)"},
+		},
+		{
+			name: "a control character",
+			file: "name: bad\ndescription: a\x07b\n",
+			line: 2, reason: []string{"bad.yaml:2:15: control character U+0007"},
+		},
+		{
+			name: "a delay that overflows the clock",
+			file: "name: bad\nrules:\n  - delay: 2562047h\n",
+			line: 3, reason: []string{"delay: at most 24h0m0s"},
+		},
+		{
+			name: "a distribution beyond a day",
+			file: "name: bad\nrules:\n  - delay: {distribution: exponential, mean: 25h}\n",
+			line: 3, reason: []string{"delay: at most 24h0m0s"},
+		},
+		{
+			name: "funds a year late",
+			file: "name: bad\nmerchants:\n  \"*\":\n    settlement:\n      funds_delay: 8760h\n",
+			line: 5, reason: []string{"funds_delay 8760h0m0s: at most 744h0m0s"},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -668,7 +713,7 @@ rules: []
 					t.Errorf("error %q does not say %q", msg, r)
 				}
 			}
-			if prefix := fmt.Sprintf("%s:%d: ", source, tt.line); !strings.HasPrefix(msg, prefix) {
+			if prefix := fmt.Sprintf("%s:%d:", source, tt.line); !strings.HasPrefix(msg, prefix) { // a column may follow
 				t.Errorf("error %q does not start with %q", msg, prefix)
 			}
 		})

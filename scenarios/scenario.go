@@ -106,6 +106,7 @@ type Respond struct {
 // ("1s..5s"), or a distribution ({distribution: normal, mean: 2s, stddev:
 // 500ms}; {distribution: exponential, mean: 2s}). A delay beyond the
 // terminal's timeout (usually 60s) is a late response: it is still sent.
+// No delay is longer than a day (24h).
 type Delay struct {
 	Distribution string        `yaml:"distribution,omitempty" json:"distribution,omitempty"`
 	Min          time.Duration `yaml:"min,omitempty" json:"min,omitempty"`
@@ -160,7 +161,8 @@ type Settlement struct {
 	// Fees are what the merchant pays per transaction.
 	Fees *Fees `yaml:"fees,omitempty" json:"fees,omitempty"`
 	// FundsDelay makes the funds arrive this much later than the mode
-	// promises (F13: real-time crediting did not arrive).
+	// promises (F13: real-time crediting did not arrive); at most 744h (31
+	// days).
 	FundsDelay time.Duration `yaml:"funds_delay,omitempty" json:"funds_delay,omitempty"`
 	// Faults get the books wrong on purpose, the way a buggy acquirer does
 	// (F5, F6): fee-wrong-tier (the other card type's rate), fee-no-cap,

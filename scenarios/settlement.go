@@ -68,7 +68,7 @@ func compileCalendar(c *Calendar, at locator, found *problems) *acquirer.Calenda
 
 // checkSettlement adds what is wrong with a merchant's settlement settings
 // to found.
-func checkSettlement(s *Settlement, at locator, label string, found *problems) {
+func checkSettlement(s *Settlement, at locator, label composed, found *problems) {
 	if s.Mode != "" && s.Mode != "T0" && s.Mode != "T1" {
 		found.add(at.at("mode").errorf("%s: mode %q: want T0 or T1", label, s.Mode))
 	}
@@ -86,7 +86,7 @@ func checkSettlement(s *Settlement, at locator, label string, found *problems) {
 		}
 	}
 	if f := s.Fees; f != nil {
-		if f.Debit < 0 || f.Debit >= 1 || f.Credit < 0 || f.Credit >= 1 {
+		if !(f.Debit >= 0 && f.Debit < 1 && f.Credit >= 0 && f.Credit < 1) { // NaN too
 			found.add(at.at("fees").errorf("%s: fee rates are fractions such as 0.0055 (0 to 1)", label))
 		}
 		if f.DebitCap < 0 || f.Fixed < 0 {
@@ -98,6 +98,9 @@ func checkSettlement(s *Settlement, at locator, label string, found *problems) {
 	}
 	if s.FundsDelay < 0 {
 		found.add(at.at("funds_delay").errorf("%s: funds_delay must not be negative", label))
+	}
+	if s.FundsDelay > MaxFundsDelay {
+		found.add(at.at("funds_delay").errorf("%s: funds_delay %v: at most %v", label, s.FundsDelay, MaxFundsDelay))
 	}
 	for i, f := range s.Faults {
 		if !slices.Contains(booksFaults, f) {
