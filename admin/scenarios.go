@@ -67,7 +67,7 @@ func (a *API) scenarioFromBody(w http.ResponseWriter, r *http.Request) (*scenari
 		}
 		return c, true
 	}
-	c, err := scenarios.Load("body", body)
+	c, err := a.Engine.Budget.Load("body", body)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return nil, false

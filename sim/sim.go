@@ -94,6 +94,10 @@ type Config struct {
 	// AdminMaxStreams caps live journal streams open at once; default
 	// admin.DefaultMaxStreams.
 	AdminMaxStreams int
+	// ExprBudget bounds what scenarios' match expressions may cost: at load
+	// (this host's --scenario, PUT /scenario) and per evaluation; its zero
+	// fields take scenarios.DefaultBudget.
+	ExprBudget scenarios.Budget
 	// Scenario is the scenario every terminal gets: a built-in name or a
 	// file; empty for the default host behaviour.
 	Scenario string
@@ -207,8 +211,9 @@ func Start(cfg Config) (*Sim, error) {
 	lib.Fields = d.CheckField
 	engine := scenarios.NewEngine(acq, cfg.Seed, cfg.Location)
 	engine.Calendar = cal
+	engine.Budget = cfg.ExprBudget
 	if cfg.Scenario != "" {
-		sc, err := Resolve(lib, cfg.Scenario)
+		sc, err := resolve(lib, cfg.ExprBudget, cfg.Scenario)
 		if err != nil {
 			return nil, ConfigError{err}
 		}
@@ -380,12 +385,18 @@ func (s *Sim) ResetTerminal(tid string) {
 	s.journalReset(tid)
 }
 
-// Resolve finds a scenario by built-in name, or else loads it from a file.
+// Resolve finds a scenario by built-in name, or else loads it from a file
+// within the default expression budget.
 func Resolve(lib *scenarios.Library, nameOrFile string) (*scenarios.Compiled, error) {
+	return resolve(lib, scenarios.Budget{}, nameOrFile)
+}
+
+// resolve is Resolve within a budget.
+func resolve(lib *scenarios.Library, budget scenarios.Budget, nameOrFile string) (*scenarios.Compiled, error) {
 	if sc, ok := lib.Get(nameOrFile); ok {
 		return sc, nil
 	}
-	sc, err := scenarios.LoadFile(nameOrFile)
+	sc, err := budget.LoadFile(nameOrFile)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("scenario %q: no built-in scenario or file of that name", nameOrFile)
 	}

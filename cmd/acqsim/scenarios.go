@@ -5,12 +5,14 @@ import (
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/acqsim/acqsim/scenarios"
 )
 
 func newValidate() *cobra.Command {
-	return &cobra.Command{
+	var budget scenarios.Budget
+	cmd := &cobra.Command{
 		Use:   "validate FILE...",
 		Short: "Check scenario files as the host would load them",
 		Long:  "Check scenario files as the host would load them; each problem is printed as file:line: reason. Exit status 1 when any file is refused.",
@@ -18,7 +20,7 @@ func newValidate() *cobra.Command {
 		RunE: func(cmd *cobra.Command, files []string) error {
 			bad := 0
 			for _, f := range files {
-				c, err := scenarios.LoadFile(f)
+				c, err := budget.LoadFile(f)
 				if err != nil {
 					fmt.Fprintln(cmd.ErrOrStderr(), err)
 					bad++
@@ -32,6 +34,23 @@ func newValidate() *cobra.Command {
 			return nil
 		},
 	}
+	addBudgetFlags(cmd.Flags(), &budget, false)
+	return cmd
+}
+
+// addBudgetFlags adds the flags of an expression budget: what load refuses
+// and, when the host runs the expressions (serve), what cuts an evaluation.
+func addBudgetFlags(fl *pflag.FlagSet, b *scenarios.Budget, running bool) {
+	d := scenarios.DefaultBudget
+	fl.IntVar(&b.Nodes, "expr-max-nodes", d.Nodes, "refuse a scenario with a match expression of more syntax-tree `nodes`")
+	fl.IntVar(&b.Literal, "expr-max-literal", d.Literal, "refuse a scenario whose expression builds a literal collection (array, map, range, repeat) of more `elements`, or a longer string literal")
+	fl.IntVar(&b.Cost, "expr-max-cost", d.Cost, "refuse a scenario whose expression costs more by its shape, in `steps` (nested iterations multiply)")
+	if !running {
+		return
+	}
+	fl.IntVar(&b.Steps, "expr-steps", d.Steps, "cut an evaluation after this many predicate `steps`: the rule does not match")
+	fl.IntVar(&b.Memory, "expr-memory", d.Memory, "cut an evaluation that builds more than this many `elements` (expr's memory budget)")
+	fl.DurationVar(&b.Time, "expr-timeout", d.Time, "cut an evaluation that runs longer than this")
 }
 
 func newScenarios() *cobra.Command {
