@@ -334,7 +334,7 @@ func (c *adminClient) pages(ctx context.Context, path string, q url.Values, fn f
 	if err != nil {
 		return usagef("--admin %q: %v", c.base, err)
 	}
-	for n := 0; ; n++ {
+	for {
 		raw, link, err := c.page(ctx, path, q)
 		if err != nil {
 			return err
@@ -347,8 +347,12 @@ func (c *adminClient) pages(ctx context.Context, path string, q url.Values, fn f
 			return nil
 		}
 		next, err := base.Parse(m[1])
-		if err != nil || n > 1_000_000 {
+		if err != nil {
 			return fmt.Errorf("the host's next page %q: %v", m[1], err)
+		}
+		// A cursor that does not move on would page for ever.
+		if next.Path == path && next.Query().Encode() == q.Encode() {
+			return fmt.Errorf("the host's next page %q is the page just read: its pages do not end", m[1])
 		}
 		path, q = next.Path, next.Query()
 	}
