@@ -126,17 +126,7 @@ func TestConsoleBrowser(t *testing.T) {
 	const tid = "TERM0001"
 	ctx, problems := browserTab(t)
 
-	s, err := sim.Start(sim.Config{Listen: "127.0.0.1:0", Admin: "127.0.0.1:0", AdminToken: token})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := s.Shutdown(sctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-	})
+	s := startSim(t, sim.Config{Listen: "127.0.0.1:0", Admin: "127.0.0.1:0", AdminToken: token})
 
 	// Every wait below is on a condition; this bounds them all.
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
@@ -396,17 +386,7 @@ func TestConsoleBrowser(t *testing.T) {
 // none is cut short inside itself, and nothing hides behind a scroll.
 func TestConsoleBrowserBatchesFit(t *testing.T) {
 	ctx, problems := browserTab(t)
-	s, err := sim.Start(sim.Config{Listen: "127.0.0.1:0", Admin: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := s.Shutdown(sctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-	})
+	s := startSim(t, sim.Config{Listen: "127.0.0.1:0", Admin: "127.0.0.1:0"})
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 
@@ -506,4 +486,21 @@ func TestConsoleBrowserBatchesFit(t *testing.T) {
 	if p := problems(); len(p) > 0 {
 		t.Errorf("the page had problems:\n  %s", strings.Join(p, "\n  "))
 	}
+}
+
+// startSim starts a whole host on loopback for the test's lifetime.
+func startSim(t *testing.T, cfg sim.Config) *sim.Sim {
+	t.Helper()
+	s, err := sim.Start(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := s.Shutdown(sctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	})
+	return s
 }

@@ -79,17 +79,7 @@ func TestConsoleDropBrowser(t *testing.T) {
 	// The whole host, for the parts of the console beyond the journal
 	// (scenarios, batches, the clock); its own admin API is off, as the test
 	// serves one of its own in front of the drop.
-	s, err := sim.Start(sim.Config{Listen: "127.0.0.1:0", Admin: "off"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := s.Shutdown(sctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-	})
+	s := startSim(t, sim.Config{Listen: "127.0.0.1:0", Admin: "off"})
 	api := &admin.API{Journal: s.Journal, Clock: s.Clock, Reset: s.Reset, ResetTerminal: s.ResetTerminal,
 		Engine: s.Engine, Library: s.Library, Books: s.Acquirer, Describe: s.Dialect.Describe}
 
