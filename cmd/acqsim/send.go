@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/moov-io/iso8583"
-	"github.com/moov-io/iso8583/field"
 	"github.com/spf13/cobra"
 
 	"github.com/acqsim/acqsim/host/dialect"
@@ -207,7 +206,7 @@ func send(cmd *cobra.Command, flow string, f sendFlags) error {
 		// The working MAC key lives as long as the run: sign on for it.
 		xs, err := signed(term.SignOn())
 		for _, x := range xs {
-			printExchange(out, x, f.verbose)
+			printExchange(out, d, x, f.verbose)
 		}
 		if err != nil {
 			return err
@@ -219,7 +218,7 @@ func send(cmd *cobra.Command, flow string, f sendFlags) error {
 	pending := term.State.Pending
 	xs, err := runFlow(term, flow, f, amt)
 	for _, x := range xs {
-		printExchange(out, x, f.verbose)
+		printExchange(out, d, x, f.verbose)
 	}
 	if p := term.State.Pending; err != nil && p != nil && p != pending {
 		err = fmt.Errorf("%w; the terminal reverses %s %s before its next transaction (or now: acqsim send reversal)", err, p.Type, p.STAN)
@@ -410,26 +409,11 @@ func sendMany(out io.Writer, term *terminal.Terminal, flow string, f sendFlags, 
 	return nil
 }
 
-// cardFilters mask card data in a message dump: the library's defaults, with
-// track data masked whole after the separator (its own track filters leave a
-// plain string field as it is), and batch upload records, which carry PANs.
-func cardFilters(m *iso8583.Message) []iso8583.FieldFilter {
-	track := func(in string, _ field.Field) string { return txn.MaskTrack(in) }
-	filters := append(iso8583.DefaultFilters(),
-		iso8583.FilterField("35", track), iso8583.FilterField("36", track), iso8583.FilterField("45", track))
-	if mtiOf(m)[:3] == "032" {
-		filters = append(filters, iso8583.FilterField("48", func(in string, _ field.Field) string {
-			return strings.Repeat("*", len(in))
-		}))
-	}
-	return filters
-}
-
-func printExchange(w io.Writer, x *terminal.Exchange, verbose bool) {
+func printExchange(w io.Writer, d *dialect.Dialect, x *terminal.Exchange, verbose bool) {
 	req := x.Request
 	fmt.Fprintf(w, "-> %s %-12s %s\n", mtiOf(req), x.Type, summary(req))
 	if verbose {
-		iso8583.Describe(req, w, cardFilters(req)...)
+		describe(w, d, req)
 	}
 	if x.Response == nil {
 		fmt.Fprintf(w, "<- no response\n")
@@ -438,7 +422,27 @@ func printExchange(w io.Writer, x *terminal.Exchange, verbose bool) {
 	rc := x.RC()
 	fmt.Fprintf(w, "<- %s RC %s %-22s %s (%v)\n", mtiOf(x.Response), rc, txn.RCText(rc), summary(x.Response), x.Latency.Round(time.Microsecond))
 	if verbose {
-		iso8583.Describe(x.Response, w, cardFilters(x.Response)...)
+		describe(w, d, x.Response)
+	}
+}
+
+// describe prints every field of a message, card data masked as the host's
+// detail view masks it (dialect.Dialect.Describe): one masking policy, the
+// dialect's, for everything acqsim shows.
+func describe(w io.Writer, d *dialect.Dialect, m *iso8583.Message) {
+	packed, err := m.Pack()
+	if err != nil {
+		fmt.Fprintf(w, "   (cannot show the fields: %v)\n", err)
+		return
+	}
+	// Describe reads a frame as the journal keeps it: the preamble (cup's
+	// TPDU and header, not kept with the message here) first.
+	dt := d.Describe(append(make([]byte, d.Preamble), packed...))
+	for _, f := range dt.Fields {
+		fmt.Fprintf(w, "F%-3d %-40s: %s\n", f.ID, f.Name, f.Value)
+	}
+	if dt.Error != "" {
+		fmt.Fprintf(w, "   (%s)\n", dt.Error)
 	}
 }
 
