@@ -5,7 +5,9 @@
 package journal
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"sort"
 	"sync"
@@ -270,6 +272,25 @@ func (j *Journal) Subscribe(buffer int) (entries <-chan Entry, cancel func()) {
 		if _, ok := j.subs[s]; ok {
 			delete(j.subs, s)
 			close(s.ch)
+		}
+	}
+}
+
+// Wait returns the latest entry f selects, waiting for one to be appended
+// when there is none yet, until ctx ends. It is for tests and tools that
+// must see an exchange happen: it waits on the journal's own news, never on
+// a timer.
+func (j *Journal) Wait(ctx context.Context, f Filter) (Entry, error) {
+	appended, cancel := j.Subscribe(64) // a wake-up only: each one queries
+	defer cancel()
+	for {
+		if es := j.Query(f); len(es) > 0 {
+			return es[len(es)-1], nil
+		}
+		select {
+		case <-appended:
+		case <-ctx.Done():
+			return Entry{}, fmt.Errorf("no journal entry for %+v: %w", f, ctx.Err())
 		}
 	}
 }

@@ -188,20 +188,16 @@ func field(m *iso8583.Message, id int) string {
 
 // entry returns the journal's latest entry f selects. The host journals an
 // exchange before it delivers the response, so it is there once anything
-// arrived; for a response that never comes, entry waits for it a little.
+// arrived; for a response that never comes, entry waits for it.
 func entry(t testing.TB, s *sim.Sim, f journal.Filter) journal.Entry {
 	t.Helper()
-	deadline := time.Now().Add(patience)
-	for {
-		if es := s.Journal.Query(f); len(es) > 0 {
-			return es[len(es)-1]
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no journal entry for %+v", f)
-		}
-		// The journal has no way to announce an entry: poll it.
-		time.Sleep(time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), patience)
+	defer cancel()
+	e, err := s.Journal.Wait(ctx, f)
+	if err != nil {
+		t.Fatal(err)
 	}
+	return e
 }
 
 // delayOf reads the delay from a journal action such as "delay 45s".
