@@ -6,13 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 
+	"github.com/acqsim/acqsim/internal/childtest"
 	"github.com/acqsim/acqsim/journal"
 )
 
@@ -56,8 +56,7 @@ func TestOpenOnFullDisk(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			cmd := exec.Command(os.Args[0], "-test.run=^TestOpenOnFullDisk$")
-			cmd.Env = append(os.Environ(), "ACQSIM_TEST_FSIZE="+strconv.FormatUint(tc.limit, 10), "ACQSIM_TEST_JOURNAL="+path)
+			cmd := childtest.Command("TestOpenOnFullDisk", "ACQSIM_TEST_FSIZE="+strconv.FormatUint(tc.limit, 10), "ACQSIM_TEST_JOURNAL="+path)
 			out, err := cmd.Output()
 			if err != nil {
 				t.Fatalf("child: %v\n%s", err, out)
@@ -89,13 +88,7 @@ func openUnderLimit(limit, path string) {
 		fmt.Println(err)
 		os.Exit(2)
 	}
-	var rl syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_FSIZE, &rl); err != nil {
-		fmt.Println(err)
-		os.Exit(2)
-	}
-	rl.Cur = n // lowering the soft limit needs no privilege
-	if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &rl); err != nil {
+	if err := childtest.Lower(syscall.RLIMIT_FSIZE, n); err != nil {
 		fmt.Println(err)
 		os.Exit(2)
 	}

@@ -5,13 +5,13 @@ package journal_test
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 
+	"github.com/acqsim/acqsim/internal/childtest"
 	"github.com/acqsim/acqsim/journal"
 )
 
@@ -40,8 +40,7 @@ func TestWALOnSmallDisk(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "journal.db")
-			cmd := exec.Command(os.Args[0], "-test.run=^TestWALOnSmallDisk$")
-			cmd.Env = append(os.Environ(), "ACQSIM_TEST_WAL_FSIZE="+strconv.FormatUint(tc.limit, 10),
+			cmd := childtest.Command("TestWALOnSmallDisk", "ACQSIM_TEST_WAL_FSIZE="+strconv.FormatUint(tc.limit, 10),
 				"ACQSIM_TEST_WAL_JOURNAL="+path, "ACQSIM_TEST_WAL_BUDGET="+strconv.FormatInt(tc.budget, 10),
 				"ACQSIM_TEST_WAL_N="+strconv.Itoa(tc.n))
 			out, err := cmd.CombinedOutput()
@@ -94,12 +93,7 @@ func appendUnderLimit(t *testing.T, limit string) {
 	budget, _ := strconv.ParseInt(os.Getenv("ACQSIM_TEST_WAL_BUDGET"), 10, 64)
 	count, _ := strconv.Atoi(os.Getenv("ACQSIM_TEST_WAL_N"))
 	path := os.Getenv("ACQSIM_TEST_WAL_JOURNAL")
-	var rl syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_FSIZE, &rl); err != nil {
-		t.Fatal(err)
-	}
-	rl.Cur = n // lowering the soft limit needs no privilege
-	if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &rl); err != nil {
+	if err := childtest.Lower(syscall.RLIMIT_FSIZE, n); err != nil {
 		t.Fatal(err)
 	}
 	j, err := journal.Open(path, 100, false)

@@ -12,7 +12,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
@@ -23,6 +22,7 @@ import (
 	"github.com/moov-io/iso8583"
 
 	"github.com/acqsim/acqsim/host/dialect"
+	"github.com/acqsim/acqsim/internal/childtest"
 	"github.com/acqsim/acqsim/sim"
 	"github.com/acqsim/acqsim/txn"
 )
@@ -45,8 +45,7 @@ func TestDescriptorLimit(t *testing.T) {
 		return
 	}
 
-	cmd := exec.Command(os.Args[0], "-test.run=^TestDescriptorLimit$")
-	cmd.Env = append(os.Environ(), "ACQSIM_TEST_FDLIMIT=1")
+	cmd := childtest.Command("TestDescriptorLimit", "ACQSIM_TEST_FDLIMIT=1")
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -272,12 +271,7 @@ func fdLimitChild() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
-	var rl syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil {
-		fail(err)
-	}
-	rl.Cur = fdLimit // lowering the soft limit needs no privilege
-	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil {
+	if err := childtest.Lower(syscall.RLIMIT_NOFILE, fdLimit); err != nil {
 		fail(err)
 	}
 	s, err := sim.Start(sim.Config{Listen: "127.0.0.1:0", Admin: "127.0.0.1:0",

@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/acqsim/acqsim/internal/childtest"
 	"github.com/acqsim/acqsim/journal"
 )
 
@@ -27,12 +28,7 @@ func TestServeOnFullDisk(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var rl syscall.Rlimit
-		if err := syscall.Getrlimit(syscall.RLIMIT_FSIZE, &rl); err != nil {
-			t.Fatal(err)
-		}
-		rl.Cur = n // lowering the soft limit needs no privilege
-		if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &rl); err != nil {
+		if err := childtest.Lower(syscall.RLIMIT_FSIZE, n); err != nil {
 			t.Fatal(err)
 		}
 		os.Exit(run(context.Background(), []string{"serve", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0",
@@ -58,8 +54,7 @@ func TestServeOnFullDisk(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			cmd := exec.Command(os.Args[0], "-test.run=^TestServeOnFullDisk$")
-			cmd.Env = append(os.Environ(), "ACQSIM_TEST_SERVE_FSIZE="+strconv.FormatUint(tc.limit, 10), "ACQSIM_TEST_SERVE_JOURNAL="+path)
+			cmd := childtest.Command("TestServeOnFullDisk", "ACQSIM_TEST_SERVE_FSIZE="+strconv.FormatUint(tc.limit, 10), "ACQSIM_TEST_SERVE_JOURNAL="+path)
 			var stdout, stderr bytes.Buffer
 			cmd.Stdout, cmd.Stderr = &stdout, &stderr
 			err := cmd.Run()
