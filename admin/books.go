@@ -9,14 +9,14 @@ import (
 	"strings"
 	"time"
 
-	"github.com/acqsim/acqsim/acquirer"
-	"github.com/acqsim/acqsim/ledger"
+	"github.com/acqsim/acqsim/books"
+	"github.com/acqsim/acqsim/report"
 )
 
 // Books is where the settlement endpoints read the host's books.
 type Books interface {
-	Records() []acquirer.Record
-	Batches() []acquirer.Batch
+	Records() []books.Record
+	Batches() []books.Batch
 }
 
 // The values the books hold, which is what the report filters may ask for:
@@ -26,7 +26,7 @@ var (
 	// settlementModes are the settlement terms a record carries (txn.Terms.Mode).
 	settlementModes = []string{"T0", "T1"}
 	// batchStates are the states settlement moves a batch through.
-	batchStates = []string{acquirer.BatchOpen, acquirer.BatchReconciling, acquirer.BatchUploaded, acquirer.BatchClosed}
+	batchStates = []string{books.BatchOpen, books.BatchReconciling, books.BatchUploaded, books.BatchClosed}
 	// reportFormats are what a report can be written as.
 	reportFormats = []string{"json", "csv"}
 )
@@ -65,10 +65,10 @@ func (a *API) settlements(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	ss := ledger.Settlements(a.Books.Records(), a.Books.Batches(), ledger.Filter{MID: q.Get("mid"), Date: q.Get("date"), Mode: q.Get("mode")})
+	ss := report.Settlements(a.Books.Records(), a.Books.Batches(), report.Filter{MID: q.Get("mid"), Date: q.Get("date"), Mode: q.Get("mode")})
 	if q.Get("format") == "csv" {
 		w.Header().Set("Content-Type", "text/csv")
-		ledger.WriteSettlementsCSV(w, ss)
+		report.WriteSettlementsCSV(w, ss)
 		return
 	}
 	writeJSON(w, http.StatusOK, ss)
@@ -81,7 +81,7 @@ func (a *API) batches(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	var out []acquirer.Batch
+	var out []books.Batch
 	for _, b := range a.Books.Batches() {
 		if q.Get("mid") != "" && q.Get("mid") != b.MID || q.Get("tid") != "" && q.Get("tid") != b.TID ||
 			q.Get("state") != "" && q.Get("state") != b.State || q.Get("batch") != "" && q.Get("batch") != b.Batch {
@@ -91,11 +91,11 @@ func (a *API) batches(w http.ResponseWriter, r *http.Request) {
 	}
 	if q.Get("format") == "csv" {
 		w.Header().Set("Content-Type", "text/csv")
-		ledger.WriteBatchesCSV(w, out)
+		report.WriteBatchesCSV(w, out)
 		return
 	}
 	if out == nil {
-		out = []acquirer.Batch{}
+		out = []books.Batch{}
 	}
 	writeJSON(w, http.StatusOK, out)
 }

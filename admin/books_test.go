@@ -12,24 +12,24 @@ import (
 	"testing"
 	"time"
 
-	"github.com/acqsim/acqsim/acquirer"
 	"github.com/acqsim/acqsim/admin"
+	"github.com/acqsim/acqsim/books"
 	"github.com/acqsim/acqsim/clock"
 	"github.com/acqsim/acqsim/journal"
-	"github.com/acqsim/acqsim/ledger"
+	"github.com/acqsim/acqsim/report"
 	"github.com/acqsim/acqsim/txn"
 )
 
-// books is a fixed set of books: what the settlement endpoints read.
-type books struct {
-	records []acquirer.Record
-	batches []acquirer.Batch
+// fixedBooks is a fixed set of books: what the settlement endpoints read.
+type fixedBooks struct {
+	records []books.Record
+	batches []books.Batch
 }
 
-var _ admin.Books = books{}
+var _ admin.Books = fixedBooks{}
 
-func (b books) Records() []acquirer.Record { return b.records }
-func (b books) Batches() []acquirer.Batch  { return b.batches }
+func (b fixedBooks) Records() []books.Record { return b.records }
+func (b fixedBooks) Batches() []books.Batch  { return b.batches }
 
 const (
 	midA = "898100012340001"
@@ -49,8 +49,8 @@ func t1(day time.Time, cardType string, fee int64, faults ...string) txn.Terms {
 // testBooks: merchant A settles T1 on 12 June (a debit and a credit sale, a
 // refund; a voided and a declined sale that carry nothing) and 15 June (a
 // sale with a books fault); merchant B settles T0 on 11 June.
-var testBooks = books{
-	records: []acquirer.Record{
+var testBooks = fixedBooks{
+	records: []books.Record{
 		{MID: midA, TID: "TERM0001", Batch: "000001", Type: txn.Sale, State: "approved", STAN: "000001", Amount: 10_000, Currency: "156", Terms: t1(june12, "debit", 50)},
 		{MID: midA, TID: "TERM0001", Batch: "000001", Type: txn.Sale, State: "approved", STAN: "000002", Amount: 20_000, Currency: "156", Terms: t1(june12, "credit", 120)},
 		{MID: midA, TID: "TERM0001", Batch: "000001", Type: txn.Refund, State: "approved", STAN: "000003", Amount: 5_000, Currency: "156", Terms: t1(june12, "credit", 0)},
@@ -60,16 +60,16 @@ var testBooks = books{
 		{MID: midB, TID: "TERM0003", Batch: "000001", Type: txn.Sale, State: "approved", STAN: "000001", Amount: 40_000, Currency: "156",
 			Terms: txn.Terms{Mode: "T0", Settlement: june11, FundsAt: june11.Add(10 * time.Hour), CardType: "credit", Fee: 240}},
 	},
-	batches: []acquirer.Batch{
-		{MID: midA, TID: "TERM0001", Batch: "000001", State: acquirer.BatchClosed, Outcome: "balanced",
+	batches: []books.Batch{
+		{MID: midA, TID: "TERM0001", Batch: "000001", State: books.BatchClosed, Outcome: "balanced",
 			Host:    txn.Totals{DebitCount: 2, DebitAmount: 30_000, CreditCount: 1, CreditAmount: 5_000},
 			Claimed: &txn.Totals{DebitCount: 2, DebitAmount: 30_000, CreditCount: 1, CreditAmount: 5_000}},
-		{MID: midA, TID: "TERM0002", Batch: "000001", State: acquirer.BatchClosed, Outcome: "out of balance",
+		{MID: midA, TID: "TERM0002", Batch: "000001", State: books.BatchClosed, Outcome: "out of balance",
 			Claimed: &txn.Totals{DebitCount: 1, DebitAmount: 9_000}, Uploaded: 1,
 			Differences: []string{"STAN 000001: uploaded, not in the host's record"}},
-		{MID: midA, TID: "TERM0002", Batch: "000003", State: acquirer.BatchOpen,
+		{MID: midA, TID: "TERM0002", Batch: "000003", State: books.BatchOpen,
 			Host: txn.Totals{DebitCount: 1, DebitAmount: 1_000_000}},
-		{MID: midB, TID: "TERM0003", Batch: "000001", State: acquirer.BatchReconciling, Outcome: "balanced",
+		{MID: midB, TID: "TERM0003", Batch: "000001", State: books.BatchReconciling, Outcome: "balanced",
 			Host:    txn.Totals{DebitCount: 1, DebitAmount: 40_000},
 			Claimed: &txn.Totals{DebitCount: 1, DebitAmount: 40_000}},
 	},
@@ -118,7 +118,7 @@ func TestSettlementsFilters(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ct, body := f.get(t, "/settlements", tc.query)
 			wantJSON(t, ct)
-			var ss []ledger.Settlement
+			var ss []report.Settlement
 			decode(t, body, &ss)
 			var got []string
 			for _, s := range ss {
@@ -154,17 +154,17 @@ func TestSettlementsJSON(t *testing.T) {
 		}
 	}
 
-	var ss []ledger.Settlement
+	var ss []report.Settlement
 	decode(t, body, &ss)
 	june := ss[0]
 	if june.Currency != "156" || !june.FundsAvailable.Equal(june12.Add(9*time.Hour)) {
 		t.Errorf("12 June: currency %q, funds available %v; want 156 at 09:00", june.Currency, june.FundsAvailable)
 	}
 	// The voided and the declined sale carry nothing; the refund is a credit.
-	if want := (ledger.Figures{Count: 3, Gross: 25_000, Fees: 170, Net: 24_830}); june.Figures != want {
+	if want := (report.Figures{Count: 3, Gross: 25_000, Fees: 170, Net: 24_830}); june.Figures != want {
 		t.Errorf("12 June totals %+v, want %+v", june.Figures, want)
 	}
-	for typ, want := range map[string]ledger.Figures{
+	for typ, want := range map[string]report.Figures{
 		"debit":  {Count: 1, Gross: 10_000, Fees: 50, Net: 9_950},
 		"credit": {Count: 2, Gross: 15_000, Fees: 120, Net: 14_880},
 	} {
@@ -172,11 +172,11 @@ func TestSettlementsJSON(t *testing.T) {
 			t.Errorf("12 June, %s cards: %+v, want %+v", typ, got, want)
 		}
 	}
-	if want := []ledger.BatchOutcome{{TID: "TERM0001", Batch: "000001", State: "closed", Outcome: "balanced"}}; !slices.Equal(june.Batches, want) {
+	if want := []report.BatchOutcome{{TID: "TERM0001", Batch: "000001", State: "closed", Outcome: "balanced"}}; !slices.Equal(june.Batches, want) {
 		t.Errorf("12 June batches %+v, want %+v", june.Batches, want)
 	}
 	if later := ss[1]; !slices.Equal(later.Faults, []string{"fee-no-cap"}) || later.Fees != 5000 ||
-		!slices.Equal(later.Batches, []ledger.BatchOutcome{{TID: "TERM0002", Batch: "000003", State: "open"}}) {
+		!slices.Equal(later.Batches, []report.BatchOutcome{{TID: "TERM0002", Batch: "000003", State: "open"}}) {
 		t.Errorf("15 June: %+v, want the fee-no-cap sale in the open batch 000003", later)
 	}
 }
@@ -239,7 +239,7 @@ func TestBatchesFilters(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ct, body := f.get(t, "/batches", tc.query)
 			wantJSON(t, ct)
-			var bs []acquirer.Batch
+			var bs []books.Batch
 			decode(t, body, &bs)
 			var got []string
 			for _, b := range bs {
@@ -271,7 +271,7 @@ func TestBatchesJSON(t *testing.T) {
 			t.Errorf("batch %d has keys %v, want %v", i+1, got, want)
 		}
 	}
-	var bs []acquirer.Batch
+	var bs []books.Batch
 	decode(t, body, &bs)
 	if !slices.Equal(bs[0].Differences, testBooks.batches[1].Differences) || bs[0].Uploaded != 1 || *bs[0].Claimed != *testBooks.batches[1].Claimed {
 		t.Errorf("out-of-balance batch %+v, want it as the books have it", bs[0])
@@ -330,9 +330,9 @@ func TestBooksRoutes(t *testing.T) {
 // owes the merchant's money back: negative figures keep their sign and cents.
 func TestSettlementsCSVNegative(t *testing.T) {
 	// A refund whose fee is given back (fees: { refund: returned }).
-	refund := acquirer.Record{MID: midA, TID: "TERM0001", Batch: "000001", Type: txn.Refund, State: "approved", STAN: "000001",
+	refund := books.Record{MID: midA, TID: "TERM0001", Batch: "000001", Type: txn.Refund, State: "approved", STAN: "000001",
 		Amount: 5_005, Currency: "156", Terms: t1(june12, "credit", -30)}
-	f := newBooksServer(t, books{records: []acquirer.Record{refund}})
+	f := newBooksServer(t, fixedBooks{records: []books.Record{refund}})
 	_, body := f.get(t, "/settlements", url.Values{"format": {"csv"}})
 	rows, err := csv.NewReader(strings.NewReader(string(body))).ReadAll()
 	if err != nil || len(rows) != 3 {

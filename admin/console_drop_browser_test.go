@@ -81,7 +81,7 @@ func TestConsoleDropBrowser(t *testing.T) {
 	// serves one of its own in front of the drop.
 	s := startSim(t, sim.Config{Listen: "127.0.0.1:0", Admin: "off"})
 	api := &admin.API{Journal: s.Journal, Clock: s.Clock, Reset: s.Reset, ResetTerminal: s.ResetTerminal,
-		Engine: s.Engine, Library: s.Library, Books: s.Acquirer, Describe: s.Dialect.Describe}
+		Engine: s.Engine, Library: s.Library, Books: s.Books, Describe: s.Dialect.Describe}
 
 	// Before the page opens, the journal has `before` exchanges: the drop
 	// says the stream was sent the last of them.

@@ -12,7 +12,7 @@ import (
 	"github.com/pb33f/libopenapi-validator/schema_validation"
 	"gopkg.in/yaml.v3"
 
-	"github.com/acqsim/acqsim/acquirer"
+	"github.com/acqsim/acqsim/books"
 	"github.com/acqsim/acqsim/clock"
 	"github.com/acqsim/acqsim/host/dialect"
 	"github.com/acqsim/acqsim/journal"
@@ -67,8 +67,8 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 
 type emptyBooks struct{}
 
-func (emptyBooks) Records() []acquirer.Record { return nil }
-func (emptyBooks) Batches() []acquirer.Batch  { return nil }
+func (emptyBooks) Records() []books.Record { return nil }
+func (emptyBooks) Batches() []books.Batch  { return nil }
 
 // TestOpenAPIValidates holds the document to the OpenAPI 3.1 schema with an
 // OpenAPI validator (pb33f/libopenapi-validator), builds its model (every

@@ -14,7 +14,7 @@ import (
 	"github.com/moov-io/iso8583"
 	"github.com/moov-io/iso8583/encoding"
 
-	"github.com/acqsim/acqsim/acquirer"
+	"github.com/acqsim/acqsim/books"
 	"github.com/acqsim/acqsim/fixtures"
 	"github.com/acqsim/acqsim/host/dialect"
 	"github.com/acqsim/acqsim/journal"
@@ -242,14 +242,14 @@ func cardLeaks(e journal.Entry, pan string, also ...string) []string {
 	return leaks
 }
 
-// books is everything the host has booked.
-type books struct {
-	Records []acquirer.Record
-	Batches []acquirer.Batch
+// booked is everything the host has booked.
+type booked struct {
+	Records []books.Record
+	Batches []books.Batch
 }
 
-func booksOf(s *sim.Sim) books {
-	return books{Records: s.Acquirer.Records(), Batches: s.Acquirer.Batches()}
+func booksOf(s *sim.Sim) booked {
+	return booked{Records: s.Books.Records(), Batches: s.Books.Batches()}
 }
 
 // numericClasses are the fields of a dialect's spec file whose class is n or
@@ -307,7 +307,7 @@ func TestStrictGoldenSale(t *testing.T) {
 			if rc := rcOf(resp); rc != txn.Approved {
 				t.Fatalf("golden sale answered %q, want %s", rc, txn.Approved)
 			}
-			recs := s.Acquirer.Records()
+			recs := s.Books.Records()
 			if len(recs) != 1 || recs[0].State != "approved" || recs[0].TID != tids[dn] || recs[0].STAN != "000003" {
 				t.Errorf("books hold %+v, want the one approved sale of %s", recs, tids[dn])
 			}
@@ -608,7 +608,7 @@ func TestStrictCupRoutes(t *testing.T) {
 			if e := latestEntry(t, s); e.RC != tt.rc {
 				t.Errorf("journal entry RC %q, want %s", e.RC, tt.rc)
 			}
-			recs := s.Acquirer.Records()
+			recs := s.Books.Records()
 			if booked := len(recs) > 0; booked != (tt.rc == txn.Approved) {
 				t.Errorf("books hold %+v after an answer %s", recs, tt.rc)
 			}

@@ -210,7 +210,7 @@ func TestFormatError(t *testing.T) {
 			if e := got[0]; e.RC != txn.FormatError || e.Error == "" {
 				t.Errorf("journal entry %+v, want RC %s and an error saying what was wrong", e, txn.FormatError)
 			}
-			for _, r := range h.Acquirer.Records() {
+			for _, r := range h.Books.Records() {
 				if r.TID == saleTID {
 					t.Errorf("the host booked %+v from a request with a letter in F%s", r, tt.field)
 				}

@@ -11,7 +11,7 @@ import (
 	"github.com/expr-lang/expr/parser"
 	"github.com/expr-lang/expr/vm"
 
-	"github.com/acqsim/acqsim/acquirer"
+	"github.com/acqsim/acqsim/books"
 	"github.com/acqsim/acqsim/host/fault"
 	"github.com/acqsim/acqsim/txn"
 )
@@ -240,7 +240,7 @@ func compileMatch(src string, b Budget) (*vm.Program, error) {
 
 // timeOfDay reads "HH:MM" as minutes after midnight.
 func timeOfDay(s string) (int, error) {
-	d, err := acquirer.ParseTimeOfDay(s)
+	d, err := books.ParseTimeOfDay(s)
 	return int(d / time.Minute), err
 }
 

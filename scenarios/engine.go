@@ -10,13 +10,13 @@ import (
 	"sync"
 	"time"
 
-	"github.com/acqsim/acqsim/acquirer"
+	"github.com/acqsim/acqsim/books"
 	"github.com/acqsim/acqsim/host/fault"
 	"github.com/acqsim/acqsim/txn"
 )
 
 // Decider is the default host behaviour a scenario falls back on and
-// overrides: acquirer.Host.
+// overrides: books.Host.
 type Decider interface {
 	Decide(r *txn.Request, now time.Time) txn.Decision
 	Force(r *txn.Request, now time.Time, rc string, outOfBalance bool) txn.Decision
@@ -66,7 +66,7 @@ type Trace struct {
 type Engine struct {
 	// Calendar is the host's settlement calendar, for merchants' settlement
 	// dates when a scenario has none of its own.
-	Calendar acquirer.Calendar
+	Calendar books.Calendar
 	// Budget bounds each evaluation of a match expression (its Memory, Steps
 	// and Time; zero fields take the defaults). It applies to scenarios
 	// bound after it is set: set it before the engine decides.
@@ -90,7 +90,7 @@ func NewEngine(host Decider, seed uint64, loc *time.Location) *Engine {
 	}
 	return &Engine{
 		host: host, seed: seed, loc: loc, terminal: map[string]*binding{},
-		Calendar: acquirer.Calendar{CutOver: acquirer.DefaultCutOver, Location: loc},
+		Calendar: books.Calendar{CutOver: books.DefaultCutOver, Location: loc},
 	}
 }
 

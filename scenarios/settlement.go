@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/acqsim/acqsim/acquirer"
+	"github.com/acqsim/acqsim/books"
 	"github.com/acqsim/acqsim/txn"
 )
 
@@ -34,18 +34,18 @@ func (c *Compiled) merchant(mid string) (Party, bool) {
 
 // compiledBooks is what a scenario's settlement settings compile to.
 type compiledBooks struct {
-	calendar *acquirer.Calendar // nil: the host's
+	calendar *books.Calendar // nil: the host's
 }
 
 // compileCalendar compiles a scenario's calendar, adding its problems to
 // found; nil when the scenario has none (the host's then).
-func compileCalendar(c *Calendar, at locator, found *problems) *acquirer.Calendar {
+func compileCalendar(c *Calendar, at locator, found *problems) *books.Calendar {
 	if c == nil {
 		return nil
 	}
-	cal := &acquirer.Calendar{CutOver: acquirer.DefaultCutOver}
+	cal := &books.Calendar{CutOver: books.DefaultCutOver}
 	if c.CutOver != "" {
-		d, err := acquirer.ParseTimeOfDay(c.CutOver)
+		d, err := books.ParseTimeOfDay(c.CutOver)
 		if err != nil {
 			found.add(at.at("cut_over").errorf("calendar: %v", err))
 		}
@@ -120,7 +120,7 @@ func (c *Compiled) cardType(pan string) string {
 	if typ != "" {
 		return typ
 	}
-	return acquirer.CardType(pan)
+	return books.CardType(pan)
 }
 
 // terms decide how a transaction of the merchant settles, and whether T0

@@ -84,14 +84,14 @@ func TestReplayKeepsSettlementDates(t *testing.T) {
 	term := dial(t, s, dialect.Binary2, "DURA0002")
 	x, err := term.Sale(1000)
 	expect(t, "sale", x, err, txn.Approved)
-	before := s.Acquirer.Records()[0].Terms.Settlement
+	before := s.Books.Records()[0].Terms.Settlement
 	term.Close()
 	stop(t, s)
 
 	// The same day is a holiday now: a new sale would settle later.
 	s = startUntil(t, sim.Config{JournalFile: file, Holidays: []string{before.Format("2006-01-02")}})
 	defer stop(t, s)
-	if after := s.Acquirer.Records()[0].Terms.Settlement; !after.Equal(before) {
+	if after := s.Books.Records()[0].Terms.Settlement; !after.Equal(before) {
 		t.Errorf("after the restart the sale settles on %v, it was told %v", after, before)
 	}
 }

@@ -22,11 +22,11 @@ import (
 	"github.com/moov-io/iso8583"
 	connection "github.com/moov-io/iso8583-connection"
 
-	"github.com/acqsim/acqsim/acquirer"
+	"github.com/acqsim/acqsim/books"
 	"github.com/acqsim/acqsim/fixtures"
 	"github.com/acqsim/acqsim/host/dialect"
 	"github.com/acqsim/acqsim/journal"
-	"github.com/acqsim/acqsim/ledger"
+	"github.com/acqsim/acqsim/report"
 	"github.com/acqsim/acqsim/scenarios"
 	"github.com/acqsim/acqsim/sim"
 	"github.com/acqsim/acqsim/terminal"
@@ -1136,13 +1136,13 @@ func startBooks(t *testing.T, scenario string, cfg sim.Config) *sim.Sim {
 }
 
 // report is the settlement report as the admin API computes it.
-func report(s *sim.Sim, f ledger.Filter) []ledger.Settlement {
-	return ledger.Settlements(s.Acquirer.Records(), s.Acquirer.Batches(), f)
+func settlements(s *sim.Sim, f report.Filter) []report.Settlement {
+	return report.Settlements(s.Books.Records(), s.Books.Batches(), f)
 }
 
 // statement fetches the settlement report from the admin API, as a merchant
 // or a test suite reads it.
-func statement(t testing.TB, s *sim.Sim, q url.Values) []ledger.Settlement {
+func statement(t testing.TB, s *sim.Sim, q url.Values) []report.Settlement {
 	t.Helper()
 	client := &http.Client{Timeout: patience}
 	resp, err := client.Get("http://" + s.AdminAddr() + "/settlements?" + q.Encode())
@@ -1153,7 +1153,7 @@ func statement(t testing.TB, s *sim.Sim, q url.Values) []ledger.Settlement {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("GET /settlements: %s", resp.Status)
 	}
-	var ss []ledger.Settlement
+	var ss []report.Settlement
 	if err := json.NewDecoder(resp.Body).Decode(&ss); err != nil {
 		t.Fatalf("GET /settlements: %v", err)
 	}
@@ -1161,9 +1161,9 @@ func statement(t testing.TB, s *sim.Sim, q url.Values) []ledger.Settlement {
 }
 
 // settlementOn returns the report's one settlement of the merchant on date.
-func settlementOn(t testing.TB, s *sim.Sim, mid, date string) ledger.Settlement {
+func settlementOn(t testing.TB, s *sim.Sim, mid, date string) report.Settlement {
 	t.Helper()
-	ss := report(s, ledger.Filter{MID: mid, Date: date})
+	ss := settlements(s, report.Filter{MID: mid, Date: date})
 	if len(ss) != 1 {
 		t.Fatalf("the report has %d settlements for %s on %s, want 1: %+v", len(ss), mid, date, ss)
 	}
@@ -1171,27 +1171,27 @@ func settlementOn(t testing.TB, s *sim.Sim, mid, date string) ledger.Settlement 
 }
 
 // record returns the host's booking of the transaction with the given RRN.
-func record(t testing.TB, s *sim.Sim, rrn string) acquirer.Record {
+func record(t testing.TB, s *sim.Sim, rrn string) books.Record {
 	t.Helper()
-	for _, r := range s.Acquirer.Records() {
+	for _, r := range s.Books.Records() {
 		if r.RRN == rrn {
 			return r
 		}
 	}
 	t.Fatalf("the host has no record with RRN %s", rrn)
-	return acquirer.Record{}
+	return books.Record{}
 }
 
 // hostBatch returns the host's record of one of a terminal's batches.
-func hostBatch(t testing.TB, s *sim.Sim, tid, batch string) acquirer.Batch {
+func hostBatch(t testing.TB, s *sim.Sim, tid, batch string) books.Batch {
 	t.Helper()
-	for _, b := range s.Acquirer.Batches() {
+	for _, b := range s.Books.Batches() {
 		if b.TID == tid && b.Batch == batch {
 			return b
 		}
 	}
-	t.Fatalf("the host has no batch %s of %s: %+v", batch, tid, s.Acquirer.Batches())
-	return acquirer.Batch{}
+	t.Fatalf("the host has no batch %s of %s: %+v", batch, tid, s.Books.Batches())
+	return books.Batch{}
 }
 
 // money writes minor units as the report does: 1000000 -> 10000.00.
@@ -1277,8 +1277,8 @@ type feeSale struct {
 func testFees(t *testing.T, fault string, sales []feeSale) {
 	s := startBooks(t, fault, sim.Config{})
 	s.Clock.Set(at(11, 12, 0))
-	want := ledger.Figures{}
-	byType := map[string]*ledger.Figures{}
+	want := report.Figures{}
+	byType := map[string]*report.Figures{}
 	for i, sale := range sales {
 		tid := fmt.Sprintf("TERM%04d", i+1)
 		what := fmt.Sprintf("%s sale of %s", sale.typ, money(sale.amount))
@@ -1298,7 +1298,7 @@ func testFees(t *testing.T, fault string, sales []feeSale) {
 		want.Count, want.Gross, want.Fees, want.Net = want.Count+1, want.Gross+sale.amount, want.Fees+sale.fee, want.Net+sale.amount-sale.fee
 		f := byType[sale.typ]
 		if f == nil {
-			f = &ledger.Figures{}
+			f = &report.Figures{}
 			byType[sale.typ] = f
 		}
 		f.Count, f.Gross, f.Fees, f.Net = f.Count+1, f.Gross+sale.amount, f.Fees+sale.fee, f.Net+sale.amount-sale.fee
@@ -1355,7 +1355,7 @@ func testFeeOnVoid(t *testing.T) {
 	// ...but the statement pays nothing for the voided sale and still
 	// charges its fee.
 	st := settlementOn(t, s, ourMID, "2025-03-12")
-	want := ledger.Figures{Count: 1, Gross: 0, Fees: 50, Net: -50}
+	want := report.Figures{Count: 1, Gross: 0, Fees: 50, Net: -50}
 	if st.Figures != want {
 		t.Errorf("statement totals %+v, want %+v: the voided sale's fee charged, nothing paid", st.Figures, want)
 	}
@@ -1448,14 +1448,14 @@ func testSettlementIssuerDown(t *testing.T) {
 			if e := entry(t, s, journal.Filter{Txn: "settlement"}); e.Rule != "back end down" || e.Action != "respond rc=91" {
 				t.Errorf("journal of the settlement: rule %q action %q", e.Rule, e.Action)
 			}
-			if b := hostBatch(t, s, "TERM0001", "000001"); b.State != acquirer.BatchOpen || b.Outcome != "" || b.Claimed != nil {
+			if b := hostBatch(t, s, "TERM0001", "000001"); b.State != books.BatchOpen || b.Outcome != "" || b.Claimed != nil {
 				t.Errorf("host batch after a 91: %+v, want it open and unsettled", b)
 			}
 			// The back end is up again: the same batch settles.
 			s.Engine.SetGlobal(nil)
 			xs, err = term.Settle()
 			balanced(t, dn, "settlement again", xs, err)
-			if b := hostBatch(t, s, "TERM0001", "000001"); b.State != acquirer.BatchClosed || b.Outcome != "balanced" {
+			if b := hostBatch(t, s, "TERM0001", "000001"); b.State != books.BatchClosed || b.Outcome != "balanced" {
 				t.Errorf("host batch after settling again: state %s outcome %q, want closed balanced", b.State, b.Outcome)
 			}
 		})
@@ -1494,7 +1494,7 @@ func testSettlementNoResponse(t *testing.T) {
 					"the fixture says the batch stays open for the terminal to try again", lost.State, lost.Outcome)
 			}
 			balanced(t, dn, "settlement after recovery", xs, err)
-			if lost.State != acquirer.BatchOpen {
+			if lost.State != books.BatchOpen {
 				t.Errorf("regression: after the settlement whose answer was never sent, GET /batches shows batch 000001 %s (outcome %q); "+
 					"the fixture says it stays open (the retry did settle it)", lost.State, lost.Outcome)
 			}
@@ -1554,10 +1554,10 @@ func testSettlementOutOfBalanceOnce(t *testing.T) {
 			}
 
 			// The host's batches, and the report's.
-			want := []ledger.BatchOutcome{
-				{TID: "TERM0001", Batch: "000001", State: acquirer.BatchClosed, Outcome: "balanced"},
-				{TID: "TERM0001", Batch: "000002", State: acquirer.BatchClosed, Outcome: "out of balance"},
-				{TID: "TERM0001", Batch: "000003", State: acquirer.BatchClosed, Outcome: "balanced"},
+			want := []report.BatchOutcome{
+				{TID: "TERM0001", Batch: "000001", State: books.BatchClosed, Outcome: "balanced"},
+				{TID: "TERM0001", Batch: "000002", State: books.BatchClosed, Outcome: "out of balance"},
+				{TID: "TERM0001", Batch: "000003", State: books.BatchClosed, Outcome: "balanced"},
 			}
 			if b := hostBatch(t, s, "TERM0001", "000002"); b.Uploaded != 2 || len(b.Differences) != 0 {
 				t.Errorf("host batch 2: %d uploaded, differences %v; want both records uploaded, no difference", b.Uploaded, b.Differences)
@@ -1594,7 +1594,7 @@ func testSettlementSuspended(t *testing.T) {
 			expect(t, "batch upload", x, err, txn.InvalidMerchant)
 			x, err = term.Send(txn.UploadEnd, closing(t, s, term, "000902", nil))
 			expect(t, "end of batch", x, err, txn.InvalidMerchant)
-			if b := hostBatch(t, s, "TERM0001", "000001"); b.State != acquirer.BatchOpen || b.Uploaded != 0 {
+			if b := hostBatch(t, s, "TERM0001", "000001"); b.State != books.BatchOpen || b.Uploaded != 0 {
 				t.Errorf("host batch: state %s, %d uploaded; want it open, nothing uploaded", b.State, b.Uploaded)
 			}
 			x, err = term.Sale(500)
@@ -1696,7 +1696,7 @@ func testT0OutsideWindow(t *testing.T) {
 		t.Errorf("report for 11 March: %s, %d transactions for %s; want T0, 8 for 199,990.00", st.Mode, st.Count, money(st.Gross))
 	}
 	latest := time.Time{}
-	for _, r := range s.Acquirer.Records() {
+	for _, r := range s.Books.Records() {
 		if r.MID == ourMID && r.State == "approved" && r.At.Before(at(12, 0, 0)) && r.At.After(latest) {
 			latest = r.At
 		}
@@ -1704,7 +1704,7 @@ func testT0OutsideWindow(t *testing.T) {
 	if !st.FundsAvailable.Equal(latest) || latest.Before(at(11, 20, 59)) {
 		t.Errorf("report for 11 March: funds available %v, want at once: at the latest transaction, %v", st.FundsAvailable, latest)
 	}
-	if t1 := report(s, ledger.Filter{Mode: "T1"}); len(t1) != 0 {
+	if t1 := settlements(s, report.Filter{Mode: "T1"}); len(t1) != 0 {
 		t.Errorf("the report has T1 settlements for T0 merchants: %+v", t1)
 	}
 }
@@ -1737,7 +1737,7 @@ func testT0SettledT1(t *testing.T) {
 				tc.date, st.Mode, st.FundsAvailable, st.Faults, funds)
 		}
 	}
-	if t0 := report(s, ledger.Filter{Mode: "T0"}); len(t0) != 0 {
+	if t0 := settlements(s, report.Filter{Mode: "T0"}); len(t0) != 0 {
 		t.Errorf("the report has T0 settlements: %+v", t0)
 	}
 }
@@ -1764,7 +1764,7 @@ func testUploadDelay(t *testing.T) {
 			if e.Rule != "slow uploads" || delayOf(t, e.Action) != 20*time.Second || e.RC != txn.Approved {
 				t.Errorf("journal of the upload: rule %q action %q RC %s; want the approval held back 20s", e.Rule, e.Action, e.RC)
 			}
-			if b := hostBatch(t, s, "TERM0001", "000001"); b.State != acquirer.BatchUploaded || b.Outcome != "out of balance" {
+			if b := hostBatch(t, s, "TERM0001", "000001"); b.State != books.BatchUploaded || b.Outcome != "out of balance" {
 				t.Errorf("host batch: state %s outcome %q, want uploaded, out of balance", b.State, b.Outcome)
 			}
 
@@ -1810,9 +1810,9 @@ func testVoidAfterSettlement(t *testing.T) {
 
 			// The sale settled with batch 1; the refund is in batch 2, open.
 			st := settlementOn(t, s, ourMID, "2025-03-12")
-			want := []ledger.BatchOutcome{
-				{TID: "TERM0001", Batch: "000001", State: acquirer.BatchClosed, Outcome: "balanced"},
-				{TID: "TERM0001", Batch: "000002", State: acquirer.BatchOpen},
+			want := []report.BatchOutcome{
+				{TID: "TERM0001", Batch: "000001", State: books.BatchClosed, Outcome: "balanced"},
+				{TID: "TERM0001", Batch: "000002", State: books.BatchOpen},
 			}
 			if st.Count != 2 || st.Gross != 0 || !slices.Equal(st.Batches, want) {
 				t.Errorf("report: %d transactions for %s in batches %+v; want the sale and the refund, 0.00, in %+v",

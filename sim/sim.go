@@ -17,8 +17,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/acqsim/acqsim/acquirer"
 	"github.com/acqsim/acqsim/admin"
+	"github.com/acqsim/acqsim/books"
 	"github.com/acqsim/acqsim/clock"
 	"github.com/acqsim/acqsim/host"
 	"github.com/acqsim/acqsim/host/dialect"
@@ -117,12 +117,12 @@ var ErrAdminToken = errors.New("an admin token is required")
 
 // Sim is a running host.
 type Sim struct {
-	Acquirer *acquirer.Host
-	Engine   *scenarios.Engine
-	Library  *scenarios.Library
-	Journal  *journal.Journal
-	Clock    *clock.Clock
-	Dialect  *dialect.Dialect
+	Books   *books.Host
+	Engine  *scenarios.Engine
+	Library *scenarios.Library
+	Journal *journal.Journal
+	Clock   *clock.Clock
+	Dialect *dialect.Dialect
 
 	iso     *host.Server
 	isoLn   net.Listener
@@ -160,9 +160,9 @@ func Start(cfg Config) (*Sim, error) {
 	if err != nil {
 		return nil, ConfigError{err}
 	}
-	cal := acquirer.Calendar{CutOver: acquirer.DefaultCutOver, Location: cfg.Location}
+	cal := books.Calendar{CutOver: books.DefaultCutOver, Location: cfg.Location}
 	if cfg.CutOver != "" {
-		if cal.CutOver, err = acquirer.ParseTimeOfDay(cfg.CutOver); err != nil {
+		if cal.CutOver, err = books.ParseTimeOfDay(cfg.CutOver); err != nil {
 			return nil, ConfigError{fmt.Errorf("cut-over: %w", err)}
 		}
 	}
@@ -171,14 +171,14 @@ func Start(cfg Config) (*Sim, error) {
 			return nil, ConfigError{err}
 		}
 	}
-	acfg := acquirer.Config{Calendar: cal, Seed: cfg.Seed, VoidsAsCredits: d.VoidsAsCredits, BalancedCloses: d.BalancedCloses,
+	acfg := books.Config{Calendar: cal, Seed: cfg.Seed, VoidsAsCredits: d.VoidsAsCredits, BalancedCloses: d.BalancedCloses,
 		Events: cfg.JournalFile != ""}
 	if cfg.MasterKey != "" {
 		if acfg.MasterKey, err = keys.Parse(cfg.MasterKey); err != nil {
 			return nil, ConfigError{fmt.Errorf("master key: %w", err)}
 		}
 	}
-	acq, err := acquirer.New(acfg)
+	acq, err := books.New(acfg)
 	if err != nil {
 		return nil, ConfigError{err}
 	}
@@ -235,7 +235,7 @@ func Start(cfg Config) (*Sim, error) {
 	}
 
 	s := &Sim{
-		Acquirer: acq,
+		Books:    acq,
 		Engine:   engine,
 		Library:  lib,
 		Journal:  jn,
@@ -268,7 +268,7 @@ func Start(cfg Config) (*Sim, error) {
 			return nil, ConfigError{fmt.Errorf("%w: the admin API on %s is reachable from other hosts; give it a token", ErrAdminToken, cfg.Admin)}
 		}
 		api := &admin.API{Journal: s.Journal, Clock: s.Clock, Reset: s.Reset, ResetTerminal: s.ResetTerminal,
-			Engine: s.Engine, Library: s.Library, Books: s.Acquirer, Token: cfg.AdminToken, Describe: s.Dialect.Describe,
+			Engine: s.Engine, Library: s.Library, Books: s.Books, Token: cfg.AdminToken, Describe: s.Dialect.Describe,
 			Addr: cfg.Admin, AllowHosts: cfg.AdminAllowHost, MaxStreams: cfg.AdminMaxStreams,
 			Descriptors: s.descriptors}
 		m := metrics.New(s.Journal, s.Connections)
@@ -363,7 +363,7 @@ func (s *Sim) Err() <-chan error { return s.serveErr }
 // Reset forgets all state: terminals, batches, transactions, scenario
 // counters and the journal.
 func (s *Sim) Reset() {
-	s.Acquirer.Reset()
+	s.Books.Reset()
 	s.Engine.Reset("")
 	s.Journal.Reset()
 	s.journalReset("")
@@ -374,13 +374,13 @@ func (s *Sim) Reset() {
 func (s *Sim) journalReset(tid string) {
 	s.Journal.Append(journal.Entry{
 		Time: s.Clock.Now(), TID: tid, Txn: "reset", Decision: "host state reset",
-		Replay: string(acquirer.ResetEvent(tid)),
+		Replay: string(books.ResetEvent(tid)),
 	})
 }
 
 // ResetTerminal forgets one terminal's state and its scenario counters.
 func (s *Sim) ResetTerminal(tid string) {
-	s.Acquirer.ResetTerminal(tid)
+	s.Books.ResetTerminal(tid)
 	s.Engine.Reset(tid)
 	s.journalReset(tid)
 }
@@ -460,7 +460,7 @@ func serverTLS(cfg Config) (*tls.Config, error) {
 }
 
 // replay rebuilds the books from a durable journal's events.
-func replay(j *journal.Journal, acq *acquirer.Host) error {
+func replay(j *journal.Journal, acq *books.Host) error {
 	events, err := j.Events()
 	if err != nil {
 		return fmt.Errorf("reading the journal: %w", err)

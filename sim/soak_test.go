@@ -37,8 +37,8 @@ import (
 
 	connection "github.com/moov-io/iso8583-connection"
 
-	"github.com/acqsim/acqsim/acquirer"
 	"github.com/acqsim/acqsim/bench"
+	"github.com/acqsim/acqsim/books"
 	"github.com/acqsim/acqsim/journal"
 	"github.com/acqsim/acqsim/sim"
 	"github.com/acqsim/acqsim/terminal"
@@ -206,7 +206,7 @@ type soakHost struct {
 	name   string
 	s      *sim.Sim
 	admin  *soakAdmin
-	cal    acquirer.Calendar
+	cal    books.Calendar
 	terms  []*soakTerm
 	global string // the global scenario in force
 	// inWindow is set while the clock stands inside the cut-over (23:00 to
@@ -229,7 +229,7 @@ func newSoakHost(t *testing.T, dn string) *soakHost {
 	h := &soakHost{
 		name: dn, s: s,
 		admin: &soakAdmin{base: "http://" + s.AdminAddr(), c: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 2}}},
-		cal:   acquirer.Calendar{CutOver: acquirer.DefaultCutOver},
+		cal:   books.Calendar{CutOver: books.DefaultCutOver},
 		bench: make(chan soakBench, 1),
 	}
 	t.Cleanup(h.admin.c.CloseIdleConnections)
@@ -675,11 +675,11 @@ func (sk *soak) finish(d time.Duration) {
 // terminal's own, the totals it claimed, the outcome, and the upload that
 // closed each batch out of balance, record for record.
 func (h *soakHost) checkBooks(t *testing.T) {
-	var bs []acquirer.Batch
+	var bs []books.Batch
 	began := time.Now()
 	h.admin.must(t, "GET", "/batches", nil, &bs)
 	t.Logf("%s: GET /batches lists %d batches, in %v", h.name, len(bs), time.Since(began).Round(time.Millisecond))
-	byTID := map[string][]acquirer.Batch{}
+	byTID := map[string][]books.Batch{}
 	for _, b := range bs {
 		byTID[b.TID] = append(byTID[b.TID], b)
 	}
@@ -688,14 +688,14 @@ func (h *soakHost) checkBooks(t *testing.T) {
 		for _, b := range byTID[w.tid] {
 			mine := w.batches[b.Batch]
 			if mine == nil {
-				if b.State != acquirer.BatchOpen || b.Host != (txn.Totals{}) || b.Claimed != nil {
+				if b.State != books.BatchOpen || b.Host != (txn.Totals{}) || b.Claimed != nil {
 					t.Errorf("%s %s: batch %s is %s with host totals %+v; the terminal never settled it", h.name, w.tid, b.Batch, b.State, b.Host)
 				}
 				continue
 			}
 			seen[b.Batch] = true
 			switch {
-			case b.State != acquirer.BatchClosed:
+			case b.State != books.BatchClosed:
 				t.Errorf("%s %s: batch %s is %s after its settlement, want closed", h.name, w.tid, b.Batch, b.State)
 			case b.Host != mine.totals:
 				t.Errorf("%s %s: batch %s: host totals %+v, terminal's %+v", h.name, w.tid, b.Batch, b.Host, mine.totals)
@@ -746,7 +746,7 @@ func (h *soakHost) checkBench(t *testing.T) {
 	}
 	want.DebitAmount, want.CreditAmount = int64(want.DebitCount)*soakBenchAmount, int64(want.CreditCount)*soakBenchAmount
 	var got txn.Totals
-	var bs []acquirer.Batch
+	var bs []books.Batch
 	h.admin.must(t, "GET", "/batches", nil, &bs)
 	for _, b := range bs {
 		if strings.HasPrefix(b.TID, bench.DefaultTIDPrefix) {
@@ -1226,7 +1226,7 @@ func (sk *soak) sample(label string, phase int) soakSample {
 	for _, h := range sk.hosts {
 		smp.conns = append(smp.conns, h.s.Connections())
 		smp.entries = append(smp.entries, int(min(h.seq.Load(), journal.DefaultCapacity))) // no resets
-		smp.records = append(smp.records, len(h.s.Acquirer.Records()))
+		smp.records = append(smp.records, len(h.s.Books.Records()))
 	}
 	smp.heap = liveHeap()
 	smp.goroutines, smp.fds = goroutines(), openFDs()

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/acqsim/acqsim/acquirer"
+	"github.com/acqsim/acqsim/books"
 	"github.com/acqsim/acqsim/host/dialect"
 	"github.com/acqsim/acqsim/journal"
 	"github.com/acqsim/acqsim/keys"
@@ -76,23 +76,23 @@ func (h *crashHost) get(t *testing.T, path string, q url.Values, v any) {
 
 // batch is the host's view of a terminal's batch (State "" when the host
 // knows nothing of it).
-func (h *crashHost) batch(t *testing.T, tid, batch string) acquirer.Batch {
+func (h *crashHost) batch(t *testing.T, tid, batch string) books.Batch {
 	t.Helper()
-	var bs []acquirer.Batch
+	var bs []books.Batch
 	h.get(t, "/batches", url.Values{"tid": {tid}, "batch": {batch}}, &bs)
 	if len(bs) > 1 {
 		t.Fatalf("/batches lists terminal %s's batch %s %d times", tid, batch, len(bs))
 	}
 	if len(bs) == 0 {
-		return acquirer.Batch{TID: tid, Batch: batch}
+		return books.Batch{TID: tid, Batch: batch}
 	}
 	return bs[0]
 }
 
 // batches lists every batch the host knows of.
-func (h *crashHost) batches(t *testing.T) []acquirer.Batch {
+func (h *crashHost) batches(t *testing.T) []books.Batch {
 	t.Helper()
-	var bs []acquirer.Batch
+	var bs []books.Batch
 	h.get(t, "/batches", url.Values{}, &bs)
 	return bs
 }

@@ -6,7 +6,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/acqsim/acqsim/acquirer"
+	"github.com/acqsim/acqsim/books"
 	"github.com/acqsim/acqsim/host/dialect"
 	"github.com/acqsim/acqsim/terminal"
 	"github.com/acqsim/acqsim/txn"
@@ -100,10 +100,10 @@ func TestHardKillBatchUpload(t *testing.T) {
 				// replayed of the unfinished settlement.
 				before := h.batch(t, c.cfg.TID, batch)
 				endAnswered := tc.trig.typ == txn.UploadEnd && tc.trig.at == answerLost
-				wantState, wantUploaded := acquirer.BatchUploaded, []int{tc.trig.nth - 1}
+				wantState, wantUploaded := books.BatchUploaded, []int{tc.trig.nth - 1}
 				switch {
 				case endAnswered:
-					wantState, wantUploaded = acquirer.BatchClosed, []int{sales}
+					wantState, wantUploaded = books.BatchClosed, []int{sales}
 				case tc.trig.typ == txn.UploadEnd:
 					wantUploaded = []int{sales}
 				case tc.trig.at == answerLost:
@@ -132,7 +132,7 @@ func TestHardKillBatchUpload(t *testing.T) {
 					}
 				}
 				b := h.batch(t, c.cfg.TID, batch)
-				if b.State != acquirer.BatchClosed || b.Outcome != "out of balance" || b.Host != totals ||
+				if b.State != books.BatchClosed || b.Outcome != "out of balance" || b.Host != totals ||
 					b.Uploaded != sales || len(b.Differences) != 0 {
 					t.Errorf("batch %s once settled again: %s, %s, host totals %+v, %d uploaded, differences %q;\n"+
 						"want closed, out of balance, the terminal's totals %+v, its %d records uploaded, no differences",
@@ -154,10 +154,10 @@ func TestHardKillBatchUpload(t *testing.T) {
 						next, batch, len(xs), xs[0].RC())
 				}
 				nb := h.batch(t, c.cfg.TID, next)
-				if nb.State != acquirer.BatchClosed || nb.Host.DebitCount != 2 || len(nb.Differences) != 0 {
+				if nb.State != books.BatchClosed || nb.Host.DebitCount != 2 || len(nb.Differences) != 0 {
 					t.Errorf("batch %s: %s, host totals %+v, differences %q; want closed with its two sales", next, nb.State, nb.Host, nb.Differences)
 				}
-				if again := h.batch(t, c.cfg.TID, batch); again.State != acquirer.BatchClosed || again.Host != totals {
+				if again := h.batch(t, c.cfg.TID, batch); again.State != books.BatchClosed || again.Host != totals {
 					t.Errorf("batch %s after batch %s settled: %s, %+v; want it as it closed", batch, next, again.State, again.Host)
 				}
 			})

@@ -15,8 +15,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/acqsim/acqsim/acquirer"
-	"github.com/acqsim/acqsim/ledger"
+	"github.com/acqsim/acqsim/books"
+	"github.com/acqsim/acqsim/report"
 )
 
 type reportFlags struct {
@@ -60,7 +60,7 @@ prints the settlement report.`,
 			if err := f.check(what); err != nil {
 				return err
 			}
-			return report(cmd.Context(), cmd.OutOrStdout(), what, f)
+			return printReport(cmd.Context(), cmd.OutOrStdout(), what, f)
 		},
 	}
 	fl := cmd.Flags()
@@ -80,7 +80,7 @@ prints the settlement report.`,
 // hold: a filter for another matches nothing.
 var (
 	settlementModes = []string{"T0", "T1"}
-	batchStates     = []string{acquirer.BatchOpen, acquirer.BatchReconciling, acquirer.BatchUploaded, acquirer.BatchClosed}
+	batchStates     = []string{books.BatchOpen, books.BatchReconciling, books.BatchUploaded, books.BatchClosed}
 )
 
 // check refuses a filter no report entry can match, and one the report asked
@@ -110,7 +110,7 @@ func (f reportFlags) check(what string) error {
 	return nil
 }
 
-func report(ctx context.Context, w io.Writer, what string, f reportFlags) error {
+func printReport(ctx context.Context, w io.Writer, what string, f reportFlags) error {
 	q := url.Values{}
 	for k, v := range map[string]string{"mid": f.mid, "tid": f.tid, "date": f.date, "mode": f.mode, "state": f.state} {
 		if v != "" {
@@ -131,7 +131,7 @@ func report(ctx context.Context, w io.Writer, what string, f reportFlags) error 
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
 	defer tw.Flush()
 	if what == "batches" {
-		var bs []acquirer.Batch
+		var bs []books.Batch
 		if err := json.Unmarshal(body, &bs); err != nil {
 			return err
 		}
@@ -143,7 +143,7 @@ func report(ctx context.Context, w io.Writer, what string, f reportFlags) error 
 		}
 		return nil
 	}
-	var ss []ledger.Settlement
+	var ss []report.Settlement
 	if err := json.Unmarshal(body, &ss); err != nil {
 		return err
 	}

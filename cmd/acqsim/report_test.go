@@ -11,8 +11,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/acqsim/acqsim/acquirer"
-	"github.com/acqsim/acqsim/ledger"
+	"github.com/acqsim/acqsim/books"
+	"github.com/acqsim/acqsim/report"
 )
 
 // feeNoCapHost serves the fee-no-cap scenario in-process with a debit sale of
@@ -64,7 +64,7 @@ func TestReportSettlements(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("exit %d: %s", code, stderr)
 		}
-		var ss []ledger.Settlement
+		var ss []report.Settlement
 		if err := json.Unmarshal([]byte(stdout), &ss); err != nil {
 			t.Fatalf("output does not parse as a settlement report: %v\n%s", err, stdout)
 		}
@@ -149,11 +149,11 @@ func TestReportBatches(t *testing.T) {
 	}
 
 	code, stdout, stderr = acqsim("report", "batches", "--admin", admin, "-o", "json")
-	var bs []acquirer.Batch
+	var bs []books.Batch
 	if err := json.Unmarshal([]byte(stdout), &bs); code != 0 || err != nil {
 		t.Fatalf("-o json: exit %d, %v: %s%s", code, err, stdout, stderr)
 	}
-	if len(bs) != 1 || bs[0].State != acquirer.BatchOpen || bs[0].Host.DebitAmount != 1_010_000 {
+	if len(bs) != 1 || bs[0].State != books.BatchOpen || bs[0].Host.DebitAmount != 1_010_000 {
 		t.Errorf("-o json: %+v, want the one open batch of 10,100.00", bs)
 	}
 

@@ -1,4 +1,4 @@
-package acquirer_test
+package books_test
 
 import (
 	"fmt"
@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/acqsim/acqsim/acquirer"
+	"github.com/acqsim/acqsim/books"
 	"github.com/acqsim/acqsim/txn"
 )
 
@@ -22,17 +22,17 @@ const (
 // now is a Thursday morning, well away from the cut-over.
 var now = time.Date(2026, 6, 11, 10, 30, 0, 0, time.UTC)
 
-var testCalendar = acquirer.Calendar{CutOver: acquirer.DefaultCutOver, Location: time.UTC}
+var testCalendar = books.Calendar{CutOver: books.DefaultCutOver, Location: time.UTC}
 
 // The two settlement styles the host is configured for.
 var (
-	iso87Cfg = acquirer.Config{Calendar: testCalendar, Seed: 1, BalancedCloses: true}
-	cupCfg   = acquirer.Config{Calendar: testCalendar, Seed: 1, VoidsAsCredits: true}
+	iso87Cfg = books.Config{Calendar: testCalendar, Seed: 1, BalancedCloses: true}
+	cupCfg   = books.Config{Calendar: testCalendar, Seed: 1, VoidsAsCredits: true}
 )
 
-func newHost(t *testing.T, cfg acquirer.Config) *acquirer.Host {
+func newHost(t *testing.T, cfg books.Config) *books.Host {
 	t.Helper()
-	h, err := acquirer.New(cfg)
+	h, err := books.New(cfg)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -179,7 +179,7 @@ var financial = map[txn.Type]bool{
 }
 
 // run plays steps against a new host, checks each decision and returns them.
-func run(t *testing.T, cfg acquirer.Config, steps []step) []txn.Decision {
+func run(t *testing.T, cfg books.Config, steps []step) []txn.Decision {
 	t.Helper()
 	h := newHost(t, cfg)
 	var ds []txn.Decision
@@ -236,7 +236,7 @@ func run(t *testing.T, cfg acquirer.Config, steps []step) []txn.Decision {
 func TestDecide(t *testing.T) {
 	tests := []struct {
 		name  string
-		cfg   acquirer.Config
+		cfg   books.Config
 		steps []step
 	}{
 		// Reversals.
@@ -504,10 +504,10 @@ func TestDecideSettlementDate(t *testing.T) {
 	shanghai := mustLoad(t, "Asia/Shanghai")
 	cals := []struct {
 		name string
-		cal  acquirer.Calendar
+		cal  books.Calendar
 	}{
 		{"UTC", testCalendar},
-		{"Shanghai", acquirer.Calendar{CutOver: acquirer.DefaultCutOver, Location: shanghai}},
+		{"Shanghai", books.Calendar{CutOver: books.DefaultCutOver, Location: shanghai}},
 	}
 	times := []time.Time{
 		time.Date(2026, 6, 11, 10, 30, 0, 0, time.UTC), // Thursday
@@ -575,7 +575,7 @@ func TestDecideBalance(t *testing.T) {
 	tests := []struct {
 		configured, want int64
 	}{
-		{0, acquirer.DefaultBalance},
+		{0, books.DefaultBalance},
 		{123456, 123456},
 	}
 	for _, tt := range tests {

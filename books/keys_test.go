@@ -1,4 +1,4 @@
-package acquirer_test
+package books_test
 
 import (
 	"bytes"
@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/acqsim/acqsim/acquirer"
+	"github.com/acqsim/acqsim/books"
 	"github.com/acqsim/acqsim/keys"
 	"github.com/acqsim/acqsim/txn"
 )
@@ -119,7 +119,7 @@ func TestParseKey(t *testing.T) {
 
 func TestNewRejectsBadMasterKey(t *testing.T) {
 	for _, n := range []int{1, 7, 10, 32} {
-		if _, err := acquirer.New(acquirer.Config{MasterKey: make([]byte, n)}); err == nil {
+		if _, err := books.New(books.Config{MasterKey: make([]byte, n)}); err == nil {
 			t.Errorf("New with a %d-byte master key: want an error", n)
 		}
 	}
@@ -183,7 +183,7 @@ func TestSignOnWorkingKeys(t *testing.T) {
 		ref := referenceCipher(t, master)
 		for _, c := range codes {
 			t.Run(m.name+"/"+c.code, func(t *testing.T) {
-				h, err := acquirer.New(acquirer.Config{MasterKey: m.key, Seed: 1})
+				h, err := books.New(books.Config{MasterKey: m.key, Seed: 1})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -241,7 +241,7 @@ func TestSignOnWorkingKeys(t *testing.T) {
 func TestSignOnWithoutKeys(t *testing.T) {
 	for _, code := range []string{"", "002", "005", "301", "01"} {
 		t.Run(code, func(t *testing.T) {
-			h, err := acquirer.New(acquirer.Config{})
+			h, err := books.New(books.Config{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -259,7 +259,7 @@ func TestSignOnWithoutKeys(t *testing.T) {
 func TestSignOnKeysFollowTheSeed(t *testing.T) {
 	keysOf := func(seed uint64, signOns int) [][]byte {
 		t.Helper()
-		h, err := acquirer.New(acquirer.Config{Seed: seed})
+		h, err := books.New(books.Config{Seed: seed})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -301,7 +301,7 @@ func TestSignOnBatch(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h, err := acquirer.New(acquirer.Config{})
+			h, err := books.New(books.Config{})
 			if err != nil {
 				t.Fatal(err)
 			}

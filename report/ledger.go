@@ -1,14 +1,14 @@
-// Package ledger turns the host's books into merchants' settlement reports:
+// Package report turns the host's books into merchants' settlement reports:
 // per merchant and settlement date, counts, gross, fees and net by card type,
 // when the funds are available, and how each batch reconciled.
-package ledger
+package report
 
 import (
 	"slices"
 	"sort"
 	"time"
 
-	"github.com/acqsim/acqsim/acquirer"
+	"github.com/acqsim/acqsim/books"
 	"github.com/acqsim/acqsim/txn"
 )
 
@@ -60,12 +60,12 @@ type Filter struct {
 // Settlements reports the books: approved sales, completions and advices are
 // debits (gross +), refunds credits (gross -); voided and reversed
 // transactions carry nothing, unless a books fault charged a voided one. A
-// record that sums folded transactions (acquirer.Record.Folded) counts as
+// record that sums folded transactions (books.Record.Folded) counts as
 // that many.
-func Settlements(records []acquirer.Record, batches []acquirer.Batch, f Filter) []Settlement {
+func Settlements(records []books.Record, batches []books.Batch, f Filter) []Settlement {
 	type key struct{ mid, date, mode, currency string }
 	byKey := map[key]*Settlement{}
-	batchOf := map[[3]string]acquirer.Batch{}
+	batchOf := map[[3]string]books.Batch{}
 	for _, b := range batches {
 		batchOf[[3]string{b.MID, b.TID, b.Batch}] = b
 	}
@@ -135,7 +135,7 @@ func Settlements(records []acquirer.Record, batches []acquirer.Batch, f Filter) 
 // contribution is what one record adds to its settlement: its signed gross
 // and fee (the sums, for a record of folded transactions), or false when it
 // adds nothing.
-func contribution(r acquirer.Record) (gross, fee int64, ok bool) {
+func contribution(r books.Record) (gross, fee int64, ok bool) {
 	chargedAnyway := r.State == "voided" && slices.Contains(r.Terms.Faults, "fee-on-void")
 	switch {
 	case r.State == "approved":

@@ -1,4 +1,4 @@
-package acquirer_test
+package books_test
 
 import (
 	"encoding/json"
@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/acqsim/acqsim/acquirer"
+	"github.com/acqsim/acqsim/books"
 	"github.com/acqsim/acqsim/txn"
 )
 
@@ -14,7 +14,7 @@ import (
 // reversal, answers without booking), after setup.
 type declineCase struct {
 	name    string
-	cfg     acquirer.Config
+	cfg     books.Config
 	setup   []step
 	decline step
 	// force, when set, has a scenario answer decline with this RC.
@@ -129,7 +129,7 @@ func declineCases() []declineCase {
 
 // answer sends the case's refused request (r, already with its RRN and
 // fingerprint) as the host would get it.
-func (c declineCase) answer(h *acquirer.Host, r txn.Request, at time.Time) txn.Decision {
+func (c declineCase) answer(h *books.Host, r txn.Request, at time.Time) txn.Decision {
 	if c.force != "" {
 		return h.Force(&r, at, c.force, false)
 	}
@@ -211,7 +211,7 @@ func TestDeclinesCarryRRN(t *testing.T) {
 // checkBookedDeclined checks that the host's books hold r as declined under
 // rrn, and that a void naming that RRN is refused as invalid, not taken as
 // its original.
-func checkBookedDeclined(t *testing.T, h *acquirer.Host, r txn.Request, rrn string) {
+func checkBookedDeclined(t *testing.T, h *books.Host, r txn.Request, rrn string) {
 	t.Helper()
 	found := 0
 	for _, rec := range h.Records() {
@@ -298,7 +298,7 @@ func TestReplayKeepsDeclineRRNs(t *testing.T) {
 			if r.Type != txn.Reversal && !again.At.Equal(at) {
 				t.Errorf("retransmission after the replay answered at %v, want the first answer's time %v", again.At, at)
 			}
-			next := func(h *acquirer.Host) string {
+			next := func(h *books.Host) string {
 				s := sale("000900", 100).req
 				s.Fingerprint = fingerprint(&s)
 				return h.Decide(&s, at.Add(2*time.Minute)).RRN

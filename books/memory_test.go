@@ -1,4 +1,4 @@
-package acquirer_test
+package books_test
 
 import (
 	"fmt"
@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/acqsim/acqsim/acquirer"
+	"github.com/acqsim/acqsim/books"
 	"github.com/acqsim/acqsim/txn"
 )
 
@@ -56,7 +56,7 @@ func TestOldTransactionsFoldIntoTotals(t *testing.T) {
 
 // kept counts the records Records lists one by one, and says what the
 // folded ones sum to: "type state count of amount", by type and state.
-func kept(h *acquirer.Host) (n int, folded string) {
+func kept(h *books.Host) (n int, folded string) {
 	var sums []string
 	for _, r := range h.Records() {
 		if r.Folded == 0 {

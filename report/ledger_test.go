@@ -1,4 +1,4 @@
-package ledger_test
+package report_test
 
 import (
 	"bytes"
@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/acqsim/acqsim/acquirer"
-	"github.com/acqsim/acqsim/ledger"
+	"github.com/acqsim/acqsim/books"
+	"github.com/acqsim/acqsim/report"
 	"github.com/acqsim/acqsim/scenarios"
 	"github.com/acqsim/acqsim/txn"
 )
@@ -29,7 +29,7 @@ func terms(mode string, settles time.Time, cardType string, fee int64, faults ..
 	return txn.Terms{Mode: mode, Settlement: settles, FundsAt: settles.Add(9 * time.Hour), CardType: cardType, Fee: fee, Faults: faults}
 }
 
-type record = acquirer.Record
+type record = books.Record
 
 // rec is a transaction in the host's books as Host.Records reports it.
 func rec(mid, tid, batch string, typ txn.Type, state string, amount int64, tm txn.Terms) record {
@@ -39,11 +39,11 @@ func rec(mid, tid, batch string, typ txn.Type, state string, amount int64, tm tx
 	}
 }
 
-func figures(count int, gross, fees int64) ledger.Figures {
-	return ledger.Figures{Count: count, Gross: gross, Fees: fees, Net: gross - fees}
+func figures(count int, gross, fees int64) report.Figures {
+	return report.Figures{Count: count, Gross: gross, Fees: fees, Net: gross - fees}
 }
 
-func fp(f ledger.Figures) *ledger.Figures { return &f }
+func fp(f report.Figures) *report.Figures { return &f }
 
 // The settlement report groups the merchant's approved transactions by
 // merchant, settlement date, mode and currency, splits them by card type,
@@ -70,30 +70,30 @@ func TestSettlements(t *testing.T) {
 		rec(mid1, tidA, "000002", txn.Sale, "approved", 4000, txn.Terms{Mode: "T0", Settlement: date(6, 12), FundsAt: date(6, 12).Add(15 * time.Hour), CardType: "credit", Fee: 24}),
 		rec(mid2, tidA, "000001", txn.Sale, "approved", 100, terms("T1", date(6, 12), "credit", 1)),
 	}
-	batches := []acquirer.Batch{
+	batches := []books.Batch{
 		{MID: mid1, TID: tidA, Batch: "000001", State: "closed", Outcome: "balanced"},
 		{MID: mid1, TID: tidB, Batch: "000001", State: "uploaded", Outcome: "out of balance"},
 		{MID: mid1, TID: tidA, Batch: "000002", State: "open"},
 		{MID: mid2, TID: tidA, Batch: "000001", State: "reconciling", Outcome: "balanced"},
 		{MID: mid2, TID: tidB, Batch: "000009", State: "closed", Outcome: "balanced"}, // nothing of it settles
 	}
-	want := []ledger.Settlement{
+	want := []report.Settlement{
 		{
 			MID: mid1, SettlementDate: "2026-06-12", Mode: "T0", Currency: "156",
 			FundsAvailable: date(6, 12).Add(15 * time.Hour),
 			Figures:        figures(1, 4000, 24),
-			ByCardType:     map[string]*ledger.Figures{"credit": fp(figures(1, 4000, 24))},
-			Batches:        []ledger.BatchOutcome{{TID: tidA, Batch: "000002", State: "open"}},
+			ByCardType:     map[string]*report.Figures{"credit": fp(figures(1, 4000, 24))},
+			Batches:        []report.BatchOutcome{{TID: tidA, Batch: "000002", State: "open"}},
 		},
 		{
 			MID: mid1, SettlementDate: "2026-06-12", Mode: "T1", Currency: "156",
 			FundsAvailable: date(6, 12).Add(11 * time.Hour), // the latest
 			Figures:        figures(5, 10000+1234-2000+3000+100, 50+7+18+1),
-			ByCardType: map[string]*ledger.Figures{
+			ByCardType: map[string]*report.Figures{
 				"debit":  fp(figures(3, 10000-2000+100, 50+1)),
 				"credit": fp(figures(2, 1234+3000, 7+18)),
 			},
-			Batches: []ledger.BatchOutcome{
+			Batches: []report.BatchOutcome{
 				{TID: tidA, Batch: "000001", State: "closed", Outcome: "balanced"},
 				{TID: tidA, Batch: "000002", State: "open"},
 				{TID: tidB, Batch: "000001", State: "uploaded", Outcome: "out of balance"},
@@ -103,18 +103,18 @@ func TestSettlements(t *testing.T) {
 			MID: mid1, SettlementDate: "2026-06-15", Mode: "T1", Currency: "156",
 			FundsAvailable: date(6, 15).Add(9 * time.Hour),
 			Figures:        figures(1, 5000, 25),
-			ByCardType:     map[string]*ledger.Figures{"debit": fp(figures(1, 5000, 25))},
-			Batches:        []ledger.BatchOutcome{{TID: tidA, Batch: "000002", State: "open"}},
+			ByCardType:     map[string]*report.Figures{"debit": fp(figures(1, 5000, 25))},
+			Batches:        []report.BatchOutcome{{TID: tidA, Batch: "000002", State: "open"}},
 		},
 		{
 			MID: mid2, SettlementDate: "2026-06-12", Mode: "T1", Currency: "156",
 			FundsAvailable: date(6, 12).Add(9 * time.Hour),
 			Figures:        figures(1, 100, 1),
-			ByCardType:     map[string]*ledger.Figures{"credit": fp(figures(1, 100, 1))},
-			Batches:        []ledger.BatchOutcome{{TID: tidA, Batch: "000001", State: "reconciling", Outcome: "balanced"}},
+			ByCardType:     map[string]*report.Figures{"credit": fp(figures(1, 100, 1))},
+			Batches:        []report.BatchOutcome{{TID: tidA, Batch: "000001", State: "reconciling", Outcome: "balanced"}},
 		},
 	}
-	got := ledger.Settlements(records, batches, ledger.Filter{})
+	got := report.Settlements(records, batches, report.Filter{})
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Settlements:\n got %s\nwant %s", dump(t, got), dump(t, want))
 	}
@@ -135,26 +135,26 @@ func TestSettlementsRefunds(t *testing.T) {
 	tests := []struct {
 		name    string
 		records []record
-		want    ledger.Figures
+		want    report.Figures
 	}{
 		{"kept", []record{
 			rec(mid1, tidA, "000001", txn.Refund, "approved", 10000, terms("T1", date(6, 12), "debit", 0)),
-		}, ledger.Figures{Count: 1, Gross: -10000, Fees: 0, Net: -10000}},
+		}, report.Figures{Count: 1, Gross: -10000, Fees: 0, Net: -10000}},
 		{"returned", []record{
 			rec(mid1, tidA, "000001", txn.Refund, "approved", 10000, terms("T1", date(6, 12), "debit", -50)),
-		}, ledger.Figures{Count: 1, Gross: -10000, Fees: -50, Net: -9950}},
+		}, report.Figures{Count: 1, Gross: -10000, Fees: -50, Net: -9950}},
 		{"a sale and its refund, fee kept", []record{
 			rec(mid1, tidA, "000001", txn.Sale, "approved", 10000, terms("T1", date(6, 12), "debit", 50)),
 			rec(mid1, tidA, "000001", txn.Refund, "approved", 10000, terms("T1", date(6, 12), "debit", 0)),
-		}, ledger.Figures{Count: 2, Gross: 0, Fees: 50, Net: -50}},
+		}, report.Figures{Count: 2, Gross: 0, Fees: 50, Net: -50}},
 		{"a sale and its refund, fee returned", []record{
 			rec(mid1, tidA, "000001", txn.Sale, "approved", 10000, terms("T1", date(6, 12), "debit", 50)),
 			rec(mid1, tidA, "000001", txn.Refund, "approved", 10000, terms("T1", date(6, 12), "debit", -50)),
-		}, ledger.Figures{Count: 2, Gross: 0, Fees: 0, Net: 0}},
+		}, report.Figures{Count: 2, Gross: 0, Fees: 0, Net: 0}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := ledger.Settlements(tt.records, nil, ledger.Filter{})
+			got := report.Settlements(tt.records, nil, report.Filter{})
 			if len(got) != 1 {
 				t.Fatalf("%d settlements, want 1: %s", len(got), dump(t, got))
 			}
@@ -175,17 +175,17 @@ func TestSettlementsFeeOnVoid(t *testing.T) {
 	tests := []struct {
 		name    string
 		records []record
-		want    *ledger.Figures // nil: no settlement at all
+		want    *report.Figures // nil: no settlement at all
 		faults  []string
 	}{
 		{"a voided sale charged its fee", []record{
 			rec(mid1, tidA, "000001", txn.Sale, "voided", 10000, faulty),
 			rec(mid1, tidA, "000001", txn.Void, "approved", 10000, terms("T1", date(6, 12), "debit", 0, "fee-on-void")),
-		}, fp(ledger.Figures{Count: 1, Gross: 0, Fees: 50, Net: -50}), []string{"fee-on-void"}},
+		}, fp(report.Figures{Count: 1, Gross: 0, Fees: 50, Net: -50}), []string{"fee-on-void"}},
 		{"beside an approved sale", []record{
 			rec(mid1, tidA, "000001", txn.Sale, "approved", 20000, terms("T1", date(6, 12), "debit", 100, "fee-on-void")),
 			rec(mid1, tidA, "000001", txn.Sale, "voided", 10000, faulty),
-		}, fp(ledger.Figures{Count: 2, Gross: 20000, Fees: 150, Net: 19850}), []string{"fee-on-void"}},
+		}, fp(report.Figures{Count: 2, Gross: 20000, Fees: 150, Net: 19850}), []string{"fee-on-void"}},
 		{"a voided sale without the fault", []record{
 			rec(mid1, tidA, "000001", txn.Sale, "voided", 10000, terms("T1", date(6, 12), "debit", 50)),
 		}, nil, nil},
@@ -198,7 +198,7 @@ func TestSettlementsFeeOnVoid(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := ledger.Settlements(tt.records, nil, ledger.Filter{})
+			got := report.Settlements(tt.records, nil, report.Filter{})
 			if tt.want == nil {
 				if len(got) != 0 {
 					t.Errorf("settlements %s, want none", dump(t, got))
@@ -227,7 +227,7 @@ func TestSettlementsFaults(t *testing.T) {
 		rec(mid1, tidA, "000001", txn.Sale, "reversed", 100, terms("T1", date(6, 12), "debit", 1, "holiday-ignored")),
 		rec(mid1, tidA, "000001", txn.Sale, "approved", 100, terms("T1", date(6, 15), "debit", 1, "holiday-ignored")),
 	}
-	got := ledger.Settlements(records, nil, ledger.Filter{})
+	got := report.Settlements(records, nil, report.Filter{})
 	if len(got) != 2 {
 		t.Fatalf("%d settlements, want 2: %s", len(got), dump(t, got))
 	}
@@ -245,14 +245,14 @@ func TestSettlementsUnknowns(t *testing.T) {
 	records := []record{
 		rec(mid1, tidA, "000003", txn.Sale, "approved", 100, terms("T1", date(6, 12), "", 0)),
 	}
-	got := ledger.Settlements(records, nil, ledger.Filter{})
+	got := report.Settlements(records, nil, report.Filter{})
 	if len(got) != 1 {
 		t.Fatalf("%d settlements, want 1", len(got))
 	}
-	if want := map[string]*ledger.Figures{"unknown": fp(figures(1, 100, 0))}; !reflect.DeepEqual(got[0].ByCardType, want) {
+	if want := map[string]*report.Figures{"unknown": fp(figures(1, 100, 0))}; !reflect.DeepEqual(got[0].ByCardType, want) {
 		t.Errorf("by card type %s, want %s", dump(t, got[0].ByCardType), dump(t, want))
 	}
-	if want := []ledger.BatchOutcome{{TID: tidA, Batch: "000003"}}; !reflect.DeepEqual(got[0].Batches, want) {
+	if want := []report.BatchOutcome{{TID: tidA, Batch: "000003"}}; !reflect.DeepEqual(got[0].Batches, want) {
 		t.Errorf("batches %+v, want %+v", got[0].Batches, want)
 	}
 }
@@ -266,23 +266,23 @@ func TestSettlementsFilter(t *testing.T) {
 		rec(mid2, tidA, "000001", txn.Sale, "approved", 400, terms("T1", date(6, 12), "debit", 1)),
 	}
 	tests := []struct {
-		filter ledger.Filter
+		filter report.Filter
 		want   []int64 // the gross of each settlement, in order
 	}{
-		{ledger.Filter{}, []int64{300, 100, 200, 400}},
-		{ledger.Filter{MID: mid1}, []int64{300, 100, 200}},
-		{ledger.Filter{MID: mid2}, []int64{400}},
-		{ledger.Filter{Date: "2026-06-12"}, []int64{300, 100, 400}},
-		{ledger.Filter{Date: "2026-06-15"}, []int64{200}},
-		{ledger.Filter{Mode: "T0"}, []int64{300}},
-		{ledger.Filter{Mode: "T1"}, []int64{100, 200, 400}},
-		{ledger.Filter{MID: mid1, Date: "2026-06-12", Mode: "T1"}, []int64{100}},
-		{ledger.Filter{MID: mid2, Mode: "T0"}, nil},
-		{ledger.Filter{MID: "898100012349999"}, nil},
-		{ledger.Filter{Date: "2026-6-12"}, nil},
+		{report.Filter{}, []int64{300, 100, 200, 400}},
+		{report.Filter{MID: mid1}, []int64{300, 100, 200}},
+		{report.Filter{MID: mid2}, []int64{400}},
+		{report.Filter{Date: "2026-06-12"}, []int64{300, 100, 400}},
+		{report.Filter{Date: "2026-06-15"}, []int64{200}},
+		{report.Filter{Mode: "T0"}, []int64{300}},
+		{report.Filter{Mode: "T1"}, []int64{100, 200, 400}},
+		{report.Filter{MID: mid1, Date: "2026-06-12", Mode: "T1"}, []int64{100}},
+		{report.Filter{MID: mid2, Mode: "T0"}, nil},
+		{report.Filter{MID: "898100012349999"}, nil},
+		{report.Filter{Date: "2026-6-12"}, nil},
 	}
 	for _, tt := range tests {
-		got := ledger.Settlements(records, nil, tt.filter)
+		got := report.Settlements(records, nil, tt.filter)
 		var gross []int64
 		for _, s := range got {
 			gross = append(gross, s.Gross)
@@ -306,7 +306,7 @@ func TestSettlementsCurrencies(t *testing.T) {
 		usd,
 		rec(mid1, tidA, "000001", txn.Sale, "approved", 200, terms("T1", date(6, 12), "debit", 1)),
 	}
-	got := ledger.Settlements(records, nil, ledger.Filter{})
+	got := report.Settlements(records, nil, report.Filter{})
 	byCurrency := map[string]int64{}
 	for _, s := range got {
 		byCurrency[s.Currency] = s.Gross
@@ -316,7 +316,7 @@ func TestSettlementsCurrencies(t *testing.T) {
 	}
 	first := got[0].Currency
 	for range 50 {
-		if again := ledger.Settlements(records, nil, ledger.Filter{}); again[0].Currency != first {
+		if again := report.Settlements(records, nil, report.Filter{}); again[0].Currency != first {
 			t.Errorf("regression (ledger/ledger.go Settlements): settlements that differ only by currency come out in "+
 				"random order (%s first, then %s first): the sort has no currency tie-break", first, again[0].Currency)
 		}
@@ -327,13 +327,13 @@ func TestSettlementsCurrencies(t *testing.T) {
 // amounts in major units.
 func TestWriteSettlementsCSV(t *testing.T) {
 	cst := time.FixedZone("CST", 8*3600)
-	ss := []ledger.Settlement{
+	ss := []report.Settlement{
 		{
 			MID: mid1, SettlementDate: "2026-06-12", Mode: "T1", Currency: "156",
 			FundsAvailable: date(6, 12).Add(9 * time.Hour),
 			Figures:        figures(3, 9234, 57),
-			ByCardType:     map[string]*ledger.Figures{"debit": fp(figures(2, 8000, 50)), "credit": fp(figures(1, 1234, 7))},
-			Batches: []ledger.BatchOutcome{
+			ByCardType:     map[string]*report.Figures{"debit": fp(figures(2, 8000, 50)), "credit": fp(figures(1, 1234, 7))},
+			Batches: []report.BatchOutcome{
 				{TID: tidA, Batch: "000001", State: "closed", Outcome: "balanced"},
 				{TID: tidB, Batch: "000001", State: "open"},
 			},
@@ -343,8 +343,8 @@ func TestWriteSettlementsCSV(t *testing.T) {
 			MID: mid2, SettlementDate: "2026-06-11", Mode: "T0", Currency: "156",
 			FundsAvailable: time.Date(2026, 6, 11, 14, 30, 0, 0, cst),
 			Figures:        figures(2, -10005, -50),
-			ByCardType:     map[string]*ledger.Figures{"debit": fp(figures(2, -10005, -50))},
-			Batches:        []ledger.BatchOutcome{{TID: tidA, Batch: "000007", State: "uploaded", Outcome: "out of balance"}},
+			ByCardType:     map[string]*report.Figures{"debit": fp(figures(2, -10005, -50))},
+			Batches:        []report.BatchOutcome{{TID: tidA, Batch: "000007", State: "uploaded", Outcome: "out of balance"}},
 		},
 	}
 	want := `mid,settlement_date,mode,currency,card_type,count,gross,fees,net,funds_available,batches,faults
@@ -355,7 +355,7 @@ func TestWriteSettlementsCSV(t *testing.T) {
 898100012340002,2026-06-11,T0,156,total,2,-100.05,-0.50,-99.55,2026-06-11T14:30:00+08:00,T0000001/000007:uploaded:out of balance,
 `
 	var buf bytes.Buffer
-	if err := ledger.WriteSettlementsCSV(&buf, ss); err != nil {
+	if err := report.WriteSettlementsCSV(&buf, ss); err != nil {
 		t.Fatal(err)
 	}
 	if got := buf.String(); got != want {
@@ -363,7 +363,7 @@ func TestWriteSettlementsCSV(t *testing.T) {
 	}
 
 	buf.Reset()
-	if err := ledger.WriteSettlementsCSV(&buf, nil); err != nil {
+	if err := report.WriteSettlementsCSV(&buf, nil); err != nil {
 		t.Fatal(err)
 	}
 	if got, want := buf.String(), strings.SplitAfter(want, "\n")[0]; got != want {
@@ -378,9 +378,9 @@ func TestSettlementsCSVFromRecords(t *testing.T) {
 		rec(mid1, tidA, "000001", txn.Refund, "approved", 2000, terms("T1", date(6, 12), "debit", -10)),
 		rec(mid1, tidA, "000001", txn.Sale, "voided", 3000, terms("T1", date(6, 12), "credit", 18)),
 	}
-	batches := []acquirer.Batch{{MID: mid1, TID: tidA, Batch: "000001", State: "reconciling", Outcome: "out of balance"}}
+	batches := []books.Batch{{MID: mid1, TID: tidA, Batch: "000001", State: "reconciling", Outcome: "out of balance"}}
 	var buf bytes.Buffer
-	if err := ledger.WriteSettlementsCSV(&buf, ledger.Settlements(records, batches, ledger.Filter{})); err != nil {
+	if err := report.WriteSettlementsCSV(&buf, report.Settlements(records, batches, report.Filter{})); err != nil {
 		t.Fatal(err)
 	}
 	want := `mid,settlement_date,mode,currency,card_type,count,gross,fees,net,funds_available,batches,faults
@@ -402,12 +402,12 @@ func TestCSVMoney(t *testing.T) {
 		{123456789, "1234567.89"}, {-1, "-0.01"}, {-5, "-0.05"}, {-100, "-1.00"}, {-1234, "-12.34"},
 	}
 	for _, tt := range tests {
-		ss := []ledger.Settlement{{
+		ss := []report.Settlement{{
 			MID: mid1, SettlementDate: "2026-06-12", Mode: "T1", Currency: "156",
-			Figures: ledger.Figures{Count: 1, Gross: tt.gross}, ByCardType: map[string]*ledger.Figures{},
+			Figures: report.Figures{Count: 1, Gross: tt.gross}, ByCardType: map[string]*report.Figures{},
 		}}
 		var buf bytes.Buffer
-		if err := ledger.WriteSettlementsCSV(&buf, ss); err != nil {
+		if err := report.WriteSettlementsCSV(&buf, ss); err != nil {
 			t.Fatal(err)
 		}
 		lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
@@ -421,7 +421,7 @@ func TestCSVMoney(t *testing.T) {
 // settles, the differences in one field.
 func TestWriteBatchesCSV(t *testing.T) {
 	claimed := txn.Totals{DebitCount: 3, DebitAmount: 6500, CreditCount: 1, CreditAmount: 300}
-	bs := []acquirer.Batch{
+	bs := []books.Batch{
 		{
 			MID: mid1, TID: tidA, Batch: "000001", State: "closed", Outcome: "out of balance",
 			Host:    txn.Totals{DebitCount: 3, DebitAmount: 6000, CreditCount: 1, CreditAmount: 300},
@@ -435,7 +435,7 @@ func TestWriteBatchesCSV(t *testing.T) {
 898100012340001,T0000002,000001,open,,1,10.00,0,0.00,,,,,0,
 `
 	var buf bytes.Buffer
-	if err := ledger.WriteBatchesCSV(&buf, bs); err != nil {
+	if err := report.WriteBatchesCSV(&buf, bs); err != nil {
 		t.Fatal(err)
 	}
 	if got := buf.String(); got != want {
@@ -450,7 +450,7 @@ func TestReportOfBuiltInScenarios(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cal := acquirer.Calendar{CutOver: acquirer.DefaultCutOver, Location: time.UTC}
+	cal := books.Calendar{CutOver: books.DefaultCutOver, Location: time.UTC}
 	noon := time.Date(2026, 6, 11, 12, 0, 0, 0, time.UTC) // Thursday
 	type req struct {
 		typ    txn.Type
@@ -489,7 +489,7 @@ func TestReportOfBuiltInScenarios(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.scenario, func(t *testing.T) {
-			h, err := acquirer.New(acquirer.Config{Calendar: cal, Seed: 1, BalancedCloses: true})
+			h, err := books.New(books.Config{Calendar: cal, Seed: 1, BalancedCloses: true})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -517,7 +517,7 @@ func TestReportOfBuiltInScenarios(t *testing.T) {
 				rrns = append(rrns, p.Decision.RRN)
 			}
 			var buf bytes.Buffer
-			if err := ledger.WriteSettlementsCSV(&buf, ledger.Settlements(h.Records(), h.Batches(), ledger.Filter{})); err != nil {
+			if err := report.WriteSettlementsCSV(&buf, report.Settlements(h.Records(), h.Batches(), report.Filter{})); err != nil {
 				t.Fatal(err)
 			}
 			if got := buf.String(); got != tt.want {
@@ -531,8 +531,8 @@ func TestReportOfBuiltInScenarios(t *testing.T) {
 // out of its 10,000-transaction window too: its counts, gross, fees and net
 // are what the host approved, by settlement date, mode and card type.
 func TestSettlementsCountFoldedTransactions(t *testing.T) {
-	cal := acquirer.Calendar{CutOver: acquirer.DefaultCutOver, Location: time.UTC}
-	h, err := acquirer.New(acquirer.Config{Calendar: cal, Seed: 1, BalancedCloses: true})
+	cal := books.Calendar{CutOver: books.DefaultCutOver, Location: time.UTC}
+	h, err := books.New(books.Config{Calendar: cal, Seed: 1, BalancedCloses: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -639,8 +639,8 @@ func TestSettlementsCountFoldedTransactions(t *testing.T) {
 	// debits, refunds credits, voided ones nothing but the fee a
 	// fee-on-void charges.
 	type key struct{ date, mode string }
-	want := map[key]ledger.Figures{}
-	wantByCard := map[key]map[string]ledger.Figures{}
+	want := map[key]report.Figures{}
+	wantByCard := map[key]map[string]report.Figures{}
 	approved := 0
 	for _, b := range books {
 		gross, fee := b.amount, b.terms.Fee
@@ -658,15 +658,15 @@ func TestSettlementsCountFoldedTransactions(t *testing.T) {
 		f.Count, f.Gross, f.Fees, f.Net = f.Count+1, f.Gross+gross, f.Fees+fee, f.Net+gross-fee
 		want[k] = f
 		if wantByCard[k] == nil {
-			wantByCard[k] = map[string]ledger.Figures{}
+			wantByCard[k] = map[string]report.Figures{}
 		}
 		c := wantByCard[k][b.terms.CardType]
 		c.Count, c.Gross, c.Fees, c.Net = c.Count+1, c.Gross+gross, c.Fees+fee, c.Net+gross-fee
 		wantByCard[k][b.terms.CardType] = c
 	}
 
-	ss := ledger.Settlements(h.Records(), h.Batches(), ledger.Filter{})
-	got := map[key]ledger.Figures{}
+	ss := report.Settlements(h.Records(), h.Batches(), report.Filter{})
+	got := map[key]report.Figures{}
 	counted := 0
 	for _, s := range ss {
 		k := key{s.SettlementDate, s.Mode}

@@ -1,18 +1,18 @@
-package acquirer_test
+package books_test
 
 import (
 	"fmt"
 	"testing"
 	"time"
 
-	"github.com/acqsim/acqsim/acquirer"
+	"github.com/acqsim/acqsim/books"
 	"github.com/acqsim/acqsim/txn"
 )
 
 // BenchmarkDecide is the default host's decision for a sale (duplicate check,
 // RRN, auth code, settlement date, booking), each with a new STAN.
 func BenchmarkDecide(b *testing.B) {
-	h, err := acquirer.New(acquirer.Config{})
+	h, err := books.New(books.Config{})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package acquirer_test
+package books_test
 
 import (
 	"encoding/json"
@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/acqsim/acqsim/acquirer"
+	"github.com/acqsim/acqsim/books"
 	"github.com/acqsim/acqsim/txn"
 )
 
@@ -17,7 +17,7 @@ func (s step) settling(terms txn.Terms) step { s.req.Terms = &terms; return s }
 
 // play sends steps to h, the i-th at start plus i minutes, checks each
 // answer's RC (and note) and returns the decisions.
-func play(t *testing.T, h *acquirer.Host, start time.Time, steps ...step) []txn.Decision {
+func play(t *testing.T, h *books.Host, start time.Time, steps ...step) []txn.Decision {
 	t.Helper()
 	var ds []txn.Decision
 	for i, s := range steps {
@@ -42,7 +42,7 @@ func play(t *testing.T, h *acquirer.Host, start time.Time, steps ...step) []txn.
 }
 
 // batchOf returns one batch of testMID's terminal tid as Batches reports it.
-func batchOf(t *testing.T, h *acquirer.Host, tid, number string) acquirer.Batch {
+func batchOf(t *testing.T, h *books.Host, tid, number string) books.Batch {
 	t.Helper()
 	for _, b := range h.Batches() {
 		if b.MID == testMID && b.TID == tid && b.Batch == number {
@@ -50,7 +50,7 @@ func batchOf(t *testing.T, h *acquirer.Host, tid, number string) acquirer.Batch 
 		}
 	}
 	t.Fatalf("no batch %s of terminal %s in %+v", number, tid, h.Batches())
-	return acquirer.Batch{}
+	return books.Batch{}
 }
 
 // Records lists every transaction the host booked, oldest first, with the
@@ -79,7 +79,7 @@ func TestRecords(t *testing.T) {
 		t.Fatalf("Force: RC %q, want 51", d.RC)
 	}
 
-	hostTerms := txn.Terms{Mode: "T1", Settlement: day(2026, 6, 12, time.UTC), FundsAt: day(2026, 6, 12, time.UTC).Add(9 * time.Hour), CardType: acquirer.CardType(testPAN)}
+	hostTerms := txn.Terms{Mode: "T1", Settlement: day(2026, 6, 12, time.UTC), FundsAt: day(2026, 6, 12, time.UTC).Add(9 * time.Hour), CardType: books.CardType(testPAN)}
 	type want struct {
 		tid, stan string
 		typ       txn.Type
@@ -165,7 +165,7 @@ func TestBatchStates(t *testing.T) {
 	claimed := func(tot txn.Totals) *txn.Totals { return &tot }
 	tests := []struct {
 		name   string
-		cfg    acquirer.Config
+		cfg    books.Config
 		checks []check
 		next   string // the batch the terminal's next sale goes to
 	}{
@@ -240,7 +240,7 @@ func TestBatchHostTotals(t *testing.T) {
 	}
 	for _, tt := range []struct {
 		name string
-		cfg  acquirer.Config
+		cfg  books.Config
 		want txn.Totals
 	}{
 		{"iso87", iso87Cfg, totals(1, 1000, 1, 300)},
@@ -399,7 +399,7 @@ func TestBatchDifferences(t *testing.T) {
 			h := newHost(t, iso87Cfg)
 			play(t, h, now, tt.steps...)
 			if b := batchOf(t, h, testTID, "000001"); b.Differences != nil {
-				t.Errorf("regression (acquirer/books.go differences): records the host's own totals leave out are "+
+				t.Errorf("regression (books/books.go differences): records the host's own totals leave out are "+
 					"reported as not uploaded: %q", b.Differences)
 			}
 		})

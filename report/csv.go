@@ -1,4 +1,4 @@
-package ledger
+package report
 
 import (
 	"encoding/csv"
@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/acqsim/acqsim/acquirer"
+	"github.com/acqsim/acqsim/books"
 )
 
 // WriteSettlementsCSV writes one row per settlement and card type, the way a
@@ -41,7 +41,7 @@ func WriteSettlementsCSV(w io.Writer, ss []Settlement) error {
 }
 
 // WriteBatchesCSV writes one row per batch.
-func WriteBatchesCSV(w io.Writer, bs []acquirer.Batch) error {
+func WriteBatchesCSV(w io.Writer, bs []books.Batch) error {
 	cw := csv.NewWriter(w)
 	cw.Write([]string{"mid", "tid", "batch", "state", "outcome", "host_debits", "host_debit_amount", "host_credits", "host_credit_amount",
 		"terminal_debits", "terminal_debit_amount", "terminal_credits", "terminal_credit_amount", "uploaded", "differences"})

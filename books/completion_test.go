@@ -1,11 +1,11 @@
-package acquirer_test
+package books_test
 
 import (
 	"fmt"
 	"testing"
 	"time"
 
-	"github.com/acqsim/acqsim/acquirer"
+	"github.com/acqsim/acqsim/books"
 	"github.com/acqsim/acqsim/txn"
 )
 
@@ -20,7 +20,7 @@ func (s step) withCard(pan string) step { s.req.PAN = pan; return s }
 
 // tolerant is cfg with completions allowed pct percent above their
 // pre-authorisation.
-func tolerant(cfg acquirer.Config, pct int) acquirer.Config {
+func tolerant(cfg books.Config, pct int) books.Config {
 	cfg.CompletionTolerancePercent = pct
 	return cfg
 }
@@ -31,7 +31,7 @@ func tolerant(cfg acquirer.Config, pct int) acquirer.Config {
 func TestCompletion(t *testing.T) {
 	tests := []struct {
 		name  string
-		cfg   acquirer.Config
+		cfg   books.Config
 		steps []step
 	}{
 		// Matching.
@@ -226,7 +226,7 @@ func TestForcedCompletionDeclineLeavesPreAuth(t *testing.T) {
 }
 
 func TestNewRejectsNegativeTolerance(t *testing.T) {
-	if _, err := acquirer.New(tolerant(iso87Cfg, -1)); err == nil {
+	if _, err := books.New(tolerant(iso87Cfg, -1)); err == nil {
 		t.Error("New with a completion tolerance of -1%: no error")
 	}
 }

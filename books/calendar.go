@@ -1,4 +1,4 @@
-package acquirer
+package books
 
 import (
 	"fmt"

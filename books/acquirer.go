@@ -1,8 +1,8 @@
-// Package acquirer plays the bank's host by default: it approves what a real
+// Package books plays the bank's host by default: it approves what a real
 // acquirer approves, matches voids, reversals and completions to their
 // originals, catches duplicates, and keeps each terminal's batch totals for
 // settlement.
-package acquirer
+package books
 
 import (
 	"fmt"

@@ -1,11 +1,11 @@
-package acquirer_test
+package books_test
 
 import (
 	"testing"
 	"time"
 	_ "time/tzdata" // the tests name zones that a minimal image may not have
 
-	"github.com/acqsim/acqsim/acquirer"
+	"github.com/acqsim/acqsim/books"
 )
 
 func mustLoad(t *testing.T, name string) *time.Location {
@@ -168,7 +168,7 @@ func TestCalendarDates(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := acquirer.Calendar{CutOver: tt.cutOver, Location: tt.loc}
+			c := books.Calendar{CutOver: tt.cutOver, Location: tt.loc}
 			for _, h := range tt.holidays {
 				if err := c.AddHoliday(h); err != nil {
 					t.Fatalf("AddHoliday(%q): %v", h, err)
@@ -200,7 +200,7 @@ func TestCalendarCutOverAcrossDaylightSaving(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := acquirer.Calendar{CutOver: acquirer.DefaultCutOver, Location: ny}
+			c := books.Calendar{CutOver: books.DefaultCutOver, Location: ny}
 			checkDay(t, "ClearingDate", c.ClearingDate(tt.now), tt.clearing, ny)
 		})
 	}
@@ -208,8 +208,8 @@ func TestCalendarCutOverAcrossDaylightSaving(t *testing.T) {
 
 func TestCalendarZeroLocationIsLocal(t *testing.T) {
 	now := time.Date(2026, 6, 11, 12, 0, 0, 0, time.UTC)
-	var zero acquirer.Calendar
-	local := acquirer.Calendar{Location: time.Local}
+	var zero books.Calendar
+	local := books.Calendar{Location: time.Local}
 	if got, want := zero.ClearingDate(now), local.ClearingDate(now); !got.Equal(want) {
 		t.Errorf("zero Calendar ClearingDate = %v, want %v (time.Local)", got, want)
 	}
@@ -221,7 +221,7 @@ func TestCalendarZeroLocationIsLocal(t *testing.T) {
 func TestAddHolidayErrors(t *testing.T) {
 	for _, s := range []string{"", "2026-6-19", "19/06/2026", "2026-02-30", "2026-13-01", "holiday", "2026-06-19T00:00:00Z"} {
 		t.Run(s, func(t *testing.T) {
-			var c acquirer.Calendar
+			var c books.Calendar
 			if err := c.AddHoliday(s); err == nil {
 				t.Errorf("AddHoliday(%q) = nil, want an error", s)
 			}
@@ -252,7 +252,7 @@ func TestParseTimeOfDay(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
-			got, err := acquirer.ParseTimeOfDay(tt.in)
+			got, err := books.ParseTimeOfDay(tt.in)
 			if tt.wantErr {
 				if err == nil {
 					t.Fatalf("ParseTimeOfDay(%q) = %v, nil; want an error", tt.in, got)
