@@ -131,7 +131,7 @@ func TestRecords(t *testing.T) {
 	}
 	t.Run("a forced decline keeps its currency", func(t *testing.T) {
 		if c := recs[len(recs)-1].Currency; c != "156" {
-			t.Errorf("regression (acquirer/acquirer.go Force): a transaction a scenario declines is booked without "+
+			t.Errorf("regression (books/host.go Force): a transaction a scenario declines is booked without "+
 				"its currency (%q, want 156)", c)
 		}
 	})
@@ -485,7 +485,7 @@ func TestSettlementOfClosedBatch(t *testing.T) {
 		voidByTrace("000004", 1000, "000001").want("12").noting("settled"),
 	)
 	if b := batchOf(t, h, testTID, "000001"); b.State != "closed" || b.Outcome != "balanced" || *b.Claimed != debits(1, 1000) {
-		t.Errorf("regression (acquirer/acquirer.go settle): a settlement naming a closed batch reopens its state: "+
+		t.Errorf("regression (books/host.go settle): a settlement naming a closed batch reopens its state: "+
 			"state %q outcome %q terminal totals %+v, want closed, balanced, the first settlement's", b.State, b.Outcome, *b.Claimed)
 	}
 }
