@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/acqsim/acqsim/acqsimtest"
+	"github.com/acqsim/acqsim/fixtures"
 	"github.com/acqsim/acqsim/host/dialect"
 	"github.com/acqsim/acqsim/journal"
 	"github.com/acqsim/acqsim/terminal"
@@ -70,7 +71,7 @@ func TestTerminalReversesOnTimeout(t *testing.T) {
 // (0400, reason 98 no response), as a terminal must.
 func runMyTerminal(t *testing.T, addr, tid string) {
 	t.Helper()
-	cup, err := dialect.Load("cup")
+	cup, err := fixtures.Dialect("cup")
 	if err != nil {
 		t.Fatal(err)
 	}

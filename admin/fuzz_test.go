@@ -52,7 +52,7 @@ func newFuzzHost(t testing.TB, dn string) fuzzHost {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := dialect.Load(dn)
+	d, err := fixtures.Dialect(dn)
 	if err != nil {
 		t.Fatal(err)
 	}

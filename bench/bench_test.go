@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/acqsim/acqsim/acqsimtest"
+	"github.com/acqsim/acqsim/fixtures"
 	"github.com/acqsim/acqsim/host/dialect"
 	"github.com/acqsim/acqsim/journal"
 	"github.com/acqsim/acqsim/terminal"
@@ -22,7 +23,7 @@ import (
 
 func load(t testing.TB, name string) *dialect.Dialect {
 	t.Helper()
-	d, err := dialect.Load(name)
+	d, err := fixtures.Dialect(name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +69,7 @@ func checkSums(t *testing.T, res *Result) {
 // both dialects: everything approved, the host saw what the load generator
 // counted, and every batch settles balanced.
 func TestAgainstAcqsim(t *testing.T) {
-	for _, name := range dialect.Names {
+	for _, name := range fixtures.DialectNames() {
 		t.Run(name, func(t *testing.T) {
 			h := acqsimtest.New(t, acqsimtest.Dialect(name))
 			mix, err := ParseMix("sale=60,void=15,reversal=15,balance=10")
@@ -473,7 +474,7 @@ func TestHistogramPercentiles(t *testing.T) {
 // TestTemplates: a request written over a template in place is the request
 // built afresh, byte for byte, in both dialects and for every kind.
 func TestTemplates(t *testing.T) {
-	for _, name := range dialect.Names {
+	for _, name := range fixtures.DialectNames() {
 		for _, mac := range []bool{false, true} {
 			d := load(t, name)
 			if mac && d.MAC == nil {
@@ -516,7 +517,7 @@ func TestTemplates(t *testing.T) {
 // TestScanner: the scanner reads what moov-io's unpacking reads, for every
 // golden vector of both dialects.
 func TestScanner(t *testing.T) {
-	for _, name := range dialect.Names {
+	for _, name := range fixtures.DialectNames() {
 		raw, err := os.ReadFile("../host/dialect/testdata/" + name + ".json")
 		if err != nil {
 			t.Fatal(err)
@@ -577,7 +578,7 @@ func vectorBodies(f *testing.F, name string) [][]byte {
 // both read a message they read the same values.
 func FuzzScan(f *testing.F) {
 	dialects := map[bool]*dialect.Dialect{}
-	for _, name := range dialect.Names {
+	for _, name := range fixtures.DialectNames() {
 		d := load(f, name)
 		dialects[d.Preamble > 0] = d
 		for _, body := range vectorBodies(f, name) {

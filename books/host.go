@@ -191,12 +191,12 @@ func (h *Host) decide(r *txn.Request, now time.Time) txn.Decision {
 		return d
 	}
 	var d txn.Decision
-	switch r.Type {
-	case txn.Void, txn.PreAuthVoid:
+	switch {
+	case txn.Of(r.Type).IsVoid():
 		d = h.void(t, r, now)
-	case txn.Completion:
+	case r.Type == txn.Completion:
 		d = h.complete(t, r, now)
-	case txn.Balance:
+	case r.Type == txn.Balance:
 		d = txn.Decision{RC: txn.Approved, RRN: h.nextRRN(), Balance: h.cfg.Balance}
 		d.AuthCode = h.authCode(d.RRN)
 	default:
@@ -415,12 +415,7 @@ func (h *Host) completable(amount int64) int64 {
 	return amount + amount*int64(h.cfg.CompletionTolerancePercent)/100
 }
 
-func voidable(void, orig txn.Type) bool {
-	if void == txn.PreAuthVoid {
-		return orig == txn.PreAuth
-	}
-	return orig == txn.Sale || orig == txn.Completion || orig == txn.Advice
-}
+func voidable(void, orig txn.Type) bool { return txn.Of(void).Voided(orig) }
 
 // reverse undoes the transaction with the reversal's STAN in the terminal's
 // open batches. A reversal the host cannot match is approved: the original
@@ -458,7 +453,7 @@ func (h *Host) reverse(t *terminal, r *txn.Request) txn.Decision {
 	t.restate(orig, reversed)
 	d.Note = fmt.Sprintf("reversal: %s with RRN %s reversed", orig.typ, orig.rrn)
 	switch o := orig.orig; {
-	case (orig.typ == txn.Void || orig.typ == txn.PreAuthVoid) && o != nil && o.state == voided:
+	case txn.Of(orig.typ).IsVoid() && o != nil && o.state == voided:
 		t.restate(o, approved) // reversing a void restores what it voided
 		if o.typ == txn.Completion && o.orig != nil && o.orig.state == approved {
 			t.restate(o.orig, completed) // and a restored completion takes its pre-authorisation again
@@ -622,8 +617,8 @@ func (h *Host) force(r *txn.Request, now time.Time, rc string, outOfBalance bool
 		return h.decide(r, now)
 	}
 	note := "scripted response " + rc
-	switch r.Type {
-	case txn.Sale, txn.Refund, txn.PreAuth, txn.Completion, txn.Advice, txn.Void, txn.PreAuthVoid, txn.Balance:
+	switch {
+	case txn.Of(r.Type).Financial:
 		t := h.terminal(r.MID, r.TID)
 		t.mu.Lock()
 		defer t.mu.Unlock()
@@ -634,7 +629,7 @@ func (h *Host) force(r *txn.Request, now time.Time, rc string, outOfBalance bool
 			return d
 		}
 		return t.keep(r, now, h.decline(t, r, now, rc, note))
-	case txn.Reversal:
+	case r.Type == txn.Reversal:
 		// Refused, the reversal leaves its original as it was, but names it
 		// as the host's own answer would.
 		d := txn.Decision{RC: rc, Note: note}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/acqsim/acqsim/acqsimtest"
 	"github.com/acqsim/acqsim/scenarios"
+	"github.com/acqsim/acqsim/txn"
 )
 
 var update = flag.Bool("update", false, "rewrite the generated table of docs/scenarios.md from the scenario library")
@@ -50,27 +51,75 @@ func scenarioTable(t *testing.T) string {
 // TestScenarioTable: the table of built-in scenarios in scenarios.md lists
 // every scenario of fixtures/scenarios with its own description, and no other.
 func TestScenarioTable(t *testing.T) {
-	raw, err := os.ReadFile(scenariosDoc)
+	generated(t, scenariosDoc, tableBegin, tableEnd, scenarioTable(t), "the built-in scenario table is not the library's (fixtures/scenarios)")
+}
+
+// txnTable is txn.Types as a Markdown table.
+func txnTable() string {
+	yes := func(b bool) string {
+		if b {
+			return "yes"
+		}
+		return ""
+	}
+	side := map[txn.Side]string{txn.Debit: "debit", txn.Credit: "credit", txn.Undo: "undoes its original (cup: a credit)"}
+	var b strings.Builder
+	b.WriteString("| `txn` | what it is | booked | totals | settles | needs sign-on | risk limits | closes books | voids |\n|---|---|---|---|---|---|---|---|---|\n")
+	for _, i := range txn.Types {
+		var voids []string
+		for _, v := range i.Voids {
+			voids = append(voids, "`"+string(v)+"`")
+		}
+		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s | %s | %s | %s | %s |\n", i.Type, i.Says, yes(i.Financial), side[i.Side],
+			yes(i.Settles), yes(i.NeedsSignOn), yes(i.LimitBearing), yes(i.ClosesBooks), strings.Join(voids, ", "))
+	}
+	return b.String()
+}
+
+// TestTxnTable: the table of transaction types in scenarios.md is txn.Types,
+// and the README's list of journal txn names is its names in its order.
+func TestTxnTable(t *testing.T) {
+	generated(t, scenariosDoc, "<!-- begin generated txn: go test ./docs -update -->\n", tableEnd, txnTable(),
+		"the table of transaction types is not txn.Types (txn/table.go)")
+
+	raw, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	flat := strings.Join(strings.Fields(string(raw)), " ")
+	var names []string
+	for _, i := range txn.Types {
+		names = append(names, "`"+string(i.Type)+"`")
+	}
+	if want := "`txn` is one of " + strings.Join(names, ", ") + ";"; !strings.Contains(flat, want) {
+		t.Errorf("README.md: the journal's txn names are not txn.Types; want the sentence\n\t%s", want)
+	}
+}
+
+// generated holds the section of file between begin and end to want, or
+// rewrites it with -update.
+func generated(t *testing.T, file, begin, end, want, what string) {
+	t.Helper()
+	raw, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}
 	doc := string(raw)
-	begin, end := strings.Index(doc, tableBegin), strings.Index(doc, tableEnd)
-	if begin < 0 || end < begin {
-		t.Fatalf("%s lacks the generated table's markers %q and %q", scenariosDoc, tableBegin, tableEnd)
+	b := strings.Index(doc, begin)
+	e := b + len(begin) + strings.Index(doc[b+len(begin):], end)
+	if b < 0 || e < b+len(begin) {
+		t.Fatalf("%s lacks the generated section's markers %q and %q", file, begin, end)
 	}
-	got := doc[begin+len(tableBegin) : end]
-	want := scenarioTable(t)
+	got := doc[b+len(begin) : e]
 	if *update {
-		doc = doc[:begin+len(tableBegin)] + want + doc[end:]
-		if err := os.WriteFile(scenariosDoc, []byte(doc), 0o644); err != nil {
+		doc = doc[:b+len(begin)] + want + doc[e:]
+		if err := os.WriteFile(file, []byte(doc), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		return
 	}
 	if got != want {
-		t.Errorf("docs/%s: the built-in scenario table is not the library's (fixtures/scenarios); rewrite it with:\n\tgo test ./docs -update\n%s",
-			scenariosDoc, lineDiff(got, want))
+		t.Errorf("docs/%s: %s; rewrite it with:\n\tgo test ./docs -update\n%s", file, what, lineDiff(got, want))
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/acqsim/acqsim/fixtures"
 	"github.com/acqsim/acqsim/host/dialect"
 	"github.com/acqsim/acqsim/sim"
 )
@@ -39,7 +40,7 @@ func FuzzExchange(f *testing.F) {
 		pans     []string // the cards of the golden requests
 	}
 	var hosts []*host
-	for _, name := range dialect.Names {
+	for _, name := range fixtures.DialectNames() {
 		s := start(f, sim.Config{Dialect: name})
 		h := &host{s: s, d: s.Dialect}
 		h.sentinel = echoWithSTAN(f, name, "999999")

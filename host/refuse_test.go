@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/acqsim/acqsim/fixtures"
 	"github.com/acqsim/acqsim/host"
 	"github.com/acqsim/acqsim/host/dialect"
 	"github.com/acqsim/acqsim/host/fault"
@@ -98,7 +99,7 @@ func (p planner) Plan(r *txn.Request, now time.Time) scenarios.Plan { return p(r
 // TestRefuseSaturates: a refuse as long as a time.Duration holds refuses
 // (its end overflowed into the past, and it refused nothing).
 func TestRefuseSaturates(t *testing.T) {
-	d, err := dialect.Load("iso87ascii")
+	d, err := fixtures.Dialect("iso87ascii")
 	if err != nil {
 		t.Fatal(err)
 	}

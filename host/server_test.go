@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/acqsim/acqsim/fixtures"
 	"github.com/acqsim/acqsim/host"
 	"github.com/acqsim/acqsim/host/dialect"
 	"github.com/acqsim/acqsim/journal"
@@ -463,7 +464,7 @@ func withSTAN(t testing.TB, dialectName, stan string) []byte {
 // TestPipelined: requests that arrive in one write are each answered with a
 // whole frame, in order.
 func TestPipelined(t *testing.T) {
-	for _, dn := range dialect.Names {
+	for _, dn := range fixtures.DialectNames() {
 		t.Run(dn, func(t *testing.T) {
 			s := start(t, sim.Config{Dialect: dn})
 			c := dial(t, s)
@@ -483,7 +484,7 @@ func TestPipelined(t *testing.T) {
 // TestResponseNotAnswered: a response sent to the host gets no answer, so the
 // next frame the terminal reads answers its next request.
 func TestResponseNotAnswered(t *testing.T) {
-	for _, dn := range dialect.Names {
+	for _, dn := range fixtures.DialectNames() {
 		t.Run(dn, func(t *testing.T) {
 			s := start(t, sim.Config{Dialect: dn})
 			c := dial(t, s)
@@ -511,7 +512,7 @@ func TestUnknownProcessingCode(t *testing.T) {
 
 // TestLengthHeaders: the same sale in each length header, in each dialect.
 func TestLengthHeaders(t *testing.T) {
-	for _, dn := range dialect.Names {
+	for _, dn := range fixtures.DialectNames() {
 		for _, h := range dialect.LengthHeaders {
 			t.Run(dn+"/"+string(h), func(t *testing.T) {
 				s := start(t, sim.Config{Dialect: dn, LengthHeader: string(h)})
@@ -660,7 +661,7 @@ func (b *blockingPlanner) Plan(*txn.Request, time.Time) scenarios.Plan {
 // TestShutdownFinishesInFlight: a request being decided when Shutdown starts
 // is answered, then its connection closes, even with a long idle timeout.
 func TestShutdownFinishesInFlight(t *testing.T) {
-	d, err := dialect.Load("iso87ascii")
+	d, err := fixtures.Dialect("iso87ascii")
 	if err != nil {
 		t.Fatal(err)
 	}

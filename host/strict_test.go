@@ -278,7 +278,7 @@ func numericClasses(t testing.TB, dialectName string) map[int]bool {
 // loadDialect loads a dialect for building and checking messages.
 func loadDialect(t testing.TB, name string) *dialect.Dialect {
 	t.Helper()
-	d, err := dialect.Load(name)
+	d, err := fixtures.Dialect(name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -295,7 +295,7 @@ func goldenPAN(t testing.TB, d *dialect.Dialect) string {
 // the golden sale is approved, its answer passes the strict checks, and it is
 // booked, with the card number masked in the journal.
 func TestStrictGoldenSale(t *testing.T) {
-	for _, dn := range dialect.Names {
+	for _, dn := range fixtures.DialectNames() {
 		t.Run(dn, func(t *testing.T) {
 			d := loadDialect(t, dn)
 			pan := goldenPAN(t, d)
@@ -430,7 +430,7 @@ var hostFields = []int{12, 13, 15, 37, 38, 39, 63, 64}
 // (F3, F11, F41, F42), journalled as bytes after the last field, and books
 // nothing.
 func TestStrictTrailingBytes(t *testing.T) {
-	for _, dn := range dialect.Names {
+	for _, dn := range fixtures.DialectNames() {
 		t.Run(dn, func(t *testing.T) {
 			d := loadDialect(t, dn)
 			pan := goldenPAN(t, d)
@@ -484,7 +484,7 @@ func TestStrictTrailingBytes(t *testing.T) {
 func TestStrictClearedBit(t *testing.T) {
 	// An arbitrary PIN block: in cup, its first two bytes are no BCD length.
 	const pin = "8F3A17C45E6D92B0"
-	for _, dn := range dialect.Names {
+	for _, dn := range fixtures.DialectNames() {
 		for _, vector := range []string{"sale-request", "void-request", "refund-request"} {
 			for _, bit := range []int{2, 35, 52} {
 				t.Run(fmt.Sprintf("%s/%s/bit%d", dn, vector, bit), func(t *testing.T) {

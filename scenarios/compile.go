@@ -92,9 +92,8 @@ var (
 )
 
 func init() {
-	for i, t := range []txn.Type{txn.SignOn, txn.SignOff, txn.Echo, txn.Sale, txn.Void, txn.Refund, txn.Balance,
-		txn.PreAuth, txn.PreAuthVoid, txn.Completion, txn.Advice, txn.Reversal, txn.Settlement, txn.Upload,
-		txn.UploadEnd, txn.Unknown} {
+	for i, info := range txn.Types {
+		t := info.Type
 		validTxn[string(t)] = true
 		txnBit[string(t)] = 1 << i
 	}

@@ -442,9 +442,7 @@ func (e *Engine) Cuts() []RuleCuts {
 }
 
 // closesBooks lists requests that move a batch towards closing.
-func closesBooks(t txn.Type) bool {
-	return t == txn.Settlement || t == txn.Upload || t == txn.UploadEnd
-}
+func closesBooks(t txn.Type) bool { return txn.Of(t).ClosesBooks }
 
 // refusal is what stops a normal approval: a T0 limit, then a risk limit.
 func (b *binding) refusal(r *txn.Request, now time.Time, t0rc, t0why string) (rc, which string) {
@@ -604,10 +602,4 @@ func (b *binding) env(r *txn.Request, now time.Time) Env {
 }
 
 // needsSignOn lists what a terminal may not do before signing on.
-func needsSignOn(t txn.Type) bool {
-	switch t {
-	case txn.SignOn, txn.SignOff, txn.Echo, txn.Unknown:
-		return false
-	}
-	return true
-}
+func needsSignOn(t txn.Type) bool { return txn.Of(t).NeedsSignOn }

@@ -9,9 +9,7 @@ import (
 
 // limited lists what risk limits count: the debits a cardholder is charged
 // for. A completion settles what its pre-authorisation already counted.
-func limited(t txn.Type) bool {
-	return t == txn.Sale || t == txn.PreAuth || t == txn.Advice
-}
+func limited(t txn.Type) bool { return txn.Of(t).LimitBearing }
 
 func limitWho(per string, pan, mid, tid string) string {
 	switch per {

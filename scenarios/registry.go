@@ -32,11 +32,11 @@ func (p Party) code(t txn.Type) string {
 			def = txn.InvalidMerchant
 		}
 	case "settlement-suspended":
-		if t == txn.Settlement || t == txn.Upload || t == txn.UploadEnd {
+		if txn.Of(t).ClosesBooks {
 			def = txn.InvalidMerchant
 		}
 	case "void-disabled":
-		if t == txn.Void || t == txn.PreAuthVoid {
+		if txn.Of(t).IsVoid() {
 			def = txn.NotPermitted
 		}
 	}

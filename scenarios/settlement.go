@@ -15,13 +15,7 @@ import (
 var booksFaults = []string{"fee-wrong-tier", "fee-no-cap", "fee-rounding", "fee-on-void", "holiday-ignored", "t0-settled-t1"}
 
 // settled lists what a merchant is paid for (or pays back).
-func settled(t txn.Type) bool {
-	switch t {
-	case txn.Sale, txn.Completion, txn.Advice, txn.Refund, txn.Void:
-		return true
-	}
-	return false
-}
+func settled(t txn.Type) bool { return txn.Of(t).Settles }
 
 // merchant returns a merchant's entry, or the "*" entry for any merchant.
 func (c *Compiled) merchant(mid string) (Party, bool) {

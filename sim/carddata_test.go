@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/acqsim/acqsim/fixtures"
 	"github.com/acqsim/acqsim/host/dialect"
 	"github.com/acqsim/acqsim/journal"
 	"github.com/acqsim/acqsim/sim"
@@ -151,7 +152,7 @@ func (b *lockedBuffer) Bytes() []byte {
 // everything the host gives out: logs, every admin response, the terminal's
 // errors, and the journal file.
 func TestNoCardDataAnywhere(t *testing.T) {
-	for _, dn := range dialect.Names {
+	for _, dn := range fixtures.DialectNames() {
 		for _, format := range []string{"text", "json"} {
 			t.Run(dn+"/"+format, func(t *testing.T) {
 				t.Parallel()

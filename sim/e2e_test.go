@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/acqsim/acqsim/fixtures"
 	"github.com/acqsim/acqsim/host/dialect"
 	"github.com/acqsim/acqsim/journal"
 	"github.com/acqsim/acqsim/sim"
@@ -63,7 +64,7 @@ func expect(t testing.TB, what string, x *terminal.Exchange, err error, rc strin
 // TestEveryFlow drives every everyday flow in both dialects with each length
 // header, and checks the host's answers and its settlement.
 func TestEveryFlow(t *testing.T) {
-	for _, dn := range dialect.Names {
+	for _, dn := range fixtures.DialectNames() {
 		for _, lh := range dialect.LengthHeaders {
 			t.Run(dn+"/"+string(lh), func(t *testing.T) {
 				s := start(t, sim.Config{Dialect: dn, LengthHeader: string(lh)})
@@ -164,7 +165,7 @@ func TestEveryFlow(t *testing.T) {
 // (iso87) or F48 code 2 (cup), then the batch upload and its end close the
 // batch, and a void of a transaction in it gets 12.
 func TestOutOfBalanceSettlement(t *testing.T) {
-	for _, dn := range dialect.Names {
+	for _, dn := range fixtures.DialectNames() {
 		t.Run(dn, func(t *testing.T) {
 			s := start(t, sim.Config{Dialect: dn})
 			term := dial(t, s, dialect.Binary2, "TERM0002")
@@ -209,7 +210,7 @@ func TestOutOfBalanceSettlement(t *testing.T) {
 
 // TestMatching covers the reversal, void and duplicate rules.
 func TestMatching(t *testing.T) {
-	for _, dn := range dialect.Names {
+	for _, dn := range fixtures.DialectNames() {
 		t.Run(dn, func(t *testing.T) {
 			s := start(t, sim.Config{Dialect: dn})
 			term := dial(t, s, dialect.Binary2, "TERM0003")

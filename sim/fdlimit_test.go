@@ -21,6 +21,7 @@ import (
 
 	"github.com/moov-io/iso8583"
 
+	"github.com/acqsim/acqsim/fixtures"
 	"github.com/acqsim/acqsim/host/dialect"
 	"github.com/acqsim/acqsim/internal/childtest"
 	"github.com/acqsim/acqsim/sim"
@@ -81,7 +82,7 @@ func TestDescriptorLimit(t *testing.T) {
 		t.Fatalf("the child host said %q, want its two addresses", addrs)
 	}
 	addr, adminAddr := addrs[0], addrs[1]
-	d, err := dialect.Load("iso87ascii")
+	d, err := fixtures.Dialect("iso87ascii")
 	if err != nil {
 		t.Fatal(err)
 	}

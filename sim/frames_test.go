@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/acqsim/acqsim/fixtures"
 	"github.com/acqsim/acqsim/host/dialect"
 	"github.com/acqsim/acqsim/journal"
 	"github.com/acqsim/acqsim/sim"
@@ -27,7 +28,7 @@ func TestJournalFileHasNoFrames(t *testing.T) {
 		t.Fatal(err)
 	}
 	clear := [][]byte{[]byte(pan), bcd}
-	for _, name := range dialect.Names {
+	for _, name := range fixtures.DialectNames() {
 		t.Run(name, func(t *testing.T) {
 			dir := t.TempDir()
 			cfg := sim.Config{Dialect: name, JournalFile: filepath.Join(dir, "journal.db")}

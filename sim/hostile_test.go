@@ -22,6 +22,7 @@ import (
 
 	"github.com/moov-io/iso8583"
 
+	"github.com/acqsim/acqsim/fixtures"
 	"github.com/acqsim/acqsim/host/dialect"
 	"github.com/acqsim/acqsim/journal"
 	"github.com/acqsim/acqsim/sim"
@@ -80,7 +81,7 @@ const (
 )
 
 func TestHostile(t *testing.T) {
-	for _, dn := range dialect.Names {
+	for _, dn := range fixtures.DialectNames() {
 		t.Run(dn, func(t *testing.T) { testHostile(t, dn) })
 	}
 }

@@ -889,7 +889,7 @@ func testSettlementDelay(t *testing.T) {
 }
 
 func testSettlementFailure(t *testing.T) {
-	for _, dn := range dialect.Names {
+	for _, dn := range fixtures.DialectNames() {
 		t.Run(dn, func(t *testing.T) {
 			s := startWith(t, "settlement-failure", sim.Config{Dialect: dn})
 			term := connect(t, s, opts{})
@@ -921,7 +921,7 @@ func testSettlementFailure(t *testing.T) {
 }
 
 func testSettlementOutOfBalance(t *testing.T) {
-	for _, dn := range dialect.Names {
+	for _, dn := range fixtures.DialectNames() {
 		t.Run(dn, func(t *testing.T) {
 			s := startWith(t, "settlement-out-of-balance", sim.Config{Dialect: dn})
 			term := connect(t, s, opts{})
@@ -1430,7 +1430,7 @@ func testHolidaySettlementDate(t *testing.T) {
 }
 
 func testSettlementIssuerDown(t *testing.T) {
-	for _, dn := range dialect.Names {
+	for _, dn := range fixtures.DialectNames() {
 		t.Run(dn, func(t *testing.T) {
 			s := startWith(t, "settlement-issuer-down", sim.Config{Dialect: dn})
 			term := connect(t, s, opts{})
@@ -1463,7 +1463,7 @@ func testSettlementIssuerDown(t *testing.T) {
 }
 
 func testSettlementNoResponse(t *testing.T) {
-	for _, dn := range dialect.Names {
+	for _, dn := range fixtures.DialectNames() {
 		t.Run(dn, func(t *testing.T) {
 			s := startWith(t, "settlement-no-response", sim.Config{Dialect: dn})
 			term := connect(t, s, opts{Timeout: short})
@@ -1503,7 +1503,7 @@ func testSettlementNoResponse(t *testing.T) {
 }
 
 func testSettlementOutOfBalanceOnce(t *testing.T) {
-	for _, dn := range dialect.Names {
+	for _, dn := range fixtures.DialectNames() {
 		t.Run(dn, func(t *testing.T) {
 			s := startWith(t, "settlement-out-of-balance-once", sim.Config{Dialect: dn})
 			s.Clock.Set(at(11, 12, 0))
@@ -1574,7 +1574,7 @@ func testSettlementOutOfBalanceOnce(t *testing.T) {
 }
 
 func testSettlementSuspended(t *testing.T) {
-	for _, dn := range dialect.Names {
+	for _, dn := range fixtures.DialectNames() {
 		t.Run(dn, func(t *testing.T) {
 			s := startWith(t, "settlement-suspended", sim.Config{Dialect: dn})
 			term := connect(t, s, opts{})
@@ -1743,7 +1743,7 @@ func testT0SettledT1(t *testing.T) {
 }
 
 func testUploadDelay(t *testing.T) {
-	for _, dn := range dialect.Names {
+	for _, dn := range fixtures.DialectNames() {
 		t.Run(dn, func(t *testing.T) {
 			s := startWith(t, "upload-delay", sim.Config{Dialect: dn})
 
@@ -1787,7 +1787,7 @@ func testUploadDelay(t *testing.T) {
 }
 
 func testVoidAfterSettlement(t *testing.T) {
-	for _, dn := range dialect.Names {
+	for _, dn := range fixtures.DialectNames() {
 		t.Run(dn, func(t *testing.T) {
 			s := startWith(t, "void-after-settlement", sim.Config{Dialect: dn})
 			s.Clock.Set(at(11, 12, 0))

@@ -20,6 +20,7 @@ import (
 	"github.com/acqsim/acqsim/admin"
 	"github.com/acqsim/acqsim/books"
 	"github.com/acqsim/acqsim/clock"
+	"github.com/acqsim/acqsim/fixtures"
 	"github.com/acqsim/acqsim/host"
 	"github.com/acqsim/acqsim/host/dialect"
 	"github.com/acqsim/acqsim/journal"
@@ -152,7 +153,7 @@ func Start(cfg Config) (*Sim, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	d, err := dialect.Load(cfg.Dialect)
+	d, err := fixtures.Dialect(cfg.Dialect)
 	if err != nil {
 		return nil, ConfigError{err}
 	}

@@ -237,17 +237,17 @@ func RCText(rc string) string { return rcText[rc] }
 // are credits; a voided sale drops out, unless voidsAsCredits (cup), where it
 // stays among the debits and its void counts as a credit.
 func (t *Totals) Count(typ Type, amount int64, voided, voidsAsCredits bool) {
-	switch typ {
-	case Sale, Completion, Advice:
+	switch Of(typ).Side {
+	case Debit:
 		if voided && !voidsAsCredits {
 			return
 		}
 		t.DebitCount++
 		t.DebitAmount += amount
-	case Refund:
+	case Credit:
 		t.CreditCount++
 		t.CreditAmount += amount
-	case Void:
+	case Undo:
 		if voidsAsCredits {
 			t.CreditCount++
 			t.CreditAmount += amount

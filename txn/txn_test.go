@@ -60,3 +60,35 @@ func TestMaskTrack(t *testing.T) {
 		}
 	}
 }
+
+// TestTable: every type is in the table once, and what a void voids is a
+// type the table knows and one that is booked (a void of something the
+// books never keep could never find its original).
+func TestTable(t *testing.T) {
+	seen := map[Type]bool{}
+	for _, i := range Types {
+		if seen[i.Type] {
+			t.Errorf("%s is in the table twice", i.Type)
+		}
+		seen[i.Type] = true
+		if i.Says == "" {
+			t.Errorf("%s says nothing of itself", i.Type)
+		}
+		for _, v := range i.Voids {
+			if !Known(v) || !Of(v).Financial {
+				t.Errorf("%s voids %s, which is not a booked type", i.Type, v)
+			}
+		}
+		if i.Settles && i.Side == NoSide {
+			t.Errorf("%s settles but is in neither side of the totals", i.Type)
+		}
+	}
+	for _, typ := range []Type{SignOn, SignOff, Echo, Sale, Void, Refund, Balance, PreAuth, PreAuthVoid, Completion, Advice, Reversal, Settlement, Upload, UploadEnd, Unknown} {
+		if !seen[typ] {
+			t.Errorf("%s is not in the table", typ)
+		}
+	}
+	if Of("no-such").NeedsSignOn || Known("no-such") {
+		t.Error("a type not in the table has flags")
+	}
+}

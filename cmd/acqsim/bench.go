@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/acqsim/acqsim/bench"
+	"github.com/acqsim/acqsim/fixtures"
 	"github.com/acqsim/acqsim/host/dialect"
 	"github.com/acqsim/acqsim/keys"
 	"github.com/acqsim/acqsim/terminal"
@@ -112,7 +113,7 @@ func benchConfig(cmd *cobra.Command, f benchFlags) (bench.Config, error) {
 	if cmd.Flags().Changed("duration") && cmd.Flags().Changed("count") {
 		return cfg, usagef("--duration and --count: give one or the other")
 	}
-	d, err := dialect.Load(f.dialect)
+	d, err := fixtures.Dialect(f.dialect)
 	if err != nil {
 		return cfg, usageError{err}
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/acqsim/acqsim/fixtures"
 	"github.com/acqsim/acqsim/host/dialect"
 	"github.com/acqsim/acqsim/scenarios"
 )
@@ -60,7 +61,7 @@ func addCompletions(root *cobra.Command) {
 	for _, cmd := range root.Commands() {
 		switch cmd.Name() {
 		case "serve", "send", "bench":
-			completeFlag(cmd, "dialect", dialect.Names)
+			completeFlag(cmd, "dialect", fixtures.DialectNames())
 			completeFlag(cmd, "length-header", lengthHeaders)
 		}
 		switch cmd.Name() {

@@ -5,7 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/acqsim/acqsim/host/dialect"
+	"github.com/acqsim/acqsim/fixtures"
 )
 
 // TestHardKillJournalPathVerbatim: the journal is the file --journal names,
@@ -13,7 +13,7 @@ import (
 // SQLite URI). Two hosts given two files must not share one, and the file a
 // host was killed on must be the one that brings its books back.
 func TestHardKillJournalPathVerbatim(t *testing.T) {
-	d, err := dialect.Load("iso87ascii")
+	d, err := fixtures.Dialect("iso87ascii")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,7 +8,7 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/acqsim/acqsim/host/dialect"
+	"github.com/acqsim/acqsim/fixtures"
 	"github.com/acqsim/acqsim/txn"
 )
 
@@ -35,7 +35,7 @@ func TestHardKillReversalsInFlight(t *testing.T) {
 	}
 	for _, dn := range []string{"iso87ascii", "cup"} {
 		t.Run(dn, func(t *testing.T) {
-			d, err := dialect.Load(dn)
+			d, err := fixtures.Dialect(dn)
 			if err != nil {
 				t.Fatal(err)
 			}

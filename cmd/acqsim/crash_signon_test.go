@@ -6,7 +6,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/acqsim/acqsim/host/dialect"
+	"github.com/acqsim/acqsim/fixtures"
 	"github.com/acqsim/acqsim/txn"
 )
 
@@ -17,7 +17,7 @@ import (
 // MAC error, A0, would make every one of them sign on again).
 func TestHardKillKeepsWorkingKeys(t *testing.T) {
 	const terminals = 64
-	d, err := dialect.Load("cup")
+	d, err := fixtures.Dialect("cup")
 	if err != nil {
 		t.Fatal(err)
 	}

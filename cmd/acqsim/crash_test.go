@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/acqsim/acqsim/host/dialect"
+	"github.com/acqsim/acqsim/fixtures"
 	"github.com/acqsim/acqsim/terminal"
 	"github.com/acqsim/acqsim/txn"
 )
@@ -65,7 +65,7 @@ func TestHardKillLosesNothing(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "journal.db")
 	serve := []string{"serve", "--listen", "127.0.0.1:0", "--admin", "off", "--journal", file, "--log-level", "error"}
 	host, addr, _ := hostProcess(t, serve...)
-	d, err := dialect.Load("iso87ascii")
+	d, err := fixtures.Dialect("iso87ascii")
 	if err != nil {
 		t.Fatal(err)
 	}

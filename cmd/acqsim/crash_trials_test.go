@@ -9,7 +9,7 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/acqsim/acqsim/host/dialect"
+	"github.com/acqsim/acqsim/fixtures"
 	"github.com/acqsim/acqsim/txn"
 )
 
@@ -40,7 +40,7 @@ func TestHardKillTrials(t *testing.T) {
 
 	for _, dn := range []string{"iso87ascii", "cup"} {
 		t.Run(dn, func(t *testing.T) {
-			d, err := dialect.Load(dn)
+			d, err := fixtures.Dialect(dn)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/acqsim/acqsim/books"
-	"github.com/acqsim/acqsim/host/dialect"
+	"github.com/acqsim/acqsim/fixtures"
 	"github.com/acqsim/acqsim/terminal"
 	"github.com/acqsim/acqsim/txn"
 )
@@ -38,7 +38,7 @@ func TestHardKillBatchUpload(t *testing.T) {
 		for _, tc := range cases {
 			t.Run(fmt.Sprintf("%s/%s/%v", dn, tc.scenario, tc.trig), func(t *testing.T) {
 				cup := dn == "cup"
-				d, err := dialect.Load(dn)
+				d, err := fixtures.Dialect(dn)
 				if err != nil {
 					t.Fatal(err)
 				}

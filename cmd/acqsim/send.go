@@ -18,6 +18,7 @@ import (
 	"github.com/moov-io/iso8583"
 	"github.com/spf13/cobra"
 
+	"github.com/acqsim/acqsim/fixtures"
 	"github.com/acqsim/acqsim/host/dialect"
 	"github.com/acqsim/acqsim/keys"
 	"github.com/acqsim/acqsim/terminal"
@@ -133,7 +134,7 @@ func defaultStateDir() string {
 
 func send(cmd *cobra.Command, flow string, f sendFlags) error {
 	out := cmd.OutOrStdout()
-	d, err := dialect.Load(f.dialect)
+	d, err := fixtures.Dialect(f.dialect)
 	if err != nil {
 		return usageError{err}
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/pflag"
 	"gopkg.in/yaml.v3"
 
+	"github.com/acqsim/acqsim/fixtures"
 	"github.com/acqsim/acqsim/host/dialect"
 	"github.com/acqsim/acqsim/scenarios"
 	"github.com/acqsim/acqsim/sim"
@@ -170,7 +171,7 @@ func serve(ctx context.Context, stdout, stderr io.Writer, f serveFlags) error {
 		ExprBudget: f.budget, AdminAllowHost: f.allowHosts, AdminMaxStreams: f.maxStreams,
 		MaxConnections: f.maxConns, TLSCert: f.tlsCert, TLSKey: f.tlsKey, TLSClientCA: f.tlsClientCA,
 	}
-	if !slices.Contains(dialect.Names, f.dialect) {
+	if !slices.Contains(fixtures.DialectNames(), f.dialect) {
 		return usagef("--dialect %q: want iso87ascii or cup", f.dialect)
 	}
 	if _, err := dialect.ParseLengthHeader(f.lengthHeader); err != nil {

@@ -103,7 +103,7 @@ func TestBCDNonDigitBeforeABrokenField(t *testing.T) {
 // do not decode is a format error, never a panic (the hostile-traffic test
 // found one).
 func TestDecodeBitmapBeyond128(t *testing.T) {
-	for _, name := range Names {
+	for _, name := range Names() {
 		d, err := Load(name)
 		if err != nil {
 			t.Fatal(err)

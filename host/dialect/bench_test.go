@@ -33,7 +33,7 @@ func saleVector(b testing.TB, name string) (*Dialect, []byte) {
 }
 
 func BenchmarkReadFrame(b *testing.B) {
-	for _, name := range Names {
+	for _, name := range Names() {
 		b.Run(name, func(b *testing.B) {
 			d, wire := saleVector(b, name)
 			f := d.Framer(Binary2, 0)
@@ -56,7 +56,7 @@ func BenchmarkReadFrame(b *testing.B) {
 }
 
 func BenchmarkDecode(b *testing.B) {
-	for _, name := range Names {
+	for _, name := range Names() {
 		b.Run(name, func(b *testing.B) {
 			d, wire := saleVector(b, name)
 			body := wire[2+d.Preamble:]
@@ -71,7 +71,7 @@ func BenchmarkDecode(b *testing.B) {
 }
 
 func BenchmarkRequest(b *testing.B) {
-	for _, name := range Names {
+	for _, name := range Names() {
 		b.Run(name, func(b *testing.B) {
 			d, wire := saleVector(b, name)
 			m, err := d.Decode(wire[2+d.Preamble:])
@@ -90,7 +90,7 @@ func BenchmarkRequest(b *testing.B) {
 
 // BenchmarkEncode builds and packs the approval of a sale.
 func BenchmarkEncode(b *testing.B) {
-	for _, name := range Names {
+	for _, name := range Names() {
 		b.Run(name, func(b *testing.B) {
 			d, wire := saleVector(b, name)
 			m, err := d.Decode(wire[2+d.Preamble:])
@@ -118,7 +118,7 @@ func BenchmarkEncode(b *testing.B) {
 }
 
 func BenchmarkWriteFrame(b *testing.B) {
-	for _, name := range Names {
+	for _, name := range Names() {
 		b.Run(name, func(b *testing.B) {
 			d, wire := saleVector(b, name)
 			f := d.Framer(Binary2, 0)

@@ -202,10 +202,4 @@ func (cup) write(resp *iso8583.Message, r *txn.Request, d *txn.Decision) error {
 	return nil
 }
 
-func isFinancial(t txn.Type) bool {
-	switch t {
-	case txn.Sale, txn.Void, txn.Refund, txn.PreAuth, txn.PreAuthVoid, txn.Completion, txn.Advice, txn.Balance:
-		return true
-	}
-	return false
-}
+func isFinancial(t txn.Type) bool { return txn.Of(t).Financial }

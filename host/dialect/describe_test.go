@@ -19,7 +19,7 @@ var cardFields = []int{2, 20, 34, 35, 36, 45, 52, 55}
 // decoded, the card fields masked; the hex the frame's own, but for the card
 // fields' bytes, found independently by packing each field alone.
 func TestDescribeVectors(t *testing.T) {
-	for _, name := range Names {
+	for _, name := range Names() {
 		vf := loadVectors(t, name)
 		d, err := Load(vf.Dialect)
 		if err != nil {
@@ -194,7 +194,7 @@ func TestDescribeBrokenFrames(t *testing.T) {
 // frame's bytes, masked or as they are.
 func FuzzDescribe(f *testing.F) {
 	dialects := map[string]*Dialect{}
-	for i, name := range Names {
+	for i, name := range Names() {
 		d, err := Load(name)
 		if err != nil {
 			f.Fatal(err)
@@ -209,7 +209,7 @@ func FuzzDescribe(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, which uint8, frame []byte) {
-		d := dialects[Names[int(which)%len(Names)]]
+		d := dialects[Names()[int(which)%len(Names())]]
 		dt := d.Describe(frame)
 		if len(dt.Hex) != 2*len(frame) {
 			t.Fatalf("hex of %d characters for %d bytes", len(dt.Hex), len(frame))

@@ -5,8 +5,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/moov-io/iso8583"
@@ -14,8 +16,6 @@ import (
 	"github.com/moov-io/iso8583/field"
 	"github.com/moov-io/iso8583/specs"
 
-	"github.com/acqsim/acqsim/fixtures"
-	"github.com/acqsim/acqsim/keys"
 	"github.com/acqsim/acqsim/txn"
 )
 
@@ -82,28 +82,76 @@ func (r route) matches(k routeKey) bool {
 		(r.Net == "" || r.Net == k.Net)
 }
 
-// Names lists the dialects acqsim speaks.
-var Names = []string{"iso87ascii", "cup"}
+// Definition is a dialect as its data file gives it, with what data cannot
+// hold: the MAC function its terminals authenticate messages with.
+type Definition struct {
+	Name string
+	// Spec is the dialect's data file: a moov-io/iso8583 JSON message spec.
+	Spec []byte
+	// MAC computes a message's MAC (see Dialect.MAC); nil where the dialect
+	// neither checks nor computes one.
+	MAC func(key, data []byte) ([]byte, error)
+}
 
-// Load returns the named dialect, with its spec read from fixtures/dialects.
+var registry = struct {
+	sync.RWMutex
+	defs  map[string]Definition
+	names []string
+}{defs: map[string]Definition{}}
+
+// Register makes a dialect known to Load under its name. It checks that the
+// definition loads, so that a bad data file fails where it is registered.
+func Register(def Definition) error {
+	if _, err := build(def); err != nil {
+		return err
+	}
+	registry.Lock()
+	defer registry.Unlock()
+	if _, dup := registry.defs[def.Name]; dup {
+		return fmt.Errorf("dialect %q is registered twice", def.Name)
+	}
+	registry.defs[def.Name] = def
+	registry.names = append(registry.names, def.Name)
+	return nil
+}
+
+// Names lists the registered dialects, in the order they were registered.
+func Names() []string {
+	registry.RLock()
+	defer registry.RUnlock()
+	return slices.Clone(registry.names)
+}
+
+// Load returns a new instance of the named dialect, which must be registered.
 func Load(name string) (*Dialect, error) {
+	registry.RLock()
+	def, ok := registry.defs[name]
+	names := strings.Join(registry.names, ", ")
+	registry.RUnlock()
+	if !ok {
+		return nil, fmt.Errorf("unknown dialect %q (want one of %s)", name, names)
+	}
+	return build(def)
+}
+
+// build makes a dialect from its definition.
+func build(def Definition) (*Dialect, error) {
+	name := def.Name
 	var d Dialect
 	switch name {
 	case "iso87ascii":
 		d = Dialect{Name: name, Currency: "840", BalancedCloses: true, routes: iso87Routes, wire: iso87{}}
 	case "cup":
-		d = Dialect{Name: name, Preamble: 11, Currency: "156", VoidsAsCredits: true, MAC: keys.MAC, routes: cupRoutes, wire: cup{}}
+		d = Dialect{Name: name, Preamble: 11, Currency: "156", VoidsAsCredits: true, routes: cupRoutes, wire: cup{}}
 	default:
-		return nil, fmt.Errorf("unknown dialect %q (want iso87ascii or cup)", name)
+		return nil, fmt.Errorf("no reading of dialect %q is built in (want iso87ascii or cup)", name)
 	}
-	raw, err := fixtures.Dialects.ReadFile("dialects/" + name + ".json")
-	if err != nil {
-		return nil, fmt.Errorf("reading the %s spec: %w", name, err)
-	}
-	if d.Spec, err = specs.ImportJSON(raw); err != nil {
+	d.MAC = def.MAC
+	var err error
+	if d.Spec, err = specs.ImportJSON(def.Spec); err != nil {
 		return nil, fmt.Errorf("loading the %s spec: %w", name, err)
 	}
-	if d.layout, err = loadLayout(d.Spec, raw); err != nil {
+	if d.layout, err = loadLayout(d.Spec, def.Spec); err != nil {
 		return nil, fmt.Errorf("loading the %s spec: %w", name, err)
 	}
 	return &d, nil

@@ -15,7 +15,7 @@ import (
 // length header) with the index of its dialect in Names.
 func goldenFrames(f *testing.F) (bodies [][]byte, dialects []int) {
 	f.Helper()
-	for i, name := range Names {
+	for i, name := range Names() {
 		for _, v := range loadVectors(f, name).Vectors {
 			wire, err := hex.DecodeString(v.Hex)
 			if err != nil {
@@ -85,7 +85,7 @@ func FuzzReadFrame(f *testing.F) {
 // panic.
 func FuzzDecode(f *testing.F) {
 	var ds []*Dialect
-	for _, name := range Names {
+	for _, name := range Names() {
 		d, err := Load(name)
 		if err != nil {
 			f.Fatal(err)

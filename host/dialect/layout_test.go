@@ -13,7 +13,7 @@ import (
 // Every response in the golden vectors, made by an independent codec, passes
 // the strict check: what the host holds requests to is what real hosts send.
 func TestGoldenVectorsAreStrict(t *testing.T) {
-	for _, name := range Names {
+	for _, name := range Names() {
 		vf := loadVectors(t, name)
 		d, err := Load(name)
 		if err != nil {

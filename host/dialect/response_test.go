@@ -60,7 +60,7 @@ func TestResponseInPlace(t *testing.T) {
 		"keys, balance":  {RC: txn.Approved, Keys: bytes.Repeat([]byte{0xAB}, 24), Balance: 123456},
 		"out of balance": {RC: txn.OutOfBalance, Domestic: txn.NotBalanced, Foreign: txn.Balanced},
 	}
-	for _, name := range Names {
+	for _, name := range Names() {
 		vf := loadVectors(t, name)
 		d, err := Load(vf.Dialect)
 		if err != nil {

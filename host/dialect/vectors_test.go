@@ -42,7 +42,7 @@ func loadVectors(t testing.TB, name string) vectorFile {
 }
 
 func TestGoldenVectors(t *testing.T) {
-	for _, name := range Names {
+	for _, name := range Names() {
 		vf := loadVectors(t, name)
 		d, err := Load(vf.Dialect)
 		if err != nil {

@@ -12,7 +12,7 @@ import (
 
 	"github.com/moov-io/iso8583"
 
-	"github.com/acqsim/acqsim/host/dialect"
+	"github.com/acqsim/acqsim/fixtures"
 )
 
 // wire is a fake Wire that records what a fault does with it, in order.
@@ -264,7 +264,7 @@ func TestDuplicate(t *testing.T) {
 // sign-on reply in F62.
 func response(t *testing.T, stan string, f62 []byte) *iso8583.Message {
 	t.Helper()
-	d, err := dialect.Load("cup")
+	d, err := fixtures.Dialect("cup")
 	if err != nil {
 		t.Fatal(err)
 	}
