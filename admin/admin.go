@@ -285,6 +285,31 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Write(append(body, '\n'))
 }
 
+// ErrorAnswer is what every refused call answers: error says why. A
+// scenario that does not load also lists its problems, one a place in the
+// file ("body").
+type ErrorAnswer struct {
+	Error    string    `json:"error"`
+	Problems []Problem `json:"problems,omitempty"`
+}
+
+// Problem is one problem of a scenario sent to the API: the line and
+// column of the body it is at (0 when not known) and what is wrong.
+type Problem struct {
+	Line   int    `json:"line"`
+	Column int    `json:"column,omitempty"`
+	Reason string `json:"reason"`
+}
+
+// problemsOf lists a load error's problems as the API answers them.
+func problemsOf(err error) []Problem {
+	var out []Problem
+	for _, p := range scenarios.Problems(err) {
+		out = append(out, Problem{Line: p.Line, Column: p.Column, Reason: p.Reason})
+	}
+	return out
+}
+
 func writeError(w http.ResponseWriter, status int, msg string) {
 	writeJSON(w, status, map[string]string{"error": msg})
 }

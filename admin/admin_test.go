@@ -101,9 +101,7 @@ func wantError(t *testing.T, status int, contentType string, body []byte) {
 		t.Fatalf("status %d, want 400; body %s", status, body)
 	}
 	wantJSON(t, contentType)
-	var e struct {
-		Error string `json:"error"`
-	}
+	var e admin.ErrorAnswer
 	decode(t, body, &e)
 	if e.Error == "" {
 		t.Errorf("error body %s has no message", body)

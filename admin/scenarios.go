@@ -69,7 +69,7 @@ func (a *API) scenarioFromBody(w http.ResponseWriter, r *http.Request) (*scenari
 	}
 	c, err := a.Engine.Budget.Load("body", body)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+		writeJSON(w, http.StatusBadRequest, ErrorAnswer{Error: err.Error(), Problems: problemsOf(err)})
 		return nil, false
 	}
 	if err := a.Library.Add(c); err != nil {

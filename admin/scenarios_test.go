@@ -1,6 +1,7 @@
 package admin_test
 
 import (
+	"fmt"
 	"maps"
 	"net/http"
 	"net/http/httptest"
@@ -266,10 +267,14 @@ func TestPutScenarioBadYAML(t *testing.T) {
 				before := len(f.lib.All())
 				status, ct, body := f.do(t, http.MethodPut, path, tt.body)
 				wantError(t, status, ct, body)
-				var e struct {
-					Error string `json:"error"`
-				}
+				var e admin.ErrorAnswer
 				decode(t, body, &e)
+				// The problems say in fields what the error says in words.
+				if len(e.Problems) == 0 {
+					t.Errorf("PUT %s: the answer lists no problems: %s", path, body)
+				} else if p := e.Problems[0]; !strings.HasPrefix(e.Error, fmt.Sprintf("body:%d: %s", p.Line, p.Reason)) {
+					t.Errorf("PUT %s: first problem %+v is not the error's first line %q", path, p, e.Error)
+				}
 				rest := e.Error
 				for _, w := range tt.want {
 					i := strings.Index(rest, w)

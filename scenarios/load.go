@@ -53,18 +53,18 @@ func (b Budget) Load(source string, raw []byte) (c *Compiled, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			reason := strings.ReplaceAll(fmt.Sprint(p), "\n", " ")
-			c, err = nil, fmt.Errorf("%s:1: %s", source, tidy("the YAML cannot be read as a scenario ("+reason+")"))
+			c, err = nil, &LoadError{Source: source, Line: 1, Reason: tidy("the YAML cannot be read as a scenario (" + reason + ")")}
 		}
 	}()
 	var root yaml.Node
 	if err := yaml.Unmarshal(raw, &root); err != nil {
 		if line, col, what, ok := badCharacter(raw); ok {
-			return nil, fmt.Errorf("%s:%d:%d: %s", source, line, col, what)
+			return nil, &LoadError{Source: source, Line: line, Column: col, Reason: what}
 		}
 		return nil, loadError(source, err)
 	}
 	if len(root.Content) == 0 {
-		return nil, fmt.Errorf("%s:1: empty scenario", source)
+		return nil, &LoadError{Source: source, Line: 1, Reason: "empty scenario"}
 	}
 	var sc Scenario
 	if err := decodeOne(source, raw, &sc); err != nil {
@@ -98,9 +98,76 @@ func (p *problems) add(err error) {
 func (p problems) in(source string) error {
 	errs := make([]error, len(p))
 	for i, e := range p {
-		errs[i] = fmt.Errorf("%s:%w", source, tidied{e})
+		errs[i] = atLine(source, tidied{e})
 	}
 	return errors.Join(errs...)
+}
+
+// LoadError is one problem of a scenario file: where it is and what is
+// wrong. The error Load returns is one *LoadError, or several joined
+// (errors.Join): Problems lists them.
+type LoadError struct {
+	// Source names the file (or "body:" for a scenario sent to the admin API).
+	Source string
+	// Line is 1-based; 0 for a problem the YAML library gave no line for.
+	Line int
+	// Column is 1-based where known, else 0.
+	Column int
+	// Reason says what is wrong, its values quoted and bounded.
+	Reason string
+	err    error
+}
+
+// Error is "source:line: reason", or "source:line:column: reason".
+func (e *LoadError) Error() string {
+	switch {
+	case e.Line == 0:
+		return e.Source + ":" + e.Reason
+	case e.Column == 0:
+		return fmt.Sprintf("%s:%d: %s", e.Source, e.Line, e.Reason)
+	}
+	return fmt.Sprintf("%s:%d:%d: %s", e.Source, e.Line, e.Column, e.Reason)
+}
+
+// Unwrap gives what the problem was found as, for errors.As.
+func (e *LoadError) Unwrap() error { return e.err }
+
+// Problems lists the problems a load error holds, in its order; nil for an
+// error that is not a scenario's.
+func Problems(err error) []*LoadError {
+	var out []*LoadError
+	var walk func(error)
+	walk = func(err error) {
+		if le, ok := err.(*LoadError); ok {
+			out = append(out, le)
+			return
+		}
+		switch u := err.(type) {
+		case interface{ Unwrap() []error }:
+			for _, e := range u.Unwrap() {
+				walk(e)
+			}
+		case interface{ Unwrap() error }:
+			walk(u.Unwrap())
+		}
+	}
+	if err != nil {
+		walk(err)
+	}
+	return out
+}
+
+// atLine makes err, whose text is "line: reason" (or a reason alone), a
+// problem of source.
+func atLine(source string, err error) *LoadError {
+	msg := err.Error()
+	le := &LoadError{Source: source, Reason: msg, err: err}
+	if i := strings.Index(msg, ": "); i > 0 {
+		if n, perr := strconv.Atoi(msg[:i]); perr == nil && n > 0 {
+			le.Line, le.Reason = n, msg[i+2:]
+		}
+	}
+	return le
 }
 
 // tidied is a validation problem as an error shows it: bounded.
@@ -122,7 +189,7 @@ func decodeOne(source string, raw []byte, sc *Scenario) error {
 	case err != nil:
 		return loadError(source, err)
 	case len(more.Content) > 0: // an empty trailing document is no scenario
-		return fmt.Errorf("%s:%d: one scenario per file (a second YAML document is here)", source, more.Content[0].Line)
+		return &LoadError{Source: source, Line: more.Content[0].Line, Reason: "one scenario per file (a second YAML document is here)"}
 	}
 	return nil
 }
@@ -142,7 +209,7 @@ func loadError(source string, err error) error {
 		} else if m != nil {
 			l = l[m[2]:m[3]] + ": " + l[:m[0]] + l[m[1]:]
 		}
-		lines = append(lines, errors.New(source+":"+tidy(l)))
+		lines = append(lines, atLine(source, errors.New(tidy(l))))
 	}
 	return errors.Join(lines...)
 }

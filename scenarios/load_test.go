@@ -923,3 +923,43 @@ func TestLoadFirstProblemUnchanged(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadErrorFields: every problem of a bad file is a *LoadError whose
+// fields say what its text says, so that the admin API and the CLI read
+// fields, never the words.
+func TestLoadErrorFields(t *testing.T) {
+	for _, tt := range []struct {
+		name, src string
+		want      []scenarios.LoadError // Reason is matched as a prefix
+	}{
+		{"empty", "", []scenarios.LoadError{{Line: 1, Reason: "empty scenario"}}},
+		{"unknown key and bad delay", "name: x\nrules:\n  - match: txn == \"sale\"\n    respond: {rc: \"00\"}\n    colour: red\n",
+			[]scenarios.LoadError{{Line: 5, Reason: "field colour not found"}}},
+		{"two documents", "name: x\nrules: []\n---\nname: y\n", []scenarios.LoadError{{Line: 4, Reason: "one scenario per file"}}},
+		{"bad byte", "name: x\xff\n", []scenarios.LoadError{{Line: 1, Column: 8}}},
+		{"two validation problems", "name: x\nrules:\n  - match: txn == \"salee\"\n    respond: {rc: \"00\"}\n  - match: \"true\"\n    respond: {rc: \"X\"}\n",
+			[]scenarios.LoadError{{Line: 3}, {Line: 6}}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := scenarios.Load("f.yaml", []byte(tt.src))
+			got := scenarios.Problems(err)
+			if len(got) != len(tt.want) {
+				t.Fatalf("problems %v, want %d of them; error: %v", got, len(tt.want), err)
+			}
+			var lines []string
+			for i, p := range got {
+				w := tt.want[i]
+				if p.Source != "f.yaml" || p.Line != w.Line || w.Column != 0 && p.Column != w.Column || !strings.HasPrefix(p.Reason, w.Reason) {
+					t.Errorf("problem %d is %+v, want %+v", i, *p, w)
+				}
+				lines = append(lines, p.Error())
+			}
+			if strings.Join(lines, "\n") != err.Error() {
+				t.Errorf("the problems say\n%s\nbut the error says\n%s", strings.Join(lines, "\n"), err)
+			}
+		})
+	}
+	if scenarios.Problems(errors.New("not a scenario's")) != nil {
+		t.Error("an error that is not a scenario's has problems")
+	}
+}

@@ -27,6 +27,7 @@ import (
 
 	"github.com/acqsim/acqsim/admin"
 	"github.com/acqsim/acqsim/journal"
+	"github.com/acqsim/acqsim/scenarios"
 	"github.com/acqsim/acqsim/txn"
 )
 
@@ -66,9 +67,10 @@ const callTimeout = 30 * time.Second
 
 // hostError is an answer other than 200, with the host's reason.
 type hostError struct {
-	status string
-	code   int
-	reason string
+	status   string
+	code     int
+	reason   string
+	problems []admin.Problem
 }
 
 func (e *hostError) Error() string {
@@ -113,11 +115,9 @@ func (c *adminClient) open(ctx context.Context, method, path string, q url.Value
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	e := &hostError{status: resp.Status, code: resp.StatusCode}
-	var msg struct {
-		Error string `json:"error"`
-	}
+	var msg admin.ErrorAnswer
 	if json.Unmarshal(raw, &msg) == nil && msg.Error != "" {
-		e.reason = msg.Error
+		e.reason, e.problems = msg.Error, msg.Problems
 	} else {
 		e.reason = strings.Join(strings.Fields(string(raw)), " ")
 		if len(e.reason) > 200 {
@@ -619,9 +619,9 @@ what each terminal then gets; -o json prints the host's answer instead.`,
 			}
 			raw, err := af.client().call(cmd.Context(), http.MethodPut, path(), nil, body, "application/yaml")
 			var he *hostError
-			if errors.As(err, &he) && he.code == http.StatusBadRequest {
+			if errors.As(err, &he) && len(he.problems) > 0 {
 				// The host names the file "body"; the user knows it by its name.
-				return errors.New(bodyPrefix.ReplaceAllLiteralString(he.reason, file+":"))
+				return fileProblems(file, he.problems)
 			}
 			if err != nil {
 				return err
@@ -700,7 +700,15 @@ with the terminal, its own scenario ("" for none) and every terminal's.`,
 	return cmd
 }
 
-var bodyPrefix = regexp.MustCompile(`(?m)^body:`)
+// fileProblems says a scenario's problems as a loader does, at the file's
+// name: file:line: reason, one a line.
+func fileProblems(file string, ps []admin.Problem) error {
+	errs := make([]error, len(ps))
+	for i, p := range ps {
+		errs[i] = &scenarios.LoadError{Source: file, Line: p.Line, Column: p.Column, Reason: p.Reason}
+	}
+	return errors.Join(errs...)
+}
 
 func orDefault(name string) string {
 	if name == "" {
