@@ -12,7 +12,6 @@ import (
 	"github.com/expr-lang/expr/vm"
 
 	"github.com/acqsim/acqsim/books"
-	"github.com/acqsim/acqsim/host/fault"
 	"github.com/acqsim/acqsim/txn"
 )
 
@@ -454,17 +453,7 @@ func sortedKeys(m map[int]string) []int {
 }
 
 // delivers reports whether an action puts the answer on the wire at all.
-func delivers(a *Action) bool {
-	switch spec := a.Spec.(type) {
-	case *fault.Close:
-		return spec.After
-	}
-	switch a.Name {
-	case "no-response", "reset", "garbage":
-		return false
-	}
-	return true
-}
+func delivers(a *Action) bool { return a.Spec == nil || a.Spec.Delivers() }
 
 func oneLine(err error) string {
 	s := err.Error()

@@ -11,6 +11,7 @@ type Close struct {
 func init() { Register("close", func() Spec { return &Close{} }) }
 
 func (c *Close) Validate() error      { return nil }
+func (c *Close) Delivers() bool       { return c.After }
 func (c *Close) New(*rand.Rand) Fault { return *c }
 
 func (c Close) Deliver(w Wire, frame []byte) error {

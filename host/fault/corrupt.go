@@ -19,6 +19,8 @@ func init() { Register("corrupt", func() Spec { return &Corrupt{What: "stan"} })
 
 var corruptions = map[string]bool{"stan": true, "mti": true, "f39": true, "mac": true, "check-value": true}
 
+func (c *Corrupt) Delivers() bool { return true }
+
 func (c *Corrupt) Validate() error {
 	if !corruptions[c.What] {
 		return fmt.Errorf("corrupt: what must be stan, mti, f39, mac or check-value, not %q", c.What)

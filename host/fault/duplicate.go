@@ -14,6 +14,8 @@ type Duplicate struct {
 
 func init() { Register("duplicate", func() Spec { return &Duplicate{} }) }
 
+func (d *Duplicate) Delivers() bool { return true }
+
 func (d *Duplicate) Validate() error {
 	return checkDuration("duplicate", "gap", d.Gap, false)
 }

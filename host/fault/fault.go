@@ -70,6 +70,10 @@ type Spec interface {
 	Validate() error
 	// New returns the fault for one exchange; rng draws anything random.
 	New(rng *rand.Rand) Fault
+	// Delivers reports whether the terminal gets the host's answer at all
+	// (whole, late, twice or spoilt): a fault that does not deliver leaves a
+	// request answered in the books but not on the wire.
+	Delivers() bool
 }
 
 var registry = map[string]func() Spec{}

@@ -529,3 +529,28 @@ func TestRegistry(t *testing.T) {
 	}()
 	Register("close", func() Spec { return &Close{} })
 }
+
+// TestDelivers: each fault says whether the terminal gets the answer; the
+// scenario engine reads it (an undelivered settlement is not booked), so a
+// new fault must say it too.
+func TestDelivers(t *testing.T) {
+	want := map[string]bool{"close": false, "corrupt": true, "duplicate": true, "garbage": false,
+		"no-response": false, "refuse": true, "reset": false, "truncate": true}
+	for _, name := range Names() {
+		spec, err := Lookup(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, ok := want[name]
+		if !ok {
+			t.Errorf("fault %s: add it to this table with whether it delivers the answer", name)
+			continue
+		}
+		if got := spec.Delivers(); got != w {
+			t.Errorf("fault %s: Delivers() = %v, want %v", name, got, w)
+		}
+	}
+	if !(&Close{After: true}).Delivers() {
+		t.Error("close after the answer does not deliver it")
+	}
+}

@@ -15,6 +15,9 @@ type Garbage struct {
 
 func init() { Register("garbage", func() Spec { return &Garbage{Bytes: 16} }) }
 
+// Delivers: garbage takes the answer's place.
+func (g *Garbage) Delivers() bool { return false }
+
 func (g *Garbage) Validate() error {
 	if g.Bytes < 1 || g.Bytes > 65536 {
 		return fmt.Errorf("garbage: bytes must be between 1 and 65536, not %d", g.Bytes)

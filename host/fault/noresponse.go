@@ -11,5 +11,6 @@ func init() { Register("no-response", func() Spec { return NoResponse{} }) }
 var _ Fault = NoResponse{}
 
 func (NoResponse) Validate() error            { return nil }
+func (NoResponse) Delivers() bool             { return false }
 func (NoResponse) New(*rand.Rand) Fault       { return NoResponse{} }
 func (NoResponse) Deliver(Wire, []byte) error { return nil }

@@ -19,6 +19,10 @@ type Refuse struct {
 
 func init() { Register("refuse", func() Spec { return &Refuse{For: 30 * time.Second} }) }
 
+// Delivers: a refused terminal's requests never reach the host; one that
+// did was answered.
+func (r *Refuse) Delivers() bool { return true }
+
 func (r *Refuse) Validate() error {
 	return checkDuration("refuse", "for", r.For, true)
 }

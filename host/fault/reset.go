@@ -8,6 +8,7 @@ type Reset struct{}
 func init() { Register("reset", func() Spec { return Reset{} }) }
 
 func (Reset) Validate() error      { return nil }
+func (Reset) Delivers() bool       { return false }
 func (Reset) New(*rand.Rand) Fault { return Reset{} }
 
 func (Reset) Deliver(w Wire, _ []byte) error {

@@ -14,6 +14,9 @@ type Truncate struct {
 
 func init() { Register("truncate", func() Spec { return &Truncate{} }) }
 
+// Delivers: the answer is sent, cut short.
+func (t *Truncate) Delivers() bool { return true }
+
 func (t *Truncate) Validate() error {
 	if t.Bytes < 0 {
 		return fmt.Errorf("truncate: bytes must not be negative")
