@@ -137,7 +137,7 @@ func (b *binding) terms(r *txn.Request, now time.Time) (terms *txn.Terms, rc, wh
 	if t.Mode == "" {
 		t.Mode = "T1"
 	}
-	if t.Mode == "T0" && s.T0 != nil && r.Type != txn.Refund && r.Type != txn.Void {
+	if t.Mode == "T0" && s.T0 != nil && txn.Of(r.Type).Side == txn.Debit {
 		if rc, why := b.t0Refusal(s.T0, r, now); rc != "" {
 			return nil, rc, why
 		}
@@ -158,7 +158,7 @@ func (b *binding) terms(r *txn.Request, now time.Time) (terms *txn.Terms, rc, wh
 		t.FundsAt = t.Settlement.Add(9 * time.Hour)
 	}
 	t.FundsAt = t.FundsAt.Add(s.FundsDelay)
-	if f := s.Fees; f != nil && r.Type != txn.Void {
+	if f := s.Fees; f != nil && txn.Of(r.Type).Side != txn.Undo {
 		t.Fee = fee(f, r, t.CardType, s.Faults)
 		for _, name := range []string{"fee-wrong-tier", "fee-no-cap", "fee-rounding"} {
 			if has(name) {
@@ -197,7 +197,7 @@ func (b *binding) t0Refusal(l *T0, r *txn.Request, now time.Time) (rc, why strin
 
 // accountT0 books an approved T0 debit against the merchant's daily quota.
 func (b *binding) accountT0(r *txn.Request, now time.Time, d txn.Decision) {
-	if r.Terms == nil || d.RC != txn.Approved || d.Cached || r.Type == txn.Refund || r.Type == txn.Void {
+	if r.Terms == nil || d.RC != txn.Approved || d.Cached || txn.Of(r.Type).Side != txn.Debit {
 		return
 	}
 	// The merchant's product, not how it was settled (t0-settled-t1).

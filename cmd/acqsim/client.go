@@ -188,13 +188,15 @@ func oneOf(choices []string) string {
 	return strings.Join(choices[:len(choices)-1], ", ") + " or " + choices[len(choices)-1]
 }
 
-// txnKinds are the journal's kinds of exchange, for completion.
-var txnKinds = []string{
-	string(txn.SignOn), string(txn.SignOff), string(txn.Echo), string(txn.Sale), string(txn.Void),
-	string(txn.Refund), string(txn.Balance), string(txn.PreAuth), string(txn.PreAuthVoid),
-	string(txn.Completion), string(txn.Advice), string(txn.Reversal), string(txn.Settlement),
-	string(txn.Upload), string(txn.UploadEnd), string(txn.Unknown), "reset",
-}
+// txnKinds are the journal's kinds of exchange, for completion: the
+// transaction types, and the journal's own "reset" of a terminal.
+var txnKinds = func() []string {
+	var kinds []string
+	for _, i := range txn.Types {
+		kinds = append(kinds, string(i.Type))
+	}
+	return append(kinds, "reset")
+}()
 
 func completeTxn(cmd *cobra.Command, name string) {
 	cmd.RegisterFlagCompletionFunc(name, func(_ *cobra.Command, _ []string, prefix string) ([]string, cobra.ShellCompDirective) {

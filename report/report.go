@@ -144,10 +144,10 @@ func contribution(r books.Record) (gross, fee int64, ok bool) {
 	default:
 		return 0, 0, false
 	}
-	switch r.Type {
-	case txn.Sale, txn.Completion, txn.Advice:
+	switch txn.Of(r.Type).Side {
+	case txn.Debit:
 		return r.Amount, r.Terms.Fee, true
-	case txn.Refund:
+	case txn.Credit:
 		return -r.Amount, r.Terms.Fee, true
 	}
 	return 0, 0, false
