@@ -231,6 +231,9 @@ func (t *Terminal) Void(orig *Record) (*Exchange, error) {
 		typ, mti, kind, cond = txn.PreAuthVoid, "0100", "11", "06"
 	case orig.Type == txn.Completion:
 		kind, cond = "21", "06"
+		if t.isCUP() { // iso87ascii voids a completion with a plain void
+			typ = txn.CompletionVoid
+		}
 	}
 	if t.isCUP() {
 		proc = "200000"

@@ -72,6 +72,8 @@ var Types = []Info{
 	{Type: PreAuthVoid, Says: "void of a pre-authorisation", Financial: true, NeedsSignOn: true,
 		Voids: []Type{PreAuth}},
 	{Type: Completion, Says: "completion of a pre-authorisation", Financial: true, Side: Debit, Settles: true, NeedsSignOn: true},
+	{Type: CompletionVoid, Says: "void of a completion", Financial: true, Side: Undo, Settles: true, NeedsSignOn: true,
+		Voids: []Type{Completion}},
 	{Type: Advice, Says: "offline advice", Financial: true, Side: Debit, Settles: true, NeedsSignOn: true, LimitBearing: true},
 	{Type: Reversal, Says: "reversal of an earlier request", NeedsSignOn: true},
 	{Type: Settlement, Says: "settlement (batch totals)", NeedsSignOn: true, ClosesBooks: true},

@@ -23,11 +23,14 @@ const (
 	PreAuth     Type = "preauth"
 	PreAuthVoid Type = "preauth_void"
 	Completion  Type = "completion"
-	Advice      Type = "advice"
-	Reversal    Type = "reversal"
-	Settlement  Type = "settlement"
-	Upload      Type = "upload"
-	UploadEnd   Type = "upload_end"
+	// CompletionVoid voids a completion (cup 60.1 = 21); in iso87ascii a
+	// completion is voided by a plain void.
+	CompletionVoid Type = "completion_void"
+	Advice         Type = "advice"
+	Reversal       Type = "reversal"
+	Settlement     Type = "settlement"
+	Upload         Type = "upload"
+	UploadEnd      Type = "upload_end"
 	// Unknown is a request the dialect does not recognise; the host answers 40.
 	Unknown Type = "unknown"
 )

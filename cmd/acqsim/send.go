@@ -56,7 +56,7 @@ type sendFlags struct {
 
 // flows are what `acqsim send` can do.
 var flows = []string{"signon", "signoff", "echo", "sale", "void", "refund", "balance",
-	"preauth", "preauth-void", "completion", "advice", "reversal", "settle"}
+	"preauth", "preauth-void", "completion", "completion-void", "advice", "reversal", "settle"}
 
 func newSend() *cobra.Command {
 	var f sendFlags
@@ -319,10 +319,13 @@ func runFlow(term *terminal.Terminal, flow string, f sendFlags, amt int64) ([]*t
 		return one(term.Advice(amt))
 	case "completion":
 		return one(term.Completion(amt, term.Last(txn.PreAuth), f.advice))
-	case "void", "preauth-void":
-		types := []txn.Type{txn.Sale, txn.Completion, txn.Advice}
-		if flow == "preauth-void" {
-			types = []txn.Type{txn.PreAuth}
+	case "void", "preauth-void", "completion-void":
+		types := txn.Of(txn.Void).Voids
+		switch flow {
+		case "preauth-void":
+			types = txn.Of(txn.PreAuthVoid).Voids
+		case "completion-void":
+			types = txn.Of(txn.CompletionVoid).Voids
 		}
 		orig := term.Last(types...)
 		if f.rrn != "" {

@@ -12,6 +12,7 @@ import (
 	"github.com/acqsim/acqsim/journal"
 	"github.com/acqsim/acqsim/scenarios"
 	"github.com/acqsim/acqsim/sim"
+	"github.com/acqsim/acqsim/txn"
 )
 
 // These tests run `acqsim send` in-process against a host started with
@@ -278,4 +279,31 @@ func TestSendMAC(t *testing.T) {
 		t.Errorf("iso87ascii --mac: exit %d, want 2", code)
 	}
 	wantOneLine(t, args, stderr, "--mac: the iso87ascii dialect carries no MAC")
+}
+
+// TestSendCompletionVoid: `send completion-void` voids the terminal's last
+// completion; the cup host books it as a completion void (60.1 21) and
+// gives the pre-authorisation back, so it can be completed again. With no
+// completion in the batch it is refused.
+func TestSendCompletionVoid(t *testing.T) {
+	s := sendHost(t, "cup", "")
+	send := sendTo(s, t.TempDir())
+	if code, _, stderr := send("completion-void"); code != 2 || !strings.Contains(stderr, "nothing to void") {
+		t.Errorf("completion-void with no completion: exit %d, %s; want 2 and nothing to void", code, stderr)
+	}
+	mustSend(t, send, "signon")
+	mustSend(t, send, "preauth", "--amount", "50.00")
+	mustSend(t, send, "completion", "--amount", "48.00")
+	mustSend(t, send, "sale", "--amount", "1.00") // the last transaction, but not a completion
+	out := mustSend(t, send, "completion-void")
+	if !strings.Contains(out, "amount=48.00") || !strings.Contains(out, "RC 00") {
+		t.Errorf("completion-void:\n%s\nwant the 48.00 completion voided and approved", out)
+	}
+	es := s.Journal.Query(journal.Filter{Txn: string(txn.CompletionVoid), RC: txn.Approved})
+	if len(es) != 1 || es[0].Amount != 4800 {
+		t.Errorf("journal holds completion voids %+v, want the one of 4800", es)
+	}
+	if out := mustSend(t, send, "completion", "--amount", "50.00"); !strings.Contains(out, "RC 00") {
+		t.Errorf("completing the pre-authorisation again after its completion was voided:\n%s\nwant RC 00", out)
+	}
 }

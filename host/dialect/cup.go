@@ -20,7 +20,7 @@ var cupRoutes = []route{
 	{MTI: "0200", Kind: "22", Proc: "00", Type: txn.Sale},
 	{MTI: "0200", Kind: "23", Proc: "20", Type: txn.Void},
 	{MTI: "0200", Kind: "20", Proc: "00", Type: txn.Completion},
-	{MTI: "0200", Kind: "21", Proc: "20", Type: txn.Void},
+	{MTI: "0200", Kind: "21", Proc: "20", Type: txn.CompletionVoid},
 	{MTI: "0220", Kind: "25", Proc: "20", Type: txn.Refund},
 	{MTI: "0220", Kind: "24", Proc: "00", Type: txn.Completion},
 	{MTI: "0220", Proc: "00", Type: txn.Advice},
