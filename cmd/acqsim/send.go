@@ -3,7 +3,6 @@ package main
 import (
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -185,19 +184,19 @@ func send(cmd *cobra.Command, flow string, f sendFlags) error {
 	defer term.Close()
 	statePath := ""
 	if f.stateDir != "" {
-		statePath = filepath.Join(f.stateDir, stateFile(f))
+		statePath = filepath.Join(f.stateDir, terminal.StateFile(f.host, f.dialect, f.mid, f.tid))
 		if f.resetState {
 			if err := os.Remove(statePath); err != nil && !errors.Is(err, os.ErrNotExist) {
 				return fmt.Errorf("resetting the terminal state: %w", err)
 			}
 		}
-		if err := loadState(statePath, &term.State); err != nil {
+		if err := terminal.LoadState(statePath, &term.State); err != nil {
 			return err
 		}
 	}
 	defer func() {
 		if statePath != "" {
-			if err := saveState(statePath, term.State); err != nil {
+			if err := term.State.Save(statePath); err != nil {
 				fmt.Fprintf(cmd.ErrOrStderr(), "acqsim: saving terminal state: %v\n", err)
 			}
 		}
@@ -225,18 +224,6 @@ func send(cmd *cobra.Command, flow string, f sendFlags) error {
 		err = fmt.Errorf("%w; the terminal reverses %s %s before its next transaction (or now: acqsim send reversal)", err, p.Type, p.STAN)
 	}
 	return err
-}
-
-// stateFile names the file that keeps one terminal's state on one host: a
-// terminal's trace numbers and batch mean nothing to another host.
-func stateFile(f sendFlags) string {
-	host := strings.Map(func(r rune) rune {
-		if r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r == '.' || r == '-' {
-			return r
-		}
-		return '_'
-	}, f.host)
-	return fmt.Sprintf("%s-%s-%s-%s.json", host, f.dialect, f.mid, f.tid)
 }
 
 // signed checks that a --mac sign-on gave the terminal a MAC key.
@@ -490,29 +477,4 @@ func summary(m *iso8583.Message) string {
 	}
 	add("f63", 63)
 	return strings.TrimSpace(b.String())
-}
-
-func loadState(path string, s *terminal.State) error {
-	raw, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	if err := json.Unmarshal(raw, s); err != nil {
-		return fmt.Errorf("terminal state %s: %w (delete it to start afresh)", path, err)
-	}
-	return nil
-}
-
-func saveState(path string, s terminal.State) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	raw, err := json.MarshalIndent(s, "", "  ")
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(path, raw, 0o644)
 }
