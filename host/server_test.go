@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/acqsim/acqsim/acqsimtest"
 	"github.com/acqsim/acqsim/fixtures"
 	"github.com/acqsim/acqsim/host"
 	"github.com/acqsim/acqsim/host/dialect"
@@ -96,23 +97,14 @@ func frame(h dialect.LengthHeader, body []byte) []byte {
 	return append(out, body...)
 }
 
-// start runs a host on loopback for the test's lifetime.
+// start runs a host on loopback for the test's lifetime, through the front
+// door (acqsimtest), with the admin API off.
 func start(t testing.TB, cfg sim.Config) *sim.Sim {
 	t.Helper()
-	cfg.Listen = "127.0.0.1:0"
-	cfg.Admin = "off"
-	s, err := sim.Start(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), patience)
-		defer cancel()
-		if err := s.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-	})
-	return s
+	return acqsimtest.New(t, acqsimtest.Configure(func(c *sim.Config) {
+		cfg.Listen, cfg.Admin = c.Listen, "off"
+		*c = cfg
+	})).Sim()
 }
 
 // term is a raw terminal connection.
