@@ -77,7 +77,7 @@ failed; 2 for a usage error.`,
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.addr, "addr", "127.0.0.1:8583", "the host's `address`")
-	fl.StringVar(&f.dialect, "dialect", "iso87ascii", "wire dialect: iso87ascii or cup")
+	fl.StringVar(&f.dialect, "dialect", "iso87ascii", "wire dialect: "+oneOf(fixtures.DialectNames()))
 	fl.StringVar(&f.lengthHeader, "length-header", "binary2", "frame length header: binary2, ascii4 or bcd2")
 	fl.IntVarP(&f.connections, "connections", "c", bench.DefaultConnections, "terminals, each on a connection of its own")
 	fl.DurationVarP(&f.duration, "duration", "d", bench.DefaultDuration, "how long to send, after the warm-up (not with --count)")

@@ -94,7 +94,7 @@ and "reversal" sends it.`,
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.host, "host", "127.0.0.1:8583", "the host's `address`")
-	fl.StringVar(&f.dialect, "dialect", "iso87ascii", "wire dialect: iso87ascii or cup")
+	fl.StringVar(&f.dialect, "dialect", "iso87ascii", "wire dialect: "+oneOf(fixtures.DialectNames()))
 	fl.StringVar(&f.lengthHeader, "length-header", "binary2", "frame length header: binary2, ascii4 or bcd2")
 	fl.StringVar(&f.tid, "tid", "TERM0001", "terminal ID (F41, 8 characters)")
 	fl.StringVar(&f.mid, "mid", "898100012340001", "merchant ID (F42, 15 characters)")

@@ -79,7 +79,7 @@ Once both listen, one line containing "listening", "iso8583=HOST:PORT" and
 	fl.StringVar(&f.adminToken, "admin-token", "", "token required on every admin call (Authorization: Bearer TOKEN); required when --admin is not loopback (default $ACQSIM_ADMIN_TOKEN)")
 	fl.StringSliceVar(&f.allowHosts, "admin-allow-host", nil, "a host `name` the admin API also answers to, beyond loopback names and --admin (behind a proxy or a container name); repeat or comma-separate")
 	fl.IntVar(&f.maxStreams, "admin-max-streams", 64, "live journal streams (GET /journal/stream) open at once; one more is answered 503")
-	fl.StringVar(&f.dialect, "dialect", "iso87ascii", "wire dialect: iso87ascii or cup")
+	fl.StringVar(&f.dialect, "dialect", "iso87ascii", "wire dialect: "+oneOf(fixtures.DialectNames()))
 	fl.StringVar(&f.lengthHeader, "length-header", "binary2", "frame length header: binary2, ascii4 or bcd2")
 	fl.IntVar(&f.maxFrame, "max-frame", dialect.DefaultMaxFrame, "largest frame accepted, in `bytes` after the length header; a larger one closes its connection")
 	fl.StringVar(&f.clock, "clock", "", "start the host's virtual clock at this RFC 3339 `time`; it then advances in real time")
@@ -172,7 +172,7 @@ func serve(ctx context.Context, stdout, stderr io.Writer, f serveFlags) error {
 		MaxConnections: f.maxConns, TLSCert: f.tlsCert, TLSKey: f.tlsKey, TLSClientCA: f.tlsClientCA,
 	}
 	if !slices.Contains(fixtures.DialectNames(), f.dialect) {
-		return usagef("--dialect %q: want iso87ascii or cup", f.dialect)
+		return usagef("--dialect %q: want %s", f.dialect, oneOf(fixtures.DialectNames()))
 	}
 	if _, err := dialect.ParseLengthHeader(f.lengthHeader); err != nil {
 		return usagef("--length-header: %v", err)
