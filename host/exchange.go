@@ -31,7 +31,7 @@ func (c *conn) exchange(log *slog.Logger, frame []byte) bool {
 	msg, err := d.Decode(body)
 	if errors.Is(err, dialect.ErrNoMTI) {
 		log.Warn("closing connection: message does not decode", "err", err)
-		c.journal(journal.Entry{Time: now, Error: err.Error(), Request: string(frame)})
+		c.journal(journal.Entry{Time: now, Error: err.Error(), ErrorKind: journal.ErrorFormat, Request: string(frame)})
 		return false
 	}
 	// A message with a field that does not decode still says what it can
@@ -80,7 +80,7 @@ func (c *conn) exchange(log *slog.Logger, frame []byte) bool {
 		plan.Decision = txn.Decision{RC: txn.SystemError, Note: "system error: the journal cannot record (" + journalDown.Error() + "); nothing was decided"}
 	case err != nil:
 		plan.Decision = txn.Decision{RC: txn.FormatError, Note: "format error: " + err.Error()}
-		e.Error = err.Error()
+		e.Error, e.ErrorKind = err.Error(), journal.ErrorFormat
 		log.Info("format error", "mti", req.MTI, "err", err)
 	case signed && macKey == nil:
 		plan.Decision = txn.Decision{RC: txn.MACError, Requirement: 3, Note: "MAC error: no MAC key for this terminal; sign on again"}
@@ -97,7 +97,7 @@ func (c *conn) exchange(log *slog.Logger, frame []byte) bool {
 		// The request decoded, so only our own response (or a scripted edit
 		// of it) can be at fault.
 		log.Error("cannot build the response", "mti", req.MTI, "err", err)
-		e.Error = "building the response: " + err.Error()
+		e.Error, e.ErrorKind = "building the response: "+err.Error(), journal.ErrorResponse
 		e.Decision = dec.Note
 		c.journal(e)
 		logExchange(log, &e)
@@ -108,7 +108,7 @@ func (c *conn) exchange(log *slog.Logger, frame []byte) bool {
 	out, err := s.Framer.AppendFrame(nil, rp, packed)
 	if err != nil {
 		log.Error("cannot frame the response", "mti", req.MTI, "err", err)
-		e.Error = "framing the response: " + err.Error()
+		e.Error, e.ErrorKind = "framing the response: "+err.Error(), journal.ErrorResponse
 		c.journal(e)
 		logExchange(log, &e)
 		return true
@@ -124,6 +124,7 @@ func (c *conn) exchange(log *slog.Logger, frame []byte) bool {
 		e.OrigRRN, e.RRN = req.RRN, dec.RRN // a void names its original's RRN
 	}
 	e.Scenario, e.Rule, e.Step, e.Action = plan.Trace.Scenario, plan.Trace.Rule, plan.Trace.Step, plan.Trace.Action
+	e.Acts = journalActs(plan.Acts)
 	e.Batch, e.Replay = dec.Batch, string(dec.Replay)
 	e.LatencyUS = time.Since(started).Microseconds()
 	// Journalled before it is delivered: a terminal that has its answer finds
@@ -145,7 +146,7 @@ func (c *conn) exchange(log *slog.Logger, frame []byte) bool {
 	deliver := func() bool {
 		if err := c.deliver(plan.Fault, plan.Terminal, out); err != nil {
 			log.Warn("cannot write the response", "mti", e.RespMTI, "stan", e.STAN, "err", err)
-			e.Error = "writing the response: " + err.Error()
+			e.Error, e.ErrorKind = "writing the response: "+err.Error(), journal.ErrorWrite
 			e.Replay = "" // the decision is journalled (and replayed) once
 			c.journal(e)
 			return false
@@ -160,6 +161,7 @@ func (c *conn) exchange(log *slog.Logger, frame []byte) bool {
 		}, func() {
 			// Journalled as answered, it never left: say so.
 			e.Error = "writing the response: not delivered: the connection closed before the scripted delay ended"
+			e.ErrorKind = journal.ErrorWrite
 			e.Replay = "" // the decision is journalled (and replayed) once
 			c.journal(e)
 		})
@@ -236,11 +238,25 @@ func (c *conn) refuseTerminal(log *slog.Logger, req *txn.Request, until int64) {
 			"for", left, "refused_since_last_line", since)
 		c.journal(journal.Entry{
 			MTI: req.MTI, Txn: string(req.Type), STAN: req.STAN, TID: req.TID, MID: req.MID,
-			Error:    fmt.Sprintf("connection refused: the scenario of terminal %s refuses its new connections for another %v (refuse); unanswered", req.TID, left),
-			Decision: refusedSince(since),
+			Error:     fmt.Sprintf("connection refused: the scenario of terminal %s refuses its new connections for another %v (refuse); unanswered", req.TID, left),
+			ErrorKind: journal.ErrorOther,
+			Decision:  refusedSince(since),
 		})
 	}
 	resetConn(c.rwc)
+}
+
+// journalActs is the plan's acts as the journal keeps them.
+func journalActs(acts []scenarios.Act) journal.Acts {
+	if len(acts) == 0 {
+		return journal.Acts{}
+	}
+	var buf [8]journal.Act
+	list := buf[:0]
+	for _, a := range acts {
+		list = append(list, journal.Act{Kind: string(a.Kind), Name: a.Name, Value: a.Value})
+	}
+	return journal.MakeActs(list...)
 }
 
 // respond packs the response to req with the plan's field changes; with a MAC

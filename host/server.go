@@ -285,8 +285,9 @@ func (s *Server) refuse(c *conn, open int) {
 		s.logger().Warn("connection refused: too many connections open", "conn", c.addr,
 			"open", open, "max_connections", s.MaxConnections, "refused_since_last_warning", since)
 		c.journal(journal.Entry{
-			Error:    fmt.Sprintf("connection refused: %d connections open (--max-connections)", open),
-			Decision: refusedSince(since),
+			Error:     fmt.Sprintf("connection refused: %d connections open (--max-connections)", open),
+			ErrorKind: journal.ErrorOther,
+			Decision:  refusedSince(since),
 		})
 	}
 	resetConn(c.rwc)
@@ -303,7 +304,7 @@ func (s *Server) refuseForDescriptors(c *conn, open int) {
 	if since, note := s.noFDs.add(); note {
 		s.logger().Warn("connection refused: out of file descriptors for terminals", "conn", c.addr,
 			"open", open, "terminal_descriptors", share, "rlimit_nofile", limit, "refused_since_last_warning", since)
-		c.journal(journal.Entry{Error: what, Decision: refusedSince(since)})
+		c.journal(journal.Entry{Error: what, ErrorKind: journal.ErrorOther, Decision: refusedSince(since)})
 	}
 	resetConn(c.rwc)
 }
@@ -315,8 +316,9 @@ func (s *Server) refuseAll(c *conn, until int64) {
 		s.logger().Info("connection refused: the scenario refuses new connections", "conn", c.addr,
 			"for", left, "refused_since_last_line", since)
 		c.journal(journal.Entry{
-			Error:    fmt.Sprintf("connection refused: the scenario refuses new connections for another %v (refuse)", left),
-			Decision: refusedSince(since),
+			Error:     fmt.Sprintf("connection refused: the scenario refuses new connections for another %v (refuse)", left),
+			ErrorKind: journal.ErrorOther,
+			Decision:  refusedSince(since),
 		})
 	}
 	resetConn(c.rwc)
@@ -663,7 +665,7 @@ func (c *conn) handshake(log *slog.Logger, tc *tls.Conn) bool {
 		c.readFailed(log, err) // a probe that connects and leaves, an idle peer, Shutdown
 	default:
 		log.Warn("closing connection: TLS handshake failed", "err", err)
-		c.journal(journal.Entry{Error: "tls handshake: " + err.Error()})
+		c.journal(journal.Entry{Error: "tls handshake: " + err.Error(), ErrorKind: journal.ErrorOther})
 	}
 	return false
 }
@@ -683,10 +685,17 @@ func (c *conn) readFailed(log *slog.Logger, err error) {
 		log.Info("closed idle connection", "idle_timeout", c.srv.IdleTimeout)
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		log.Warn("closing connection: a frame cut short, the rest did not come in time", "err", err)
-		c.journal(journal.Entry{Error: fmt.Sprintf("frame cut short: the rest did not come in time (read timeout %v, idle timeout %v)", c.srv.ReadTimeout, c.srv.IdleTimeout)})
+		c.journal(journal.Entry{
+			Error:     fmt.Sprintf("frame cut short: the rest did not come in time (read timeout %v, idle timeout %v)", c.srv.ReadTimeout, c.srv.IdleTimeout),
+			ErrorKind: journal.ErrorFrame,
+		})
 	default:
 		log.Warn("closing connection: unreadable frame", "err", err)
-		c.journal(journal.Entry{Error: err.Error()})
+		kind := journal.ErrorOther // a reset or a failing read inside a frame
+		if inFrame {
+			kind = journal.ErrorFrame
+		}
+		c.journal(journal.Entry{Error: err.Error(), ErrorKind: kind})
 	}
 }
 

@@ -6,10 +6,14 @@ package journal
 
 import (
 	"context"
+	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"iter"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -48,6 +52,9 @@ type Entry struct {
 	Rule     string `json:"rule,omitempty"`
 	Step     int    `json:"step,omitempty"`
 	Action   string `json:"action,omitempty"`
+	// Acts are what the rule did, one by one, as the scenario engine
+	// recorded them: what Action says in words, for a program to read.
+	Acts Acts `json:"acts,omitzero"`
 	// Replay is what rebuilds the host's books from a durable journal; it is
 	// not part of the exported form.
 	Replay string `json:"-"`
@@ -58,8 +65,124 @@ type Entry struct {
 	// only Get returns them.
 	Request  string `json:"-"`
 	Response string `json:"-"`
-	// Error is set when the request could not be answered normally.
-	Error string `json:"error,omitempty"`
+	// Error is set when the request could not be answered normally, and
+	// ErrorKind says what failed (ErrorFormat, ErrorFrame, ...).
+	Error     string `json:"error,omitempty"`
+	ErrorKind string `json:"error_kind,omitempty"`
+}
+
+// Act is one thing a scenario did to an exchange: its kind (respond, delay,
+// fault, books-fault, ...: the scenario engine's names), the fault, limit,
+// status or rule it concerns, and a value (a response code, a delay).
+type Act struct {
+	Kind  string `json:"kind"`
+	Name  string `json:"name,omitempty"`
+	Value string `json:"value,omitempty"`
+}
+
+// The kinds of Entry.ErrorKind.
+const (
+	ErrorFormat   = "format"   // a request that does not decode
+	ErrorFrame    = "frame"    // an unreadable frame
+	ErrorResponse = "response" // the host could not build or frame its response
+	ErrorWrite    = "write"    // the response could not be written
+	ErrorOther    = "other"    // anything else: a refusal, a TLS handshake, a reset
+)
+
+// Acts is a list of acts as a value: it is compared with == and copied
+// without sharing, so an Entry stays comparable. Its zero value is the empty
+// list; in JSON it is an array of acts.
+type Acts struct {
+	packed string // each act's kind, name and value, as uvarint-prefixed strings
+}
+
+// MakeActs returns the list of acts.
+func MakeActs(list ...Act) Acts {
+	if len(list) == 0 {
+		return Acts{}
+	}
+	n := 0
+	for _, a := range list {
+		n += 3*binary.MaxVarintLen64 + len(a.Kind) + len(a.Name) + len(a.Value)
+	}
+	var sb strings.Builder // one allocation: its bytes become the string
+	sb.Grow(n)
+	var lb [binary.MaxVarintLen64]byte
+	for _, a := range list {
+		for _, s := range [...]string{a.Kind, a.Name, a.Value} {
+			sb.Write(binary.AppendUvarint(lb[:0], uint64(len(s))))
+			sb.WriteString(s)
+		}
+	}
+	return Acts{packed: sb.String()}
+}
+
+// Len is the number of acts.
+func (a Acts) Len() int {
+	n := 0
+	for range a.All() {
+		n++
+	}
+	return n
+}
+
+// All yields the acts in order, without allocating.
+func (a Acts) All() iter.Seq[Act] {
+	return func(yield func(Act) bool) {
+		s := a.packed
+		next := func() string {
+			l, k := uvarint(s)
+			v := s[k : k+int(l)]
+			s = s[k+int(l):]
+			return v
+		}
+		for s != "" {
+			if !yield(Act{Kind: next(), Name: next(), Value: next()}) {
+				return
+			}
+		}
+	}
+}
+
+// List returns the acts as a slice (nil for none).
+func (a Acts) List() []Act {
+	var out []Act
+	for act := range a.All() {
+		out = append(out, act)
+	}
+	return out
+}
+
+// MarshalJSON writes the acts as an array.
+func (a Acts) MarshalJSON() ([]byte, error) {
+	list := a.List()
+	if list == nil {
+		list = []Act{}
+	}
+	return json.Marshal(list)
+}
+
+// UnmarshalJSON reads an array of acts.
+func (a *Acts) UnmarshalJSON(raw []byte) error {
+	var list []Act
+	if err := json.Unmarshal(raw, &list); err != nil {
+		return err
+	}
+	*a = MakeActs(list...)
+	return nil
+}
+
+// uvarint is binary.Uvarint over a string, which it does not copy.
+func uvarint(s string) (uint64, int) {
+	var v uint64
+	for i := 0; i < len(s) && i < binary.MaxVarintLen64; i++ {
+		c := s[i]
+		if c < 0x80 {
+			return v | uint64(c)<<(7*i), i + 1
+		}
+		v |= uint64(c&0x7f) << (7 * i)
+	}
+	return 0, 0
 }
 
 // Filter selects entries; empty fields match anything.

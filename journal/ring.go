@@ -62,12 +62,16 @@ func pack(b []byte, e *Entry) []byte {
 	for _, s := range [...]string{
 		e.Conn, e.Dialect, e.MTI, e.RespMTI, e.Txn, e.Proc, e.STAN, e.RRN, e.OrigRRN,
 		e.TID, e.MID, e.Batch, e.Currency, e.PAN, e.RC, e.Decision, e.Scenario,
-		e.Rule, e.Action, e.Error, e.Request, e.Response,
+		e.Rule, e.Action, e.Error, e.Request, e.Response, e.ErrorKind, e.Acts.packed,
 	} {
-		b = binary.AppendUvarint(b, uint64(len(s)))
-		b = append(b, s...)
+		b = appendString(b, s)
 	}
 	return b
+}
+
+func appendString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
 }
 
 // Where pack puts the strings a Filter looks at, in its list of strings
@@ -82,7 +86,7 @@ const (
 	packedRC       = 14
 	packedScenario = 16
 	packedRule     = 17
-	packedStrings  = 22
+	packedStrings  = 24
 )
 
 // selects reports whether f selects the packed entry b, reading it in place:
@@ -137,7 +141,7 @@ func unpack(b []byte, frames bool) Entry {
 	for _, s := range [...]*string{
 		&e.Conn, &e.Dialect, &e.MTI, &e.RespMTI, &e.Txn, &e.Proc, &e.STAN, &e.RRN, &e.OrigRRN,
 		&e.TID, &e.MID, &e.Batch, &e.Currency, &e.PAN, &e.RC, &e.Decision, &e.Scenario,
-		&e.Rule, &e.Action, &e.Error, &e.Request, &e.Response,
+		&e.Rule, &e.Action, &e.Error, &e.Request, &e.Response, &e.ErrorKind, &e.Acts.packed,
 	} {
 		l, k := binary.Uvarint(b)
 		b = b[k:]

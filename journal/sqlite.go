@@ -199,6 +199,10 @@ var migrations = []string{
 	// every insert and served no reader.
 	`DROP INDEX journal_terminal;
 	DROP INDEX journal_rrn;`,
+	// What a rule did and what kind of error an entry has, typed: acts is
+	// Entry.Acts as JSON. Rows from before have neither (NULL).
+	`ALTER TABLE journal ADD COLUMN acts TEXT;
+	ALTER TABLE journal ADD COLUMN error_kind TEXT;`,
 }
 
 func migrate(db *sql.DB) error {
@@ -238,7 +242,7 @@ func migrate(db *sql.DB) error {
 }
 
 const columns = `seq, time, conn, dialect, mti, response_mti, txn, proc, stan, rrn, tid, mid, batch, amount,
-	currency, pan, rc, latency_us, decision, error, scenario, rule, step, action`
+	currency, pan, rc, latency_us, decision, error, scenario, rule, step, action, acts, error_kind`
 
 // load reads back the latest entries and the numbering.
 func (j *Journal) load(db *sql.DB) error {
@@ -250,12 +254,19 @@ func (j *Journal) load(db *sql.DB) error {
 	for rows.Next() {
 		var e Entry
 		var at string
+		var acts, errorKind sql.NullString
 		if err := rows.Scan(&e.Seq, &at, &e.Conn, &e.Dialect, &e.MTI, &e.RespMTI, &e.Txn, &e.Proc, &e.STAN, &e.RRN,
 			&e.TID, &e.MID, &e.Batch, &e.Amount, &e.Currency, &e.PAN, &e.RC, &e.LatencyUS, &e.Decision, &e.Error,
-			&e.Scenario, &e.Rule, &e.Step, &e.Action); err != nil {
+			&e.Scenario, &e.Rule, &e.Step, &e.Action, &acts, &errorKind); err != nil {
 			return err
 		}
 		e.Time, _ = time.Parse(time.RFC3339Nano, at)
+		if acts.Valid && acts.String != "" {
+			if err := e.Acts.UnmarshalJSON([]byte(acts.String)); err != nil {
+				return fmt.Errorf("entry %d: acts: %w", e.Seq, err)
+			}
+		}
+		e.ErrorKind = errorKind.String
 		j.remember(e)
 		j.seq = e.Seq
 	}
@@ -549,13 +560,24 @@ func (s *store) commit(batch []pending) error {
 		args = args[:0]
 		for _, p := range batch[:n] {
 			e := &p.e
-			var replay any
+			var replay, acts, errorKind any
 			if e.Replay != "" {
 				replay = e.Replay
 			}
+			if e.Acts != (Acts{}) {
+				raw, err := e.Acts.MarshalJSON() // strings only: it cannot fail
+				if err != nil {
+					tx.Rollback()
+					return fmt.Errorf("journal: acts: %w", err)
+				}
+				acts = string(raw)
+			}
+			if e.ErrorKind != "" {
+				errorKind = e.ErrorKind
+			}
 			args = append(args, e.Seq, e.Time.Format(time.RFC3339Nano), e.Conn, e.Dialect, e.MTI, e.RespMTI, e.Txn, e.Proc,
 				e.STAN, e.RRN, e.TID, e.MID, e.Batch, e.Amount, e.Currency, e.PAN, e.RC, e.LatencyUS, e.Decision, e.Error,
-				e.Scenario, e.Rule, e.Step, e.Action, replay)
+				e.Scenario, e.Rule, e.Step, e.Action, acts, errorKind, replay)
 		}
 		if _, err := tx.Stmt(st).Exec(args...); err != nil {
 			tx.Rollback()

@@ -14,8 +14,9 @@
 //	    From a request's arrival to its response being ready to write,
 //	    before any scripted delay; only for requests that got a response.
 //	acqsim_faults_total{kind}
-//	    Each thing a scenario did to an exchange, one count per part of the
-//	    journal's Action. The kinds:
+//	    Each thing a scenario did to an exchange, one count per act of the
+//	    journal entry's Acts (the scenario engine's scenarios.Act). The
+//	    kinds:
 //	      respond            a scripted response (rc, fields, out-of-balance)
 //	      delay              a scripted delay before the response
 //	      <fault>            a wire fault by its registered name: no-response,
@@ -27,19 +28,23 @@
 //	      terminal-status    the terminal's registry status refused it
 //	      merchant-status    the merchant's registry status refused it
 //	      sign-on-required   refused because the terminal had not signed on
-//	      other              anything else (never free text)
+//	      other              anything else, such as a match expression cut
+//	                         short by its budget (never free text)
 //	acqsim_scenario_matches_total{scenario, rule}
 //	    Requests a scenario rule (or a limit, named as the journal names it)
 //	    decided.
 //	acqsim_errors_total{kind}
-//	    Journal entries with an error. The kinds:
+//	    Journal entries with an error, by the kind the host gives it
+//	    (journal.Entry.ErrorKind). The kinds:
 //	      format    a request that does not decode (answered 30, or the
 //	                connection closed when even its MTI does not decode)
 //	      frame     an unreadable frame (bad or too large length header,
-//	                connection closed inside a frame)
+//	                connection closed inside a frame, the rest of a frame
+//	                not in time)
 //	      response  the host could not build or frame its own response
 //	      write     the response could not be written to the terminal
-//	      other     anything else, such as a connection reset mid-read
+//	      other     anything else, such as a connection reset mid-read, a
+//	                refused connection or a failed TLS handshake
 //	acqsim_open_connections
 //	    Terminal connections open at the time of the scrape.
 //	acqsim_refused_connections_total{reason}
@@ -69,7 +74,6 @@ package metrics
 
 import (
 	"net/http"
-	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -79,6 +83,7 @@ import (
 
 	"github.com/acqsim/acqsim/host/fault"
 	"github.com/acqsim/acqsim/journal"
+	"github.com/acqsim/acqsim/scenarios"
 )
 
 // none is the label value for a field the entry does not have.
@@ -99,19 +104,14 @@ var durationBuckets = []float64{
 	10,
 }
 
-// Error kinds, by the prefix the host gives the entry's error.
-var errorKinds = []string{"format", "frame", "response", "write", other}
+// Error kinds: the host's journal.Entry.ErrorKind values.
+var errorKinds = []string{journal.ErrorFormat, journal.ErrorFrame, journal.ErrorResponse, journal.ErrorWrite, journal.ErrorOther}
 
-// Fault kinds other than the wire faults' names, by the first word of an
-// Action part.
-var actionKinds = map[string]string{
-	"respond":  "respond",
-	"delay":    "delay",
-	"limit":    "limit",
-	"T0":       "t0-limit",
-	"terminal": "terminal-status",
-	"merchant": "merchant-status",
-	"sign-on":  "sign-on-required",
+// Act kinds counted by their own name; a wire fault is counted by the
+// fault's, a books fault by "books-fault:" and its name.
+var actKinds = []scenarios.ActKind{
+	scenarios.ActRespond, scenarios.ActDelay, scenarios.ActLimit, scenarios.ActT0Limit,
+	scenarios.ActTerminalStatus, scenarios.ActMerchantStatus, scenarios.ActSignOnRequired,
 }
 
 // Metrics counts the exchanges a journal records.
@@ -124,8 +124,10 @@ type Metrics struct {
 	matches  *prometheus.CounterVec
 
 	// Resolved once in New and only read afterwards.
-	errors     map[string]prometheus.Counter
-	faultKinds map[string]prometheus.Counter // by the Action part's first word
+	errors     map[string]prometheus.Counter // by journal.Entry.ErrorKind
+	actKinds   map[string]prometheus.Counter // by scenarios.Act.Kind
+	wireFaults map[string]prometheus.Counter // by the fault's name
+	otherFault prometheus.Counter
 
 	refusals refusals
 
@@ -165,7 +167,8 @@ func New(j *journal.Journal, connections func() int) *Metrics {
 			Help: "Requests decided by a scenario rule or limit.",
 		}, []string{"scenario", "rule"}),
 		errors:     map[string]prometheus.Counter{},
-		faultKinds: map[string]prometheus.Counter{},
+		actKinds:   map[string]prometheus.Counter{},
+		wireFaults: map[string]prometheus.Counter{},
 		byRequest:  map[requestKey]prometheus.Counter{},
 		byTxn:      map[string]prometheus.Observer{},
 		byMatch:    map[matchKey]prometheus.Counter{},
@@ -178,13 +181,13 @@ func New(j *journal.Journal, connections func() int) *Metrics {
 	for _, k := range errorKinds {
 		m.errors[k] = errs.WithLabelValues(k)
 	}
-	for word, kind := range actionKinds {
-		m.faultKinds[word] = m.faults.WithLabelValues(kind)
+	for _, kind := range actKinds {
+		m.actKinds[string(kind)] = m.faults.WithLabelValues(string(kind))
 	}
 	for _, name := range fault.Names() {
-		m.faultKinds[name] = m.faults.WithLabelValues(name)
+		m.wireFaults[name] = m.faults.WithLabelValues(name)
 	}
-	m.faultKinds[other] = m.faults.WithLabelValues(other)
+	m.otherFault = m.faults.WithLabelValues(other)
 	m.reg.MustRegister(m.requests, m.duration, m.faults, m.matches, errs,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "acqsim_open_connections",
@@ -256,9 +259,12 @@ func (m *Metrics) Handler() http.Handler {
 // journal's lock, so it only looks things up and adds.
 func (m *Metrics) observe(e journal.Entry) {
 	if e.Error != "" {
-		kind := errorKind(&e)
-		m.errors[kind].Inc()
-		if kind == "write" {
+		c, ok := m.errors[e.ErrorKind]
+		if !ok {
+			c = m.errors[journal.ErrorOther]
+		}
+		c.Inc()
+		if e.ErrorKind == journal.ErrorWrite {
 			return // the exchange itself was counted when first journalled
 		}
 	}
@@ -276,8 +282,8 @@ func (m *Metrics) observe(e journal.Entry) {
 	if e.Rule != "" {
 		m.match(matchKey{e.Scenario, e.Rule}).Inc()
 	}
-	if e.Action != "" {
-		m.countActions(e.Action)
+	for a := range e.Acts.All() {
+		m.countAct(a)
 	}
 }
 
@@ -322,50 +328,21 @@ func (m *Metrics) booksFaultCounter(name string) prometheus.Counter {
 	return c
 }
 
-// countActions counts each part of an entry's Action, as the scenario
-// engine writes it: "books fault: fee-no-cap, fee-rounding, respond rc=51,
-// delay 45s, no-response". Books faults are listed with the same separator
-// as the rest, so a part that names no known action and follows "books
-// fault:" is another books fault. m.mu is held.
-func (m *Metrics) countActions(action string) {
-	inBooks := false
-	for action != "" {
-		var part string
-		part, action, _ = strings.Cut(action, ", ")
-		word, rest, _ := strings.Cut(part, " ")
-		if c, ok := m.faultKinds[word]; ok {
-			inBooks = false
-			c.Inc()
-			continue
-		}
-		switch name, ok := strings.CutPrefix(rest, "fault: "); {
-		case word == "books" && ok:
-			inBooks = true
-			m.booksFaultCounter(name).Inc()
-		case inBooks && isToken(part, 32):
-			m.booksFaultCounter(part).Inc()
-		default:
-			inBooks = false
-			m.faultKinds[other].Inc()
-		}
+// countAct counts one act of an entry. m.mu is held.
+func (m *Metrics) countAct(a journal.Act) {
+	var c prometheus.Counter
+	switch scenarios.ActKind(a.Kind) {
+	case scenarios.ActFault:
+		c = m.wireFaults[a.Name]
+	case scenarios.ActBooksFault:
+		c = m.booksFaultCounter(a.Name)
+	default:
+		c = m.actKinds[a.Kind]
 	}
-}
-
-// errorKind sorts an entry's error by the prefix the host gives it.
-func errorKind(e *journal.Entry) string {
-	s := e.Error
-	switch {
-	case strings.HasPrefix(s, "writing the response"):
-		return "write"
-	case strings.HasPrefix(s, "building the response"), strings.HasPrefix(s, "framing the response"):
-		return "response"
-	case strings.HasPrefix(s, "bad frame"), strings.HasPrefix(s, "frame too large"):
-		return "frame"
-	case e.MTI != "", strings.HasPrefix(s, "message type indicator"):
-		// The MTI decoded, so the rest of the request did not.
-		return "format"
+	if c == nil {
+		c = m.otherFault // a cut, or a kind or fault this acqsim does not know
 	}
-	return other
+	c.Inc()
 }
 
 // labelMTI keeps an MTI as a label only if it is one: four digits.

@@ -16,6 +16,7 @@ import (
 	"github.com/acqsim/acqsim/host/fault"
 	"github.com/acqsim/acqsim/journal"
 	"github.com/acqsim/acqsim/metrics"
+	"github.com/acqsim/acqsim/scenarios"
 	"github.com/acqsim/acqsim/sim"
 	"github.com/acqsim/acqsim/terminal"
 	"github.com/acqsim/acqsim/txn"
@@ -166,31 +167,43 @@ acqsim_request_duration_seconds_count{txn="sale"} 3
 	}
 }
 
-// TestFaultsAndMatches checks how Action texts, as the scenario engine writes
-// them, become fault kinds, and that rules are counted by scenario.
+// The acts a scenario engine records, as the journal keeps them.
+func respond(value string) journal.Act { return act(scenarios.ActRespond, "", value) }
+func delay(value string) journal.Act   { return act(scenarios.ActDelay, "", value) }
+func wire(name string) journal.Act     { return act(scenarios.ActFault, name, "") }
+func books(name string) journal.Act    { return act(scenarios.ActBooksFault, name, "") }
+
+func act(kind scenarios.ActKind, name, value string) journal.Act {
+	return journal.Act{Kind: string(kind), Name: name, Value: value}
+}
+
+// TestFaultsAndMatches checks how the acts the scenario engine records
+// become fault kinds, and that rules are counted by scenario.
 func TestFaultsAndMatches(t *testing.T) {
 	j := journal.New(100)
 	url := serve(t, metrics.New(j, func() int { return 0 }))
 
-	scripted := func(rule, action string) journal.Entry {
+	scripted := func(rule string, acts ...journal.Act) journal.Entry {
 		e := sale("51", 100)
-		e.Scenario, e.Rule, e.Step, e.Action = "flaky-host", rule, 1, action
+		e.Scenario, e.Rule, e.Step, e.Acts = "flaky-host", rule, 1, journal.MakeActs(acts...)
+		e.Action = "words metrics never read"
 		return e
 	}
 	appendAll(t, j,
-		scripted("decline", "respond rc=51"),
-		scripted("slow", "respond rc=51, delay 45s, no-response"),
-		scripted("slow", "delay 1.5s, close"),
-		scripted("", "books fault: fee-no-cap, fee-rounding, respond rc=51"),
-		scripted("", "books fault: holiday-ignored, no-response"),
-		scripted("limit 1", "respond rc=61"),
-		scripted("storm", "limit 2: respond rc=61, duplicate"),
-		scripted("", "T0 outside its window 09:00-17:00: respond rc=58"),
-		scripted("", "terminal frozen"),
-		scripted("", "merchant settlement-suspended"),
-		scripted("", "sign-on required"),
-		scripted("", "books fault: Fee 12.34 Yuan"),   // not a books fault name
-		scripted("", "something new, with free text"), // never a label
+		scripted("decline", respond("rc=51")),
+		scripted("slow", respond("rc=51"), delay("45s"), wire("no-response")),
+		scripted("slow", delay("1.5s"), wire("close")),
+		scripted("", books("fee-no-cap"), books("fee-rounding"), respond("rc=51")),
+		scripted("", books("holiday-ignored"), wire("no-response")),
+		scripted("limit 1", respond("rc=61")),
+		scripted("storm", act(scenarios.ActLimit, "limit 2", "61"), wire("duplicate")),
+		scripted("", act(scenarios.ActT0Limit, "T0 outside its window 09:00-17:00", "58")),
+		scripted("", act(scenarios.ActTerminalStatus, "frozen", "")),
+		scripted("", act(scenarios.ActMerchantStatus, "settlement-suspended", "")),
+		scripted("", act(scenarios.ActSignOnRequired, "", "")),
+		scripted("", books("Fee 12.34 Yuan")), // not a books fault name
+		scripted("", act(scenarios.ActCut, "rule 1", "steps"), // never a label
+			act("something new", "with free text", "")),
 	)
 
 	got := scrape(t, url)
@@ -241,7 +254,11 @@ func TestEveryFaultIsAKind(t *testing.T) {
 	url := serve(t, metrics.New(j, func() int { return 0 }))
 	names := fault.Names()
 	e := sale("00", 10)
-	e.Action = strings.Join(names, ", ")
+	var acts []journal.Act
+	for _, name := range names {
+		acts = append(acts, wire(name))
+	}
+	e.Acts = journal.MakeActs(acts...)
 	appendAll(t, j, e)
 
 	got := scrape(t, url)
@@ -261,21 +278,25 @@ func TestErrors(t *testing.T) {
 	j := journal.New(100)
 	url := serve(t, metrics.New(j, func() int { return 0 }))
 
-	formatErr := journal.Entry{MTI: "0200", RespMTI: "0210", Txn: "sale", RC: "30", LatencyUS: 80, Error: "field 4: does not decode"}
+	formatErr := journal.Entry{MTI: "0200", RespMTI: "0210", Txn: "sale", RC: "30", LatencyUS: 80,
+		Error: "field 4: does not decode", ErrorKind: journal.ErrorFormat}
 	written := sale("00", 100)
-	written.Action = "respond rc=00, delay 2s"
+	written.Acts = journal.MakeActs(respond("rc=00"), delay("2s"))
 	written.Scenario, written.Rule = "slow", "late"
 	unwritten := written
-	unwritten.Error = "writing the response: write tcp 127.0.0.1:8583->127.0.0.1:51234: broken pipe"
+	unwritten.Error, unwritten.ErrorKind = "writing the response: write tcp 127.0.0.1:8583->127.0.0.1:51234: broken pipe", journal.ErrorWrite
 	appendAll(t, j,
 		formatErr,
-		journal.Entry{Error: "message type indicator does not decode"},
-		journal.Entry{Error: "bad frame: connection closed inside a 120-byte frame: unexpected EOF"},
-		journal.Entry{Error: "frame too large: length header says 9000 bytes, limit is 8192"},
-		journal.Entry{MTI: "0200", Txn: "sale", Error: "building the response: field 39: too long"},
-		journal.Entry{MTI: "0200", Txn: "sale", Error: "framing the response: message of 70000 bytes does not fit a binary2 length header"},
+		journal.Entry{Error: "message type indicator does not decode", ErrorKind: journal.ErrorFormat},
+		journal.Entry{Error: "bad frame: connection closed inside a 120-byte frame: unexpected EOF", ErrorKind: journal.ErrorFrame},
+		journal.Entry{Error: "frame too large: length header says 9000 bytes, limit is 8192", ErrorKind: journal.ErrorFrame},
+		journal.Entry{MTI: "0200", Txn: "sale", Error: "building the response: field 39: too long", ErrorKind: journal.ErrorResponse},
+		journal.Entry{MTI: "0200", Txn: "sale", Error: "framing the response: message of 70000 bytes does not fit a binary2 length header",
+			ErrorKind: journal.ErrorResponse},
 		written, unwritten,
-		journal.Entry{Error: "read tcp 127.0.0.1:8583->127.0.0.1:51234: read: connection reset by peer"},
+		// Not the words: a kind this acqsim does not know, or none, is other.
+		journal.Entry{Error: "writing the response: reworded", ErrorKind: "typo"},
+		journal.Entry{MTI: "0200", Error: "bad frame: no kind"},
 	)
 
 	err := testutil.ScrapeAndCompare(url, strings.NewReader(`
@@ -283,13 +304,14 @@ func TestErrors(t *testing.T) {
 # TYPE acqsim_errors_total counter
 acqsim_errors_total{kind="format"} 2
 acqsim_errors_total{kind="frame"} 2
-acqsim_errors_total{kind="other"} 1
+acqsim_errors_total{kind="other"} 2
 acqsim_errors_total{kind="response"} 2
 acqsim_errors_total{kind="write"} 1
 # HELP acqsim_requests_total Requests the host was sent, by message type, transaction type and response code (none: no response decided).
 # TYPE acqsim_requests_total counter
 acqsim_requests_total{mti="0200",rc="00",txn="sale"} 1
 acqsim_requests_total{mti="0200",rc="30",txn="sale"} 1
+acqsim_requests_total{mti="0200",rc="none",txn="none"} 1
 acqsim_requests_total{mti="0200",rc="none",txn="sale"} 2
 # HELP acqsim_scenario_matches_total Requests decided by a scenario rule or limit.
 # TYPE acqsim_scenario_matches_total counter
@@ -322,11 +344,11 @@ func TestCardinality(t *testing.T) {
 			TID: "T" + strconv.Itoa(10_000_000+i), MID: "M" + strconv.Itoa(i), STAN: strconv.Itoa(i),
 			Amount: amount, PAN: "476173******" + strconv.Itoa(1000+i), Decision: "declined " + strconv.FormatInt(amount, 10),
 			Scenario: "amounts", Rule: "big",
-			Action: "respond rc=51 requirement=3 fields, delay " + strconv.Itoa(i) + "." + strconv.Itoa(i%10) + "s, " +
-				"limit " + strconv.Itoa(i) + ": respond rc=61",
+			Acts: journal.MakeActs(respond("rc=51 requirement=3 fields"), delay(strconv.Itoa(i)+"."+strconv.Itoa(i%10)+"s"),
+				act(scenarios.ActLimit, "limit "+strconv.Itoa(i), "61")),
 		}
 		if i%5 == 0 {
-			e.Error = "field " + strconv.Itoa(i%128) + ": does not decode"
+			e.Error, e.ErrorKind = "field "+strconv.Itoa(i%128)+": does not decode", journal.ErrorFormat
 		}
 		if i%7 == 0 {
 			e.MTI, e.RC = strconv.FormatInt(amount, 10), strconv.FormatInt(amount, 10) // not an MTI, not an RC
@@ -438,7 +460,8 @@ acqsim_open_connections 1
 // the two sub-benchmarks' time and allocations.
 func BenchmarkAppend(b *testing.B) {
 	e := sale("00", 150)
-	e.Scenario, e.Rule, e.Action = "flaky-host", "slow", "respond rc=00, delay 2s, no-response"
+	e.Scenario, e.Rule = "flaky-host", "slow"
+	e.Acts = journal.MakeActs(respond("rc=00"), delay("2s"), wire("no-response"))
 	for _, counted := range []bool{false, true} {
 		b.Run("metrics="+strconv.FormatBool(counted), func(b *testing.B) {
 			j := journal.New(1024)

@@ -40,6 +40,9 @@ type Plan struct {
 	Fault fault.Fault
 	// Trace says who decided, for the journal.
 	Trace Trace
+	// Acts are what the scenario did, one by one, in order: what
+	// Trace.Action says in words. Empty when Trace.Action is.
+	Acts []Act
 	// Cuts are the rules whose match expression ran out of its budget on
 	// this exchange for the first time since the scenario was bound (and so
 	// did not match); Trace.Action says so too. Later cuts of a rule are
@@ -58,6 +61,108 @@ type Trace struct {
 	Rule     string `json:"rule,omitempty"`
 	Step     int    `json:"step,omitempty"`
 	Action   string `json:"action,omitempty"`
+}
+
+// ActKind says what a scenario did to an exchange. The kinds are the label
+// values of the metrics' acqsim_faults_total, but for ActFault (counted by
+// the fault's name), ActBooksFault (counted as "books-fault:<name>") and
+// ActCut (counted as "other").
+type ActKind string
+
+// The kinds of act.
+const (
+	// ActRespond is a scripted response, or the response code a limit
+	// gave when no rule matched; Value says what the response is ("rc=51
+	// out-of-balance requirement=3 fields", each part only if scripted).
+	ActRespond ActKind = "respond"
+	// ActDelay holds the response back; Value is the delay ("45s").
+	ActDelay ActKind = "delay"
+	// ActFault delivers the response its own way; Name is the wire
+	// fault's registered name (no-response, close, duplicate, ...).
+	ActFault ActKind = "fault"
+	// ActBooksFault is a books fault of the merchant's settlement; Name is
+	// the fault (fee-no-cap, holiday-ignored, ...).
+	ActBooksFault ActKind = "books-fault"
+	// ActLimit and ActT0Limit refuse what a matching rule let through:
+	// Name is the limit ("limit 2", "T0 daily quota used up") and Value
+	// the response code.
+	ActLimit   ActKind = "limit"
+	ActT0Limit ActKind = "t0-limit"
+	// ActTerminalStatus and ActMerchantStatus refuse a request by the
+	// party's registry status, which Name is ("frozen").
+	ActTerminalStatus ActKind = "terminal-status"
+	ActMerchantStatus ActKind = "merchant-status"
+	// ActSignOnRequired refuses a terminal that has not signed on.
+	ActSignOnRequired ActKind = "sign-on-required"
+	// ActCut is a rule's match expression cut short by its budget: Name is
+	// the rule, Value the budget (CutReason).
+	ActCut ActKind = "cut"
+)
+
+// Act is one thing a scenario did to an exchange.
+type Act struct {
+	Kind ActKind `json:"kind"`
+	// Name is the fault, books fault, limit, status or rule the act is
+	// about, by kind.
+	Name string `json:"name,omitempty"`
+	// Value is the act's detail, by kind: a response, a delay, a response
+	// code, a budget.
+	Value string `json:"value,omitempty"`
+}
+
+// actionText writes acts as Trace.Action says them: "books fault:
+// fee-no-cap, fee-rounding, respond rc=51, delay 45s, no-response". It is
+// what the journal and the logs have always shown, so its wording stays.
+func actionText(acts []Act) string {
+	var b strings.Builder
+	for i, a := range acts {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		switch a.Kind {
+		case ActRespond:
+			b.WriteString("respond")
+			if a.Value != "" {
+				b.WriteString(" " + a.Value)
+			}
+		case ActDelay:
+			b.WriteString("delay " + a.Value)
+		case ActBooksFault:
+			// A run of books faults shares one "books fault:".
+			if i == 0 || acts[i-1].Kind != ActBooksFault {
+				b.WriteString("books fault: ")
+			}
+			b.WriteString(a.Name)
+		case ActLimit, ActT0Limit:
+			b.WriteString(a.Name + ": respond rc=" + a.Value)
+		case ActTerminalStatus:
+			b.WriteString("terminal " + a.Name)
+		case ActMerchantStatus:
+			b.WriteString("merchant " + a.Name)
+		case ActSignOnRequired:
+			b.WriteString("sign-on required")
+		case ActCut:
+			b.WriteString(a.Name + ": match over its " + a.Value + " budget")
+		default: // ActFault
+			b.WriteString(a.Name)
+		}
+	}
+	return b.String()
+}
+
+// record is what the engine notes of a plan while it decides: who decided,
+// and what was done so far.
+type record struct {
+	trace Trace
+	acts  []Act
+}
+
+func (rec *record) add(a Act) { rec.acts = append(rec.acts, a) }
+
+// into gives p the trace and acts, Action written from the acts.
+func (rec *record) into(p *Plan) {
+	p.Trace, p.Acts = rec.trace, rec.acts
+	p.Trace.Action = actionText(rec.acts)
 }
 
 // Engine decides each request from the scenario bound to its terminal, or the
@@ -278,17 +383,21 @@ func who(per string, r *txn.Request) string {
 
 func (b *binding) plan(r *txn.Request, now time.Time) Plan {
 	e := b.engine
-	trace := Trace{Scenario: b.sc.Name}
+	rec := record{trace: Trace{Scenario: b.sc.Name}}
 
 	// The statuses and the sign-on rule read the scenario and the host, not
 	// the binding's counts.
-	if rc, why := b.registry(r); rc != "" {
-		trace.Action = why
-		return Plan{Decision: e.host.Force(r, now, rc, false), Trace: trace}
+	if rc, _ := b.registry(r); rc != "" {
+		rec.add(b.statusAct(r))
+		p := Plan{Decision: e.host.Force(r, now, rc, false)}
+		rec.into(&p)
+		return p
 	}
 	if b.sc.SignOnRequired && needsSignOn(r.Type) && !e.host.SignedOn(r.MID, r.TID) {
-		trace.Action = "sign-on required"
-		return Plan{Decision: txn.Decision{RC: "97", Requirement: 3, Note: "not signed on"}, Trace: trace}
+		rec.add(Act{Kind: ActSignOnRequired})
+		p := Plan{Decision: txn.Decision{RC: "97", Requirement: 3, Note: "not signed on"}}
+		rec.into(&p)
+		return p
 	}
 
 	// The request as the rules see it, once a rule passes the txn prefilter.
@@ -328,13 +437,13 @@ func (b *binding) plan(r *txn.Request, now time.Time) Plan {
 			}
 			ok, cut := ev.run(rule.match)
 			if cut != "" {
-				cuts = b.cut(i, cut, &trace, cuts)
+				cuts = b.cut(i, cut, &rec, cuts)
 			}
 			if !ok {
 				continue
 			}
 		}
-		if p, ok := b.try(i, r, now, trace); ok {
+		if p, ok := b.try(i, r, now, rec); ok {
 			p.Cuts = cuts
 			return p
 		}
@@ -342,25 +451,26 @@ func (b *binding) plan(r *txn.Request, now time.Time) Plan {
 
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	t0rc, t0why := b.booksTerms(r, now, &trace)
+	t0rc, t0why := b.booksTerms(r, now, &rec)
 	if rc, which := b.refusal(r, now, t0rc, t0why); rc != "" && !e.host.Repeated(r) {
-		trace.Rule = which
-		trace.Action = join(trace.Action, "respond rc="+rc)
-		return Plan{Decision: e.host.Force(r, now, rc, false), Trace: trace, Cuts: cuts}
+		// The limit is the rule that decided; what it did is a response.
+		rec.trace.Rule = which
+		rec.add(Act{Kind: ActRespond, Value: "rc=" + rc})
+		p := Plan{Decision: e.host.Force(r, now, rc, false), Cuts: cuts}
+		rec.into(&p)
+		return p
 	}
 	p := Plan{Decision: e.host.Decide(r, now), Cuts: cuts}
 	b.account(r, now, p.Decision)
-	if len(b.sc.limits) == 0 && trace.Action == "" {
-		p.Trace = Trace{} // the default answer, unchanged
-	} else {
-		p.Trace = trace
-	}
+	if len(b.sc.limits) > 0 || len(rec.acts) > 0 {
+		rec.into(&p)
+	} // else the default answer, unchanged, with no trace
 	return p
 }
 
 // try applies rule i, whose expression matched r, if its probability, every
 // and steps let it: the plan, or false for the next rule.
-func (b *binding) try(i int, r *txn.Request, now time.Time, trace Trace) (Plan, bool) {
+func (b *binding) try(i int, r *txn.Request, now time.Time, rec record) (Plan, bool) {
 	rule := &b.sc.rules[i]
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -381,25 +491,27 @@ func (b *binding) try(i int, r *txn.Request, now time.Time, trace Trace) (Plan, 
 	if !ok {
 		return Plan{}, false // every step used up: the rule no longer applies
 	}
-	t0rc, t0why := b.booksTerms(r, now, &trace)
-	trace.Rule, trace.Step = rule.label, step
-	return b.apply(r, now, outcome, rng, trace, t0rc, t0why), true
+	t0rc, t0why := b.booksTerms(r, now, &rec)
+	rec.trace.Rule, rec.trace.Step = rule.label, step
+	return b.apply(r, now, outcome, rng, rec, t0rc, t0why), true
 }
 
 // booksTerms sets how r settles, under mu (T0 quotas are counts), and says
 // so in the trace: the T0 refusal, if there is one.
-func (b *binding) booksTerms(r *txn.Request, now time.Time, trace *Trace) (t0rc, t0why string) {
+func (b *binding) booksTerms(r *txn.Request, now time.Time, rec *record) (t0rc, t0why string) {
 	terms, t0rc, t0why := b.terms(r, now)
 	r.Terms = terms
-	if terms != nil && len(terms.Faults) > 0 {
-		trace.Action = join(trace.Action, "books fault: "+strings.Join(terms.Faults, ", "))
+	if terms != nil {
+		for _, f := range terms.Faults {
+			rec.add(Act{Kind: ActBooksFault, Name: f})
+		}
 	}
 	return t0rc, t0why
 }
 
 // cut counts a cut of rule i's expression; the first is added to cuts and
 // said in the trace.
-func (b *binding) cut(i int, why CutReason, trace *Trace, cuts []Cut) []Cut {
+func (b *binding) cut(i int, why CutReason, rec *record, cuts []Cut) []Cut {
 	b.mu.Lock()
 	b.cuts[i]++
 	first := b.cuts[i] == 1
@@ -407,7 +519,7 @@ func (b *binding) cut(i int, why CutReason, trace *Trace, cuts []Cut) []Cut {
 	if first {
 		label := b.sc.rules[i].label
 		cuts = append(cuts, Cut{Rule: label, Budget: why})
-		trace.Action = join(trace.Action, fmt.Sprintf("%s: match over its %s budget", label, why))
+		rec.add(Act{Kind: ActCut, Name: label, Value: string(why)})
 	}
 	return cuts
 }
@@ -452,11 +564,14 @@ func (b *binding) refusal(r *txn.Request, now time.Time, t0rc, t0why string) (rc
 	return b.overLimit(r, now)
 }
 
-func join(a, b string) string {
-	if a == "" {
-		return b
+// statusAct is the act of a registry status that refuses r: the
+// terminal's, which registry reads first, or else the merchant's.
+func (b *binding) statusAct(r *txn.Request) Act {
+	if p, ok := b.sc.Terminals[r.TID]; ok && p.code(r.Type) != "" {
+		return Act{Kind: ActTerminalStatus, Name: p.Status}
 	}
-	return a + ", " + b
+	p, _ := b.sc.merchant(r.MID)
+	return Act{Kind: ActMerchantStatus, Name: p.Status}
 }
 
 // outcomeFor returns the outcome for the nth request the rule applies to, and
@@ -475,13 +590,8 @@ func (r *compiledRule) outcomeFor(n int) (Outcome, int, bool) {
 }
 
 // apply turns an outcome into a plan.
-func (b *binding) apply(r *txn.Request, now time.Time, o Outcome, rng *rand.Rand, trace Trace, t0rc, t0why string) Plan {
+func (b *binding) apply(r *txn.Request, now time.Time, o Outcome, rng *rand.Rand, rec record, t0rc, t0why string) Plan {
 	var p Plan
-	var what []string
-	if trace.Action != "" {
-		what = append(what, trace.Action)
-		trace.Action = ""
-	}
 	rs := o.Respond
 	scripted := rs != nil && (rs.RC != "" && rs.RC != txn.Approved || rs.OutOfBalance)
 	switch rc, which := b.refusal(r, now, t0rc, t0why); {
@@ -491,16 +601,20 @@ func (b *binding) apply(r *txn.Request, now time.Time, o Outcome, rng *rand.Rand
 		p.Decision = txn.Decision{Note: "not processed: lost before the host saw it"}
 	case scripted:
 		p.Decision = b.engine.host.Force(r, now, rs.RC, rs.OutOfBalance)
-		what = append(what, "respond"+rs.describe())
+		rec.add(Act{Kind: ActRespond, Value: rs.describe()})
 	case rc != "" && !b.engine.host.Repeated(r):
 		// The rule lets the normal answer through, and the normal answer
 		// respects the limits.
 		p.Decision = b.engine.host.Force(r, now, rc, false)
-		what = append(what, which+": respond rc="+rc)
+		kind := ActLimit
+		if t0rc != "" { // refusal takes a T0 limit first
+			kind = ActT0Limit
+		}
+		rec.add(Act{Kind: kind, Name: which, Value: rc})
 	default:
 		p.Decision = b.engine.host.Decide(r, now)
 		if rs != nil {
-			what = append(what, "respond"+rs.describe())
+			rec.add(Act{Kind: ActRespond, Value: rs.describe()})
 		}
 	}
 	if rs != nil {
@@ -512,19 +626,13 @@ func (b *binding) apply(r *txn.Request, now time.Time, o Outcome, rng *rand.Rand
 	b.account(r, now, p.Decision)
 	if o.Delay != nil {
 		p.Delay = o.Delay.draw(rng)
-		what = append(what, "delay "+seconds(p.Delay))
+		rec.add(Act{Kind: ActDelay, Value: seconds(p.Delay)})
 	}
 	if o.Action != nil {
 		p.Fault = o.Action.Spec.New(rng)
-		what = append(what, o.Action.Name)
+		rec.add(Act{Kind: ActFault, Name: o.Action.Name})
 	}
-	for i, w := range what {
-		if i > 0 {
-			trace.Action += ", "
-		}
-		trace.Action += w
-	}
-	p.Trace = trace
+	rec.into(&p)
 	return p
 }
 
@@ -536,21 +644,23 @@ func seconds(d time.Duration) string {
 	return d.String()
 }
 
+// describe says what a scripted response is: "rc=51 out-of-balance
+// requirement=3 fields", each part only if scripted.
 func (rs *Respond) describe() string {
-	s := ""
+	var parts []string
 	if rs.RC != "" {
-		s += " rc=" + rs.RC
+		parts = append(parts, "rc="+rs.RC)
 	}
 	if rs.OutOfBalance {
-		s += " out-of-balance"
+		parts = append(parts, "out-of-balance")
 	}
 	if rs.Requirement != 0 {
-		s += fmt.Sprintf(" requirement=%d", rs.Requirement)
+		parts = append(parts, fmt.Sprintf("requirement=%d", rs.Requirement))
 	}
 	if len(rs.Set) > 0 || len(rs.Unset) > 0 {
-		s += " fields"
+		parts = append(parts, "fields")
 	}
-	return s
+	return strings.Join(parts, " ")
 }
 
 func (d *Delay) draw(rng *rand.Rand) time.Duration {

@@ -630,7 +630,7 @@ rules:
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := e.Plan(tt.req, noon)
-			p.Trace = scenarios.Trace{}
+			p.Trace, p.Acts = scenarios.Trace{}, nil // TestPlanActs
 			if p.Fault != nil {
 				if g, ok := p.Fault.(*fault.Garbage); !ok || g.Bytes != 32 {
 					t.Errorf("Fault = %#v, want 32 bytes of garbage", p.Fault)
@@ -1308,6 +1308,74 @@ func TestMatchVariables(t *testing.T) {
 			r := request(txn.Sale, 1234, append([]reqOpt{base}, tt.opts...)...)
 			if got := e.Plan(r, now).Decision.RC == "ZZ"; got != tt.want {
 				t.Errorf("matched %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+// Each thing a plan does is an act of its own kind, in order, and the
+// trace's Action says the same acts in words.
+func TestPlanActs(t *testing.T) {
+	e, h := newEngine(t, `name: acts
+signon_required: true
+terminals:
+  "T0000009": { status: frozen }
+merchants:
+  "*":
+    settlement:
+      fees: { debit: 0.005, debit_cap: 2000 }
+      faults: [fee-no-cap, fee-rounding]
+rules:
+  - name: everything at once
+    match: txn == "sale" && amount == 100
+    respond: {rc: "05", requirement: 3, set: {38: "000000"}}
+    delay: 45s
+    action: {duplicate: {gap: 1s}}
+  - name: slow
+    match: txn == "sale"
+    delay: 2s
+limits:
+  - {period: txn, max_amount: 1000}
+`)
+	h.signOn(mid1, tid1)
+	tests := []struct {
+		name   string
+		req    *txn.Request
+		acts   []scenarios.Act
+		action string
+	}{
+		{"every part of a rule", request(txn.Sale, 100), []scenarios.Act{
+			{Kind: scenarios.ActBooksFault, Name: "fee-no-cap"},
+			{Kind: scenarios.ActBooksFault, Name: "fee-rounding"},
+			{Kind: scenarios.ActRespond, Value: "rc=05 requirement=3 fields"},
+			{Kind: scenarios.ActDelay, Value: "45s"},
+			{Kind: scenarios.ActFault, Name: "duplicate"},
+		}, "books fault: fee-no-cap, fee-rounding, respond rc=05 requirement=3 fields, delay 45s, duplicate"},
+		{"a limit refuses what a rule let through", request(txn.Sale, 1001), []scenarios.Act{
+			{Kind: scenarios.ActBooksFault, Name: "fee-no-cap"},
+			{Kind: scenarios.ActBooksFault, Name: "fee-rounding"},
+			{Kind: scenarios.ActLimit, Name: "limit 1", Value: "61"},
+			{Kind: scenarios.ActDelay, Value: "2s"},
+		}, "books fault: fee-no-cap, fee-rounding, limit 1: respond rc=61, delay 2s"},
+		{"a limit, no rule", request(txn.PreAuth, 1001), []scenarios.Act{
+			{Kind: scenarios.ActRespond, Value: "rc=61"},
+		}, "respond rc=61"},
+		{"a terminal's status", request(txn.Sale, 100, onTerminal("T0000009")), []scenarios.Act{
+			{Kind: scenarios.ActTerminalStatus, Name: "frozen"},
+		}, "terminal frozen"},
+		{"not signed on", request(txn.Sale, 100, onTerminal("T0000002")), []scenarios.Act{
+			{Kind: scenarios.ActSignOnRequired},
+		}, "sign-on required"},
+		{"the default answer", request(txn.PreAuth, 100), nil, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := e.Plan(tt.req, noon)
+			if !reflect.DeepEqual(p.Acts, tt.acts) {
+				t.Errorf("Acts = %+v, want %+v", p.Acts, tt.acts)
+			}
+			if p.Trace.Action != tt.action {
+				t.Errorf("Action = %q, want %q", p.Trace.Action, tt.action)
 			}
 		})
 	}
