@@ -1,5 +1,7 @@
 package txn
 
+import "slices"
+
 // Side is how settlement totals count an approved transaction.
 type Side int
 
@@ -46,14 +48,7 @@ type Info struct {
 }
 
 // Voided reports whether a void of type t may void an original of type orig.
-func (i Info) Voided(orig Type) bool {
-	for _, v := range i.Voids {
-		if v == orig {
-			return true
-		}
-	}
-	return false
-}
+func (i Info) Voided(orig Type) bool { return slices.Contains(i.Voids, orig) }
 
 // IsVoid reports whether the type voids an original.
 func (i Info) IsVoid() bool { return len(i.Voids) > 0 }
