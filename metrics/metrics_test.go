@@ -12,6 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/acqsim/acqsim/acqsimtest"
 	"github.com/acqsim/acqsim/host/dialect"
 	"github.com/acqsim/acqsim/host/fault"
 	"github.com/acqsim/acqsim/journal"
@@ -410,17 +411,7 @@ func labels(series string) [][2]string {
 // TestEndToEnd runs a host on loopback, sends a sale from the terminal
 // emulator, and scrapes what it counted.
 func TestEndToEnd(t *testing.T) {
-	s, err := sim.Start(sim.Config{Listen: "127.0.0.1:0", Admin: "off"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := s.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-	})
+	s := acqsimtest.New(t, acqsimtest.Configure(func(c *sim.Config) { c.Admin = "off" })).Sim()
 	url := serve(t, metrics.New(s.Journal, s.Connections))
 
 	term, err := terminal.Dial(context.Background(), terminal.Config{

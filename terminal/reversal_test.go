@@ -11,6 +11,7 @@ import (
 	"github.com/moov-io/iso8583"
 	connection "github.com/moov-io/iso8583-connection"
 
+	"github.com/acqsim/acqsim/acqsimtest"
 	"github.com/acqsim/acqsim/journal"
 	"github.com/acqsim/acqsim/scenarios"
 	"github.com/acqsim/acqsim/sim"
@@ -25,17 +26,7 @@ const short = 300 * time.Millisecond
 // host starts a host on loopback with rules bound to every terminal.
 func host(t *testing.T, dialectName, rules string) *sim.Sim {
 	t.Helper()
-	s, err := sim.Start(sim.Config{Listen: "127.0.0.1:0", Admin: "off", Dialect: dialectName})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := s.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-	})
+	s := acqsimtest.New(t, acqsimtest.Dialect(dialectName), acqsimtest.Configure(func(c *sim.Config) { c.Admin = "off" })).Sim()
 	setRules(t, s, rules)
 	return s
 }

@@ -1,14 +1,13 @@
 package main
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/acqsim/acqsim/acqsimtest"
 	"github.com/acqsim/acqsim/journal"
 	"github.com/acqsim/acqsim/scenarios"
 	"github.com/acqsim/acqsim/sim"
@@ -16,22 +15,12 @@ import (
 )
 
 // These tests run `acqsim send` in-process against a host started with
-// sim.Start on loopback, whose scenario the test sets directly.
+// acqsimtest on loopback, whose scenario the test sets directly.
 
 // sendHost starts a host of the dialect with rules bound to every terminal.
 func sendHost(t *testing.T, dialectName, rules string) *sim.Sim {
 	t.Helper()
-	s, err := sim.Start(sim.Config{Listen: "127.0.0.1:0", Admin: "off", Dialect: dialectName})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := s.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-	})
+	s := acqsimtest.New(t, acqsimtest.Dialect(dialectName), acqsimtest.Configure(func(c *sim.Config) { c.Admin = "off" })).Sim()
 	sendRules(t, s, rules)
 	return s
 }
