@@ -387,8 +387,8 @@ func (b *binding) plan(r *txn.Request, now time.Time) Plan {
 
 	// The statuses and the sign-on rule read the scenario and the host, not
 	// the binding's counts.
-	if rc, _ := b.registry(r); rc != "" {
-		rec.add(b.statusAct(r))
+	if rc, act := b.registry(r); rc != "" {
+		rec.add(act)
 		p := Plan{Decision: e.host.Force(r, now, rc, false)}
 		rec.into(&p)
 		return p
@@ -562,16 +562,6 @@ func (b *binding) refusal(r *txn.Request, now time.Time, t0rc, t0why string) (rc
 		return t0rc, t0why
 	}
 	return b.overLimit(r, now)
-}
-
-// statusAct is the act of a registry status that refuses r: the
-// terminal's, which registry reads first, or else the merchant's.
-func (b *binding) statusAct(r *txn.Request) Act {
-	if p, ok := b.sc.Terminals[r.TID]; ok && p.code(r.Type) != "" {
-		return Act{Kind: ActTerminalStatus, Name: p.Status}
-	}
-	p, _ := b.sc.merchant(r.MID)
-	return Act{Kind: ActMerchantStatus, Name: p.Status}
 }
 
 // outcomeFor returns the outcome for the nth request the rule applies to, and

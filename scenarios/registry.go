@@ -3,19 +3,21 @@ package scenarios
 import "github.com/acqsim/acqsim/txn"
 
 // registry applies the merchant and terminal statuses: the response code a
-// request gets from its merchant's or terminal's standing, and why, or "".
-func (b *binding) registry(r *txn.Request) (rc, why string) {
+// request gets from its merchant's or terminal's standing, and the act that
+// says whose status it was; "" when neither stops it. The terminal's is read
+// first.
+func (b *binding) registry(r *txn.Request) (rc string, act Act) {
 	if p, ok := b.sc.Terminals[r.TID]; ok {
 		if rc := p.code(r.Type); rc != "" {
-			return rc, "terminal " + p.Status
+			return rc, Act{Kind: ActTerminalStatus, Name: p.Status}
 		}
 	}
 	if p, ok := b.sc.merchant(r.MID); ok {
 		if rc := p.code(r.Type); rc != "" {
-			return rc, "merchant " + p.Status
+			return rc, Act{Kind: ActMerchantStatus, Name: p.Status}
 		}
 	}
-	return "", ""
+	return "", Act{}
 }
 
 // code is the response code a party's status gives a request of type t, or
