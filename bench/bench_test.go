@@ -490,7 +490,7 @@ func TestTemplates(t *testing.T) {
 					{stan: "000042", hhmmss: "235959", mmdd: "1231", orig: &sale{stan: 17, amount: 99, rrn: "000000000123", auth: "654321", date: "0102", batch: "000007"}},
 					{stan: "999999", hhmmss: "000000", mmdd: "0101", orig: &sale{stan: 999998, amount: 999_999_999_999, rrn: "ABCDEF123456", auth: "A1B2C3", date: "1130", batch: "000007"}},
 				} {
-					if !tmpl.fill(k, &v, b.isCUP()) {
+					if !tmpl.fill(&b, k, &v) {
 						t.Fatalf("%s %s: values do not fit the template", name, k)
 					}
 					m, err := b.message(k, &v)
@@ -506,7 +506,7 @@ func TestTemplates(t *testing.T) {
 					}
 				}
 				// A value of another length does not fit: the request is then built afresh.
-				if k == kVoid && tmpl.fill(k, &vars{stan: "000001", hhmmss: "000000", mmdd: "0101", orig: &sale{rrn: "1", auth: "", date: "0101", batch: "000007"}}, b.isCUP()) {
+				if k == kVoid && tmpl.fill(&b, k, &vars{stan: "000001", hhmmss: "000000", mmdd: "0101", orig: &sale{rrn: "1", auth: "", date: "0101", batch: "000007"}}) {
 					t.Errorf("%s: a void without an auth code fits the template", name)
 				}
 			}
@@ -535,7 +535,7 @@ func TestScanner(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			body := wire[2+d.Preamble:]
+			body := wire[2+d.PreambleOf(wire[2:]):]
 			m, err := d.Decode(body)
 			if err != nil {
 				t.Fatalf("%s %s: %v", name, v.Name, err)
@@ -577,18 +577,19 @@ func vectorBodies(f *testing.F, name string) [][]byte {
 // FuzzScan: the scanner never panics, and where it and moov-io's unpacking
 // both read a message they read the same values.
 func FuzzScan(f *testing.F) {
-	dialects := map[bool]*dialect.Dialect{}
-	for _, name := range fixtures.DialectNames() {
+	var dialects []*dialect.Dialect
+	var scanners []*scanner
+	for i, name := range fixtures.DialectNames() {
 		d := load(f, name)
-		dialects[d.Preamble > 0] = d
+		dialects, scanners = append(dialects, d), append(scanners, newScanner(d.Spec))
 		for _, body := range vectorBodies(f, name) {
-			f.Add(d.Preamble > 0, body[d.Preamble:])
+			f.Add(uint8(i), body[d.PreambleOf(body):])
 		}
 	}
-	scanners := map[bool]*scanner{false: newScanner(dialects[false].Spec), true: newScanner(dialects[true].Spec)}
-	f.Fuzz(func(t *testing.T, cup bool, body []byte) {
-		got, err := scanners[cup].scan(body)
-		m, uerr := dialects[cup].Decode(body)
+	f.Fuzz(func(t *testing.T, which uint8, body []byte) {
+		i := int(which) % len(dialects)
+		got, err := scanners[i].scan(body)
+		m, uerr := dialects[i].Decode(body)
 		if err != nil || uerr != nil {
 			return
 		}

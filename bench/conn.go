@@ -235,22 +235,19 @@ func (c *conn) signOn(nc net.Conn) error {
 		if err != nil {
 			return fmt.Errorf("sign-on of %s: waiting for the answer: %w", c.tid, err)
 		}
-		if resp, err = c.r.d.Decode(in[c.r.d.Preamble:]); err != nil {
+		if resp, err = c.r.d.Decode(in[c.r.d.PreambleOf(in):]); err != nil {
 			return fmt.Errorf("sign-on of %s: answer: %w", c.tid, err)
 		}
 	}
 	if rc := str(resp, 39); rc != txn.Approved {
 		return fmt.Errorf("sign-on of %s refused: RC %q", c.tid, rc)
 	}
-	if c.r.d.Preamble == 0 {
-		return nil
-	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if v := str(resp, 60); len(v) >= 8 {
-		c.b.batch = v[2:8] // the host says which batch to use
+	if b := c.r.d.Batch(resp); b != "" {
+		c.b.batch = b // the host says which batch to use
 	}
-	if f := resp.GetField(62); f != nil && c.r.d.MAC != nil {
+	if f := resp.GetField(c.r.d.KeysField()); f != nil && c.r.d.MAC != nil {
 		raw, _ := f.Bytes()
 		_, mac, _, err := keys.SplitWorkingKeys(cfg.MasterKey, raw, cfg.KeyVariant)
 		if err != nil {
@@ -452,7 +449,7 @@ func (c *conn) send(now, sched time.Time, measured bool) {
 func (c *conn) encode(k kind, v *vars) ([]byte, error) {
 	t := c.tmpl[k]
 	body := t.body
-	if !t.fill(k, v, c.b.isCUP()) {
+	if !t.fill(&c.b, k, v) {
 		m, err := c.b.message(k, v)
 		if err != nil {
 			return nil, err

@@ -5,6 +5,7 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/moov-io/iso8583"
 	"github.com/moov-io/iso8583/encoding"
@@ -12,11 +13,12 @@ import (
 
 	"github.com/acqsim/acqsim/host/dialect"
 	"github.com/acqsim/acqsim/terminal"
+	"github.com/acqsim/acqsim/txn"
 )
 
-// builder makes one terminal's requests with the fields and values the
-// terminal emulator sends (terminal/flows.go), so that a host sees from
-// acqsim bench what it sees from acqsim send.
+// builder makes one terminal's requests with the dialect's Build, as the
+// terminal emulator does, so that a host sees from acqsim bench what it sees
+// from acqsim send.
 type builder struct {
 	d        *dialect.Dialect
 	tid, mid string
@@ -35,8 +37,6 @@ type vars struct {
 	orig *sale // void, reversal
 }
 
-func (b *builder) isCUP() bool { return b.d.Preamble > 0 }
-
 // reqMTI is the MTI a kind of request is sent with.
 func reqMTI(k kind) string {
 	if k == kReversal {
@@ -45,94 +45,45 @@ func reqMTI(k kind) string {
 	return "0200"
 }
 
-// message builds a request with moov-io iso8583 and the dialect's spec.
-func (b *builder) message(k kind, v *vars) (*iso8583.Message, error) {
-	m := iso8583.NewMessage(b.d.Spec)
-	var err error
-	set := func(id int, val string) {
-		if err == nil {
-			if e := m.Field(id, val); e != nil {
-				err = fmt.Errorf("field %d: %w", id, e)
-			}
-		}
+// values are the dialect's request values of a request of kind k.
+func (b *builder) values(k kind, v *vars) dialect.Values {
+	at, _ := time.Parse("1504050102", v.hhmmss+v.mmdd)
+	dv := dialect.Values{
+		STAN: v.stan, TID: b.tid, MID: b.mid, Time: at,
+		PAN: b.card.PAN, Expiry: b.card.Expiry, Track2: b.card.Track2, Currency: b.currency,
+		Amount: b.amount, Batch: b.batch, MAC: b.mac,
 	}
-	proc, amt, cupKind := "000000", b.amount, "22"
 	switch k {
 	case kBalance:
-		proc, amt, cupKind = "310000", 0, "01"
+		dv.Amount = 0
 	case kVoid:
-		proc, amt, cupKind = "020000", v.orig.amount, "23"
-		if b.isCUP() {
-			proc = "200000"
-		}
+		o := v.orig
+		dv.Amount = o.amount
+		dv.Orig = dialect.Original{MTI: "0200", Proc: "000000", STAN: stan6(o.stan), Batch: o.batch, Date: o.date, RRN: o.rrn, Auth: o.auth}
 	case kReversal:
-		amt = v.orig.amount // F3 is the original's: a sale's
+		// F3 is the original's: a sale's.
+		dv.Amount, dv.Proc, dv.Reason = v.orig.amount, "000000", "98" // no response in time
+		dv.Orig = dialect.Original{MTI: "0200", STAN: v.stan}
 	}
-	m.MTI(reqMTI(k))
-	set(11, v.stan)
-	set(41, b.tid)
-	set(42, b.mid)
-	if !b.isCUP() {
-		set(12, v.hhmmss)
-		set(13, v.mmdd)
-	}
-	set(2, b.card.PAN)
-	set(3, proc)
-	if amt > 0 {
-		set(4, amount12(amt))
-	}
-	if b.card.Expiry != "" {
-		set(14, b.card.Expiry)
-	}
-	if b.card.Track2 != "" {
-		set(22, "021")
-		set(35, b.card.Track2)
-	} else {
-		set(22, "012")
-	}
-	set(25, "00")
-	set(49, b.currency)
-	switch k {
-	case kVoid:
-		set(37, v.orig.rrn)
-		if v.orig.auth != "" {
-			set(38, v.orig.auth)
-		}
-	case kReversal:
-		set(39, "98") // no response in time
-	}
-	if b.isCUP() {
-		set(60, cupKind+b.batch+"000")
-		if k == kVoid {
-			set(61, v.orig.batch+stan6(v.orig.stan)+v.orig.date)
-		}
-	}
-	if b.mac {
-		if e := m.BinaryField(64, make([]byte, 8)); e != nil && err == nil {
-			err = fmt.Errorf("field 64: %w", e)
-		}
-	}
+	return dv
+}
+
+// message builds a request with moov-io iso8583 and the dialect's spec.
+func (b *builder) message(k kind, v *vars) (*iso8583.Message, error) {
+	m, _, err := b.d.Build(k.txn(), b.values(k, v))
 	if err != nil {
 		return nil, fmt.Errorf("building a %s for %s: %w", k, b.tid, err)
 	}
 	return m, nil
 }
 
-// signOn builds a sign-on: iso87 0800 F70 001; cup 0800 with 60.3 the key
-// variant, as terminal.SignOn does.
+// signOn builds a sign-on, as terminal.SignOn does.
 func (b *builder) signOn(stan, hhmmss, mmdd, keyVariant string) (*iso8583.Message, error) {
-	m := iso8583.NewMessage(b.d.Spec)
-	m.MTI("0800")
-	fields := map[int]string{11: stan, 41: b.tid, 42: b.mid}
-	if b.isCUP() {
-		fields[60] = "00" + b.batch + keyVariant
-	} else {
-		fields[12], fields[13], fields[70] = hhmmss, mmdd, "001"
-	}
-	for id, v := range fields {
-		if err := m.Field(id, v); err != nil {
-			return nil, fmt.Errorf("building a sign-on for %s: field %d: %w", b.tid, id, err)
-		}
+	v := b.values(kSale, &vars{stan: stan, hhmmss: hhmmss, mmdd: mmdd})
+	v.KeyVariant = keyVariant
+	m, _, err := b.d.Build(txn.SignOn, v)
+	if err != nil {
+		return nil, fmt.Errorf("building a sign-on for %s: %w", b.tid, err)
 	}
 	return m, nil
 }
@@ -144,6 +95,8 @@ func (b *builder) signOn(stan, hhmmss, mmdd, keyVariant string) (*iso8583.Messag
 type template struct {
 	body  []byte
 	slots map[int]slot
+	// variable are the fields of slots, in order.
+	variable []int
 }
 
 // slot is where a field's value lies in a packed message.
@@ -160,11 +113,9 @@ var placeholder = vars{stan: "000000", hhmmss: "000000", mmdd: "0000",
 // newTemplate packs a request of kind k and finds its variable fields.
 func (b *builder) newTemplate(k kind) (*template, error) {
 	v := placeholder
-	if b.isCUP() {
-		orig := *v.orig
-		orig.batch = b.batch
-		v.orig = &orig
-	}
+	orig := *v.orig
+	orig.batch = b.batch
+	v.orig = &orig
 	m, err := b.message(k, &v)
 	if err != nil {
 		return nil, err
@@ -173,20 +124,22 @@ func (b *builder) newTemplate(k kind) (*template, error) {
 	if err != nil {
 		return nil, fmt.Errorf("packing a %s: %w", k, err)
 	}
-	variable := []int{11}
-	if !b.isCUP() {
-		variable = append(variable, 12, 13)
+	// The fields that change from one request to the next are the ones
+	// that differ between requests built with other values.
+	other := vars{stan: "999999", hhmmss: "235959", mmdd: "1231",
+		orig: &sale{stan: 999999, amount: 2, rrn: "999999999999", auth: "999999", date: "1231", batch: v.orig.batch}}
+	om, err := b.message(k, &other)
+	if err != nil {
+		return nil, err
 	}
-	switch k {
-	case kVoid:
-		variable = append(variable, 4, 37, 38)
-		if b.isCUP() {
-			variable = append(variable, 61)
+	var variable []int
+	for id := range m.GetFields() {
+		if id > 1 && str(m, id) != str(om, id) {
+			variable = append(variable, id)
 		}
-	case kReversal:
-		variable = append(variable, 4)
 	}
-	t := &template{body: body, slots: map[int]slot{}}
+	slices.Sort(variable)
+	t := &template{body: body, slots: map[int]slot{}, variable: variable}
 	// The message packs as MTI, bitmap, then each field in order of its
 	// number, each with its length prefix before its value.
 	fields := m.GetFields()
@@ -237,21 +190,15 @@ func (t *template) put(id int, v string) bool {
 }
 
 // fill writes the request's variable fields; false if one does not fit.
-func (t *template) fill(k kind, v *vars, cup bool) bool {
-	ok := t.put(11, v.stan)
-	if !cup {
-		ok = ok && t.put(12, v.hhmmss) && t.put(13, v.mmdd)
-	}
-	switch k {
-	case kVoid:
-		ok = ok && t.put(4, amount12(v.orig.amount)) && t.put(37, v.orig.rrn) && t.put(38, v.orig.auth)
-		if cup {
-			ok = ok && t.put(61, v.orig.batch+stan6(v.orig.stan)+v.orig.date)
+func (t *template) fill(b *builder, k kind, v *vars) bool {
+	dv := b.values(k, v)
+	for _, id := range t.variable {
+		val, ok := b.d.Field(k.txn(), &dv, id)
+		if !ok || !t.put(id, val) {
+			return false
 		}
-	case kReversal:
-		ok = ok && t.put(4, amount12(v.orig.amount))
 	}
-	return ok
+	return true
 }
 
 // amount12 is an amount in minor units as F4 carries it.

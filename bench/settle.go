@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/acqsim/acqsim/host/dialect"
 	"github.com/acqsim/acqsim/terminal"
 	"github.com/acqsim/acqsim/txn"
 )
@@ -59,7 +60,7 @@ func (r *runner) settle(ctx context.Context) *SettleResult {
 				}
 				res.RC[rc]++
 			}
-			balanced := len(xs) > 0 && xs[0] != nil && settledBalanced(xs[0], r.d.Preamble > 0)
+			balanced := len(xs) > 0 && xs[0] != nil && settledBalanced(r.d, xs[0])
 			for _, x := range xs {
 				if x != nil && x.Type == txn.Upload {
 					res.Uploads++
@@ -83,15 +84,9 @@ func (r *runner) settle(ctx context.Context) *SettleResult {
 
 // settledBalanced reads a settlement response: iso87 RC 00 (95 is out of
 // balance); cup RC 00 with reconciliation code 1 at both places of F48.
-func settledBalanced(x *terminal.Exchange, cup bool) bool {
-	if x.RC() != txn.Approved {
-		return false
-	}
-	if !cup {
-		return true
-	}
-	f48 := x.Get(48)
-	return len(f48) >= 62 && f48[30] == '1' && f48[61] == '1'
+func settledBalanced(d *dialect.Dialect, x *terminal.Exchange) bool {
+	balanced, ok := d.Settled(x.Response)
+	return ok && balanced
 }
 
 // settle dials the host as this terminal and settles its batch; oversized
@@ -120,9 +115,11 @@ func (c *conn) state() terminal.State {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	st := terminal.State{STAN: c.stan, Batch: c.b.batch}
-	proc := map[kind]string{kSale: "000000", kVoid: "020000"}
-	if c.b.isCUP() {
-		proc[kVoid] = "200000"
+	// Each kind's processing code, as the dialect writes it.
+	proc := map[kind]string{}
+	for _, k := range []kind{kSale, kVoid} {
+		v := c.b.values(k, &vars{orig: &sale{}})
+		proc[k], _ = c.b.d.Field(k.txn(), &v, 3)
 	}
 	for _, r := range c.records {
 		if r.reversed {

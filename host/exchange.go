@@ -25,7 +25,8 @@ func (c *conn) exchange(log *slog.Logger, frame []byte) bool {
 	started := time.Now()
 	now := s.now()
 	d := s.Dialect
-	preamble, body := frame[:d.Preamble], frame[d.Preamble:]
+	n := d.PreambleOf(frame)
+	preamble, body := frame[:n], frame[n:]
 
 	// bytes -> message
 	msg, err := d.Decode(body)

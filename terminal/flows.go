@@ -7,91 +7,56 @@ import (
 
 	"github.com/moov-io/iso8583"
 
+	"github.com/acqsim/acqsim/host/dialect"
 	"github.com/acqsim/acqsim/keys"
 	"github.com/acqsim/acqsim/txn"
 )
 
-// msg starts a request with the fields every one carries.
-func (t *Terminal) msg(mti string) *iso8583.Message {
-	m := iso8583.NewMessage(t.cfg.Dialect.Spec)
-	m.MTI(mti)
-	m.Field(11, t.nextSTAN())
-	m.Field(41, t.cfg.TID)
-	m.Field(42, t.cfg.MID)
-	if !t.isCUP() {
-		now := time.Now()
-		m.Field(12, now.Format("150405"))
-		m.Field(13, now.Format("0102"))
-	}
-	return m
-}
-
-// cardMsg starts a financial request: card, processing code, amount.
-func (t *Terminal) cardMsg(mti, proc string, amt int64, cond string) *iso8583.Message {
-	m := t.msg(mti)
+// values starts a request's values: the terminal, its card, its batch and
+// its keys. The trace number is the caller's to give.
+func (t *Terminal) values() dialect.Values {
 	c := t.cfg.Card
-	m.Field(2, c.PAN)
-	m.Field(3, proc)
-	if amt > 0 {
-		m.Field(4, amount(amt))
-	}
-	if c.Expiry != "" {
-		m.Field(14, c.Expiry)
-	}
-	if c.Track2 != "" {
-		m.Field(22, "021")
-		m.Field(35, c.Track2)
-	} else {
-		m.Field(22, "012")
-	}
-	m.Field(25, cond)
-	m.Field(49, t.cfg.Currency)
-	t.mac(m)
-	return m
-}
-
-// mac marks a cup request for a MAC once the terminal holds a MAC key; the
-// wire writer computes it over the packed message.
-func (t *Terminal) mac(m *iso8583.Message) {
-	if t.isCUP() && t.wire.macKey != nil {
-		m.BinaryField(64, make([]byte, 8))
+	return dialect.Values{
+		TID: t.cfg.TID, MID: t.cfg.MID, PAN: c.PAN, Expiry: c.Expiry, Track2: c.Track2,
+		Currency: t.cfg.Currency, Batch: t.State.Batch, KeyVariant: t.cfg.KeyVariant,
+		MAC: t.wire.macKey != nil,
 	}
 }
 
-// f60 sets the cup field 60: transaction type, batch, network management code.
-func (t *Terminal) f60(m *iso8583.Message, kind, net string) {
-	if t.isCUP() {
-		m.Field(60, kind+t.State.Batch+net)
+// build makes a request of typ as the terminal's dialect writes it, with
+// the next trace number unless v has one. It returns the type the host
+// takes it for (iso87 voids a completion with a plain void).
+func (t *Terminal) build(typ txn.Type, v dialect.Values) (*iso8583.Message, txn.Type, error) {
+	if v.STAN == "" {
+		v.STAN = t.nextSTAN()
 	}
+	return t.cfg.Dialect.Build(typ, v)
 }
 
-// f61 refers a cup request to an original: its batch, trace and date.
-func (t *Terminal) f61(m *iso8583.Message, orig *Record) {
-	if t.isCUP() && orig != nil {
-		m.Field(61, orig.Batch+orig.STAN+orig.Date)
+// original is a booked transaction as a request refers to it.
+func original(r *Record) dialect.Original {
+	if r == nil {
+		return dialect.Original{}
 	}
+	return dialect.Original{MTI: r.MTI, Proc: r.Proc, STAN: r.STAN, Batch: r.Batch, Date: r.Date, RRN: r.RRN, Auth: r.Auth}
 }
 
 // network sends sign-on, sign-off or echo.
 func (t *Terminal) network(typ txn.Type) (*Exchange, error) {
-	var m *iso8583.Message
-	if t.isCUP() {
-		mti, net := "0820", map[txn.Type]string{txn.SignOff: "002", txn.Echo: "301"}[typ]
-		if typ == txn.SignOn {
-			mti, net = "0800", t.cfg.KeyVariant
-		}
-		m = t.msg(mti)
-		t.f60(m, "00", net)
-	} else {
-		m = t.msg("0800")
-		m.Field(70, map[txn.Type]string{txn.SignOn: "001", txn.SignOff: "002", txn.Echo: "301"}[typ])
+	m, _, err := t.build(typ, t.values())
+	if err != nil {
+		return &Exchange{Type: typ}, err
 	}
 	x, err := t.Send(typ, m)
-	if err == nil && typ == txn.SignOn && t.isCUP() && x.RC() == txn.Approved {
-		if v := x.Get(60); len(v) >= 8 {
-			t.State.Batch = v[2:8] // the host says which batch to use
-		}
-		if f := x.Response.GetField(62); f != nil {
+	if err != nil || typ != txn.SignOn || x.RC() != txn.Approved {
+		return x, err
+	}
+	d := t.cfg.Dialect
+	if b := d.Batch(x.Response); b != "" {
+		t.State.Batch = b // the host says which batch to use
+	}
+	if id := d.KeysField(); id != 0 {
+		if f := x.Response.GetField(id); f != nil {
 			raw, _ := f.Bytes()
 			_, mac, _, kerr := keys.SplitWorkingKeys(t.cfg.MasterKey, raw, t.cfg.KeyVariant)
 			if kerr != nil {
@@ -100,7 +65,7 @@ func (t *Terminal) network(typ txn.Type) (*Exchange, error) {
 			t.wire.macKey = mac
 		}
 	}
-	return x, err
+	return x, nil
 }
 
 // SignOn signs the terminal on (cup: and collects working keys).
@@ -160,92 +125,77 @@ func (t *Terminal) amountOf(m *iso8583.Message) int64 {
 	return n
 }
 
+// card sends a card request of typ built from v, and books it when approved.
+func (t *Terminal) card(typ txn.Type, v dialect.Values) (*Exchange, error) {
+	m, _, err := t.build(typ, v)
+	if err != nil {
+		return &Exchange{Type: typ}, err
+	}
+	return t.financial(typ, m)
+}
+
 // Sale charges amt (minor units) to the card.
 func (t *Terminal) Sale(amt int64) (*Exchange, error) {
-	m := t.cardMsg("0200", "000000", amt, "00")
-	t.f60(m, "22", "000")
-	return t.financial(txn.Sale, m)
+	v := t.values()
+	v.Amount = amt
+	return t.card(txn.Sale, v)
 }
 
 // Refund gives amt back, referring to the original sale when one is given.
 func (t *Terminal) Refund(amt int64, orig *Record) (*Exchange, error) {
-	mti := "0200"
-	if t.isCUP() {
-		mti = "0220"
-	}
-	m := t.cardMsg(mti, "200000", amt, "00")
-	if orig != nil && t.isCUP() {
-		m.Field(37, orig.RRN)
-	}
-	t.f60(m, "25", "000")
-	t.f61(m, orig)
-	return t.financial(txn.Refund, m)
+	v := t.values()
+	v.Amount, v.Orig = amt, original(orig)
+	return t.card(txn.Refund, v)
 }
 
 // Balance asks for the card's balance (F54 of the response).
 func (t *Terminal) Balance() (*Exchange, error) {
-	m := t.cardMsg("0200", "310000", 0, "00")
-	t.f60(m, "01", "000")
+	m, _, err := t.build(txn.Balance, t.values())
+	if err != nil {
+		return &Exchange{Type: txn.Balance}, err
+	}
 	return t.online(txn.Balance, m)
 }
 
 // PreAuth reserves amt on the card.
 func (t *Terminal) PreAuth(amt int64) (*Exchange, error) {
-	proc := "300000"
-	if t.isCUP() {
-		proc = "030000"
-	}
-	m := t.cardMsg("0100", proc, amt, "06")
-	t.f60(m, "10", "000")
-	return t.financial(txn.PreAuth, m)
+	v := t.values()
+	v.Amount = amt
+	return t.card(txn.PreAuth, v)
 }
 
 // Completion completes a pre-authorisation online, or as an advice (0220).
 func (t *Terminal) Completion(amt int64, preauth *Record, advice bool) (*Exchange, error) {
-	mti, kind := "0200", "20"
-	if advice {
-		mti, kind = "0220", "24"
-	}
-	m := t.cardMsg(mti, "000000", amt, "06")
-	if preauth != nil {
-		m.Field(38, preauth.Auth)
-	}
-	t.f60(m, kind, "000")
-	t.f61(m, preauth)
-	return t.financial(txn.Completion, m)
+	v := t.values()
+	v.Amount, v.Orig, v.Advice = amt, original(preauth), advice
+	return t.card(txn.Completion, v)
 }
 
 // Advice sends an offline sale the terminal approved itself (0220).
 func (t *Terminal) Advice(amt int64) (*Exchange, error) {
-	m := t.cardMsg("0220", "000000", amt, "00")
-	m.Field(38, "OFF001")
-	t.f60(m, "30", "000")
-	return t.financial(txn.Advice, m)
+	v := t.values()
+	v.Amount = amt
+	return t.card(txn.Advice, v)
 }
 
 // Void cancels an approved sale, completion or pre-authorisation of the batch.
 func (t *Terminal) Void(orig *Record) (*Exchange, error) {
-	typ, mti, proc, kind, cond := txn.Void, "0200", "020000", "23", "00"
-	switch {
-	case orig.Type == txn.PreAuth:
-		typ, mti, kind, cond = txn.PreAuthVoid, "0100", "11", "06"
-	case orig.Type == txn.Completion:
-		kind, cond = "21", "06"
-		if t.isCUP() { // iso87ascii voids a completion with a plain void
-			typ = txn.CompletionVoid
-		}
+	typ := txn.Void
+	switch orig.Type {
+	case txn.PreAuth:
+		typ = txn.PreAuthVoid
+	case txn.Completion:
+		typ = txn.CompletionVoid
 	}
-	if t.isCUP() {
-		proc = "200000"
+	v := t.values()
+	v.Amount, v.Orig = orig.Amount, original(orig)
+	m, sent, err := t.build(typ, v)
+	if err != nil {
+		return &Exchange{Type: typ}, err
 	}
-	m := t.cardMsg(mti, proc, orig.Amount, cond)
-	m.Field(37, orig.RRN)
-	if orig.Auth != "" {
-		m.Field(38, orig.Auth)
-	}
-	t.f60(m, kind, "000")
-	t.f61(m, orig)
-	x, err := t.financial(typ, m)
+	// As the host takes it: a dialect without a void of its own for a
+	// completion sends a plain one.
+	x, err := t.financial(sent, m)
 	if err == nil && x.RC() == txn.Approved {
 		t.State.Records[len(t.State.Records)-1].Orig = orig.STAN
 		t.markVoided(orig.STAN)
@@ -281,7 +231,10 @@ func (t *Terminal) Reverse(stan string, amt int64, reason string, advice bool) (
 			amt = p.Amount
 		}
 	}
-	m := t.reversalMsg(stan, proc, origMTI, amt, reason, advice)
+	m, err := t.reversalMsg(stan, proc, origMTI, amt, reason, advice)
+	if err != nil {
+		return &Exchange{Type: txn.Reversal}, err
+	}
 	var revs []*Exchange
 	if p := t.State.Pending; p == nil || p.STAN != stan {
 		var err error
@@ -300,21 +253,14 @@ func (t *Terminal) Reverse(stan string, amt int64, reason string, advice bool) (
 }
 
 // reversalMsg is the reversal of the request with the given STAN, processing
-// code, MTI and amount.
-func (t *Terminal) reversalMsg(stan, proc, origMTI string, amt int64, reason string, advice bool) *iso8583.Message {
-	mti := "0400"
-	if advice {
-		mti = "0420"
-	}
-	m := t.cardMsg(mti, proc, amt, "00")
-	m.Field(11, stan) // the original's STAN
-	t.State.STAN--    // ...so the terminal's own counter did not move
-	m.Field(39, reason)
-	if advice && !t.isCUP() {
-		m.Field(90, origMTI+stan+"0000000000"+"00000000000"+"00000000000")
-	}
-	t.f60(m, "22", "000")
-	return m
+// code, MTI and amount: it carries the original's STAN, so the terminal's own
+// counter does not move.
+func (t *Terminal) reversalMsg(stan, proc, origMTI string, amt int64, reason string, advice bool) (*iso8583.Message, error) {
+	v := t.values()
+	v.STAN, v.Proc, v.Amount, v.Reason, v.Advice = stan, proc, amt, reason, advice
+	v.Orig = dialect.Original{MTI: origMTI, STAN: stan}
+	m, _, err := t.build(txn.Reversal, v)
+	return m, err
 }
 
 // Last returns the latest booked transaction of the given types that is not

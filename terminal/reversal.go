@@ -118,9 +118,11 @@ func (t *Terminal) SendPendingReversal() ([]*Exchange, error) {
 	if p == nil {
 		return nil, nil
 	}
-	m := t.reversalMsg(p.STAN, p.Proc, p.MTI, p.Amount, p.Reason, false)
+	m, err := t.reversalMsg(p.STAN, p.Proc, p.MTI, p.Amount, p.Reason, false)
+	if err != nil {
+		return nil, err
+	}
 	var xs []*Exchange
-	var err error
 	for try := 0; try <= ReversalRetries; try++ {
 		req := m
 		if p.Sent > 0 {

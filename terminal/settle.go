@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strconv"
 
-	"github.com/acqsim/acqsim/host/dialect"
 	"github.com/acqsim/acqsim/txn"
 )
 
@@ -40,15 +39,12 @@ func (t *Terminal) settle(tot txn.Totals) ([]*Exchange, error) {
 		return revs, fmt.Errorf("settlement not sent: %w", err)
 	}
 	var xs []*Exchange
-	m := t.msg("0500")
-	if t.isCUP() {
-		m.Field(48, dialect.CupTotals(tot, txn.NotReconciled, txn.NotReconciled))
-		m.Field(49, t.cfg.Currency)
-		t.f60(m, "00", "201")
-	} else {
-		m.Field(3, "920000")
-		m.Field(60, t.State.Batch)
-		m.Field(63, iso87Totals(tot))
+	d := t.cfg.Dialect
+	v := t.values()
+	v.Totals = tot
+	m, _, err := t.build(txn.Settlement, v)
+	if err != nil {
+		return revs, err
 	}
 	x, err := t.Send(txn.Settlement, m)
 	x.Reversals = revs
@@ -57,17 +53,10 @@ func (t *Terminal) settle(tot txn.Totals) ([]*Exchange, error) {
 		return xs, err
 	}
 
-	balanced := x.RC() == txn.Approved
-	if t.isCUP() {
-		f48 := x.Get(48)
-		if x.RC() != txn.Approved || len(f48) < 62 {
-			return xs, fmt.Errorf("settlement: RC %s", x.RC())
-		}
-		balanced = f48[30] == '1' && f48[61] == '1'
-	} else if x.RC() != txn.Approved && x.RC() != txn.OutOfBalance {
+	balanced, ok := d.Settled(x.Response)
+	if !ok {
 		return xs, fmt.Errorf("settlement: RC %s", x.RC())
 	}
-
 	if !balanced {
 		for _, r := range t.State.Records {
 			x, err := t.upload(r)
@@ -77,7 +66,7 @@ func (t *Terminal) settle(tot txn.Totals) ([]*Exchange, error) {
 			}
 		}
 	}
-	if t.isCUP() || !balanced {
+	if !d.BalancedCloses || !balanced {
 		x, err := t.uploadEnd(tot, balanced)
 		xs = append(xs, x)
 		if err != nil {
@@ -88,28 +77,13 @@ func (t *Terminal) settle(tot txn.Totals) ([]*Exchange, error) {
 	return xs, nil
 }
 
-func iso87Totals(t txn.Totals) string {
-	return fmt.Sprintf("%03d%012d%03d%012d", t.DebitCount, t.DebitAmount, t.CreditCount, t.CreditAmount)
-}
-
 // upload sends one transaction of the batch (0320).
 func (t *Terminal) upload(r Record) (*Exchange, error) {
-	m := t.msg("0320")
-	if t.isCUP() {
-		pan := fmt.Sprintf("%020s", t.cfg.Card.PAN)
-		m.Field(48, "01"+"00"+r.STAN+pan+amount(r.Amount))
-		t.f60(m, "00", "201")
-	} else {
-		m.Field(2, t.cfg.Card.PAN)
-		m.Field(3, r.Proc)
-		m.Field(4, amount(r.Amount))
-		if r.RRN != "" {
-			m.Field(37, r.RRN)
-		}
-		if r.Auth != "" {
-			m.Field(38, r.Auth)
-		}
-		m.Field(60, r.MTI+r.STAN)
+	v := t.values()
+	v.Amount, v.Orig = r.Amount, original(&r)
+	m, _, err := t.build(txn.Upload, v)
+	if err != nil {
+		return &Exchange{Type: txn.Upload}, err
 	}
 	return t.Send(txn.Upload, m)
 }
@@ -117,20 +91,15 @@ func (t *Terminal) upload(r Record) (*Exchange, error) {
 // uploadEnd ends the batch: the cup 0320 with 60.3 202 (after an
 // out-of-balance upload) or 207, or the iso87 0500 trailer (F3 960000).
 func (t *Terminal) uploadEnd(tot txn.Totals, balanced bool) (*Exchange, error) {
-	if t.isCUP() {
-		m := t.msg("0320")
-		net, n := "207", 0
-		if !balanced {
-			net, n = "202", len(t.State.Records)
-		}
-		m.Field(48, fmt.Sprintf("%04d", n))
-		t.f60(m, "00", net)
-		return t.Send(txn.UploadEnd, m)
+	v := t.values()
+	v.Totals, v.Uploaded = tot, !balanced
+	if !balanced {
+		v.UploadCount = len(t.State.Records)
 	}
-	m := t.msg("0500")
-	m.Field(3, "960000")
-	m.Field(60, t.State.Batch)
-	m.Field(63, iso87Totals(tot))
+	m, _, err := t.build(txn.UploadEnd, v)
+	if err != nil {
+		return &Exchange{Type: txn.UploadEnd}, err
+	}
 	return t.Send(txn.UploadEnd, m)
 }
 

@@ -35,7 +35,8 @@ type Config struct {
 	// Currency is F49; empty means the dialect's default.
 	Currency string
 	// TPDU and CUPHeader are the cup preamble; empty means 60 0003 0000 and
-	// 60 31 00 00 00 00.
+	// 60 31 00 00 00 00. Where the dialect's TPDU is optional (iso87bcd),
+	// requests carry one only when TPDU is given.
 	TPDU, CUPHeader []byte
 	// KeyVariant is the cup sign-on's 60.3: 001, 003 (default) or 004.
 	KeyVariant string
@@ -136,7 +137,8 @@ func Dial(ctx context.Context, cfg Config) (*Terminal, error) {
 	if cfg.Currency == "" {
 		cfg.Currency = cfg.Dialect.Currency
 	}
-	if len(cfg.TPDU) != 5 {
+	ownTPDU := len(cfg.TPDU) == 5
+	if !ownTPDU {
 		cfg.TPDU = []byte{0x60, 0x00, 0x03, 0x00, 0x00}
 	}
 	if len(cfg.CUPHeader) != 6 {
@@ -152,8 +154,11 @@ func Dial(ctx context.Context, cfg Config) (*Terminal, error) {
 		cfg.MasterKey, _ = keys.Parse(keys.TestMasterKey)
 	}
 	io := &wireIO{d: cfg.Dialect, framer: cfg.Dialect.Framer(cfg.Header, 0)}
-	if cfg.Dialect.Preamble > 0 {
+	switch {
+	case cfg.Dialect.Preamble > 0:
 		io.preamble = append(append([]byte{}, cfg.TPDU...), cfg.CUPHeader...)
+	case cfg.Dialect.OptionalTPDU && ownTPDU:
+		io.preamble = append([]byte{}, cfg.TPDU...)
 	}
 	c, err := connection.New(cfg.Addr, cfg.Dialect.Spec, nil, nil,
 		connection.SetMessageReader(io),
@@ -230,7 +235,7 @@ func (w *wireIO) ReadMessage(r io.Reader) (*iso8583.Message, error) {
 	}
 	// A strict terminal: a response with a field that breaks its spec, or
 	// bytes after its last field, is refused whole.
-	m, err := w.d.Decode(frame[w.d.Preamble:])
+	m, err := w.d.Decode(frame[w.d.PreambleOf(frame):])
 	if err != nil {
 		err = fmt.Errorf("response refused: it breaks the %s spec: %w", w.d.Name, err)
 		w.refused.Store(&err)
@@ -369,8 +374,6 @@ func (t *Terminal) nextSTAN() string {
 	return fmt.Sprintf("%06d", t.State.STAN)
 }
 
-func amount(n int64) string { return fmt.Sprintf("%012d", n) }
-
 // ParseAmount reads "12.34" (major units, up to two decimals) as minor units.
 func ParseAmount(s string) (int64, error) {
 	whole, frac := s, ""
@@ -392,5 +395,3 @@ func ParseAmount(s string) (int64, error) {
 	}
 	return int64(n), nil
 }
-
-func (t *Terminal) isCUP() bool { return t.cfg.Dialect.Preamble > 0 }

@@ -14,7 +14,7 @@ import (
 // field was wrong.
 func TestBCDNonDigitIsAFormatErrorNotALostMessage(t *testing.T) {
 	d, wire := saleVector(t, "cup")
-	body := wire[2+d.Preamble:]
+	body := wire[2+d.PreambleOf(wire[2:]):]
 	m, err := d.Decode(body)
 	if err != nil {
 		t.Fatal(err)
@@ -80,7 +80,7 @@ func TestFramerBuffered(t *testing.T) {
 // error names the first field at fault.
 func TestBCDNonDigitBeforeABrokenField(t *testing.T) {
 	d, wire := saleVector(t, "cup")
-	body := wire[2+d.Preamble:]
+	body := wire[2+d.PreambleOf(wire[2:]):]
 	m, err := d.Decode(body)
 	if err != nil {
 		t.Fatal(err)

@@ -59,7 +59,7 @@ func BenchmarkDecode(b *testing.B) {
 	for _, name := range Names() {
 		b.Run(name, func(b *testing.B) {
 			d, wire := saleVector(b, name)
-			body := wire[2+d.Preamble:]
+			body := wire[2+d.PreambleOf(wire[2:]):]
 			b.ReportAllocs()
 			for b.Loop() {
 				if _, err := d.Decode(body); err != nil {
@@ -74,7 +74,7 @@ func BenchmarkRequest(b *testing.B) {
 	for _, name := range Names() {
 		b.Run(name, func(b *testing.B) {
 			d, wire := saleVector(b, name)
-			m, err := d.Decode(wire[2+d.Preamble:])
+			m, err := d.Decode(wire[2+d.PreambleOf(wire[2:]):])
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -93,7 +93,7 @@ func BenchmarkEncode(b *testing.B) {
 	for _, name := range Names() {
 		b.Run(name, func(b *testing.B) {
 			d, wire := saleVector(b, name)
-			m, err := d.Decode(wire[2+d.Preamble:])
+			m, err := d.Decode(wire[2+d.PreambleOf(wire[2:]):])
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -122,7 +122,7 @@ func BenchmarkWriteFrame(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			d, wire := saleVector(b, name)
 			f := d.Framer(Binary2, 0)
-			preamble, body := wire[2:2+d.Preamble], wire[2+d.Preamble:]
+			preamble, body := wire[2:2+d.PreambleOf(wire[2:])], wire[2+d.PreambleOf(wire[2:]):]
 			out := make([]byte, 0, 512)
 			var pre [16]byte
 			b.ReportAllocs()

@@ -49,7 +49,7 @@ type FieldDetail struct {
 // Detail's Error and masked. It is not on the host's hot path; it runs when
 // someone asks to see an exchange.
 func (d *Dialect) Describe(frame []byte) Detail {
-	pre := min(d.Preamble, len(frame))
+	pre := min(d.PreambleOf(frame), len(frame))
 	dt := Detail{Preamble: strings.ToUpper(hex.EncodeToString(frame[:pre])), Fields: []FieldDetail{}}
 	body := frame[pre:]
 	// mask marks the body's bytes shown as "**". Until the walk below has

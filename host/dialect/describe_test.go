@@ -75,7 +75,7 @@ func TestDescribeVectors(t *testing.T) {
 
 				// Hex: the frame's bytes, but for the card fields'.
 				wantHex := []byte(strings.ToUpper(hex.EncodeToString(frame)))
-				bitmapAt := d.Preamble + len(packAlone(t, d, 0, v.Fields["0"]))
+				bitmapAt := d.PreambleOf(frame) + len(packAlone(t, d, 0, v.Fields["0"]))
 				for id := range masked {
 					val, ok := v.Fields[strconv.Itoa(id)]
 					if !ok {

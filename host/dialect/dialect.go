@@ -19,14 +19,18 @@ import (
 	"github.com/acqsim/acqsim/txn"
 )
 
-// Dialect is one way of putting ISO 8583 on the wire: a message spec loaded from
-// fixtures/dialects, the bytes between the length header and the MTI, and the
-// table that says which transaction a message is.
+// Dialect is one way of putting ISO 8583 on the wire: a message spec and
+// what the host and its clients read and write beyond it, both from the
+// dialect's data file (fixtures/dialects).
 type Dialect struct {
 	Name string
 	Spec *iso8583.MessageSpec
-	// Preamble is the number of bytes before the MTI: the cup TPDU (5) and header (6).
+	// Preamble is the number of bytes before the MTI of every message: the
+	// cup TPDU (5) and header (6).
 	Preamble int
+	// OptionalTPDU: a message may come with a 5-byte TPDU before its MTI
+	// (see PreambleOf).
+	OptionalTPDU bool
 	// Currency is the currency code assumed when a request carries none.
 	Currency string
 	// VoidsAsCredits: settlement totals count a void as a credit and keep the
@@ -40,46 +44,9 @@ type Dialect struct {
 	// where the host neither checks nor computes one.
 	MAC func(key, data []byte) ([]byte, error)
 
-	routes []route
-	wire   wire
+	wire *wire
 	// layout is what the strict check holds each field to (see Decode).
 	layout *layout
-}
-
-// wire is what differs between dialects beyond the spec: where a field of
-// meaning lives (batch, original, totals) and which fields a response carries.
-type wire interface {
-	// key returns the values the route table is matched against.
-	key(m *iso8583.Message) routeKey
-	// read fills in the dialect-specific parts of r from m.
-	read(m *iso8583.Message, r *txn.Request) error
-	// echoes reports the dialect's own request fields a response to r
-	// carries back.
-	echoes(id int, r *txn.Request) bool
-	// write adds the dialect-specific fields of the response to resp, which
-	// holds the request fields it carries back.
-	write(resp *iso8583.Message, r *txn.Request, d *txn.Decision) error
-}
-
-// route maps what a message looks like to the transaction it is. Empty fields
-// match anything; the first matching route wins.
-type route struct {
-	MTI  string
-	Proc string // first two digits of F3
-	Cond string // F25
-	Kind string // cup 60.1
-	Net  string // cup 60.3 or iso87 F70
-	Type txn.Type
-}
-
-type routeKey struct{ MTI, Proc, Cond, Kind, Net string }
-
-func (r route) matches(k routeKey) bool {
-	return (r.MTI == "" || r.MTI == k.MTI) &&
-		(r.Proc == "" || r.Proc == k.Proc) &&
-		(r.Cond == "" || r.Cond == k.Cond) &&
-		(r.Kind == "" || r.Kind == k.Kind) &&
-		(r.Net == "" || r.Net == k.Net)
 }
 
 // Definition is a dialect as its data file gives it, with what data cannot
@@ -137,25 +104,67 @@ func Load(name string) (*Dialect, error) {
 // build makes a dialect from its definition.
 func build(def Definition) (*Dialect, error) {
 	name := def.Name
-	var d Dialect
-	switch name {
-	case "iso87ascii":
-		d = Dialect{Name: name, Currency: "840", BalancedCloses: true, routes: iso87Routes, wire: iso87{}}
-	case "cup":
-		d = Dialect{Name: name, Preamble: 11, Currency: "156", VoidsAsCredits: true, routes: cupRoutes, wire: cup{}}
-	default:
-		return nil, fmt.Errorf("no reading of dialect %q is built in (want iso87ascii or cup)", name)
+	h, err := readHostData(def.Spec)
+	if err != nil {
+		return nil, fmt.Errorf("loading the %s data file: %w", name, err)
 	}
-	d.MAC = def.MAC
-	var err error
+	d := Dialect{Name: name, Preamble: h.Preamble, OptionalTPDU: h.OptionalTPDU, Currency: h.Currency,
+		VoidsAsCredits: h.VoidsAsCredits, BalancedCloses: h.BalancedCloses, MAC: def.MAC}
+	if d.wire, err = compileWire(h); err != nil {
+		return nil, fmt.Errorf("loading the %s data file: acqsim.%w", name, err)
+	}
 	if d.Spec, err = specs.ImportJSON(def.Spec); err != nil {
 		return nil, fmt.Errorf("loading the %s spec: %w", name, err)
 	}
 	if d.layout, err = loadLayout(d.Spec, def.Spec); err != nil {
 		return nil, fmt.Errorf("loading the %s spec: %w", name, err)
 	}
+	if err := d.checkRequests(); err != nil {
+		return nil, fmt.Errorf("loading the %s data file: %w", name, err)
+	}
 	return &d, nil
 }
+
+// checkRequests builds every request the data file describes and reads it
+// back: each must pack, and the host's routes must take it for the type it
+// was built as (or, where the dialect sends one type as another, for a type
+// the host books the same way), so that the host and its clients cannot
+// disagree.
+func (d *Dialect) checkRequests() error {
+	v := Values{STAN: "000001", TID: "TERM0001", MID: "000000000000001", PAN: "6200000000000000003", Expiry: "3012",
+		Amount: 1, Batch: "000001", KeyVariant: "003", Reason: "98", Proc: "000000",
+		Orig: Original{MTI: "0200", Proc: "000000", STAN: "000001", Batch: "000001", Date: "0101", RRN: "000000000001", Auth: "000001"}}
+	for _, rq := range d.wire.requests {
+		v.Advice = rq.advice != nil && *rq.advice
+		v.Uploaded = rq.uploaded != nil && *rq.uploaded
+		m, got, err := d.Build(rq.typ, v)
+		if err != nil {
+			return err
+		}
+		if _, err := m.Pack(); err != nil {
+			return fmt.Errorf("a %s request does not pack: %w", rq.typ, err)
+		}
+		if got != rq.typ && !(txn.Of(rq.typ).IsVoid() && txn.Of(got).IsVoid()) {
+			return fmt.Errorf("a %s request (MTI %s) is routed as %s", rq.typ, rq.mti, got)
+		}
+	}
+	return nil
+}
+
+// PreambleOf returns how many bytes of a frame come before its MTI: the
+// dialect's fixed preamble, or where a TPDU is optional, 5 when the frame
+// starts with one (its ID byte 60h, which no BCD MTI starts with).
+func (d *Dialect) PreambleOf(frame []byte) int {
+	if d.OptionalTPDU && len(frame) >= tpduSize && frame[0] == tpduID {
+		return tpduSize
+	}
+	return d.Preamble
+}
+
+const (
+	tpduSize = 5
+	tpduID   = 0x60
+)
 
 // Framer returns a framer for this dialect with the given length header.
 func (d *Dialect) Framer(h LengthHeader, maxFrame int) Framer {
@@ -377,14 +386,7 @@ func (d *Dialect) Request(m *iso8583.Message) (*txn.Request, error) {
 	mti, _ := m.GetMTI()
 	r := &txn.Request{MTI: mti, Field: func(id int) string { return get(m, id) }}
 	r.Repeat = len(mti) == 4 && mti[3] == '1'
-	k := d.wire.key(m)
-	r.Type = txn.Unknown
-	for _, rt := range d.routes {
-		if rt.matches(k) {
-			r.Type = rt.Type
-			break
-		}
-	}
+	r.Type = d.wire.typeOf(m)
 	r.Proc = get(m, 3)
 	r.STAN = get(m, 11)
 	r.TID = get(m, 41)
@@ -502,14 +504,8 @@ func lengthOf(s *field.Spec) string {
 }
 
 // carriesBack reports the request fields a response carries back, where
-// present: the ones every response echoes, and the dialect's own.
-func (d *Dialect) carriesBack(id int, r *txn.Request) bool {
-	switch id {
-	case 2, 3, 4, 11, 25, 41, 42, 49:
-		return true
-	}
-	return d.wire.echoes(id, r)
-}
+// present, as the dialect's data file lists them.
+func (d *Dialect) carriesBack(id int, r *txn.Request) bool { return d.wire.echoes(id, r) }
 
 // ResponseMTI is the MTI that answers mti: a repeat's response is the original's
 // (0221 -> 0230), and the function digit goes up by one.
@@ -530,13 +526,13 @@ func ResponseMTI(mti string) string {
 // host's processing requirement in the low nibble of its third byte when one
 // is given.
 func (d *Dialect) ReplyPreamble(dst, req []byte, requirement byte) []byte {
-	if d.Preamble == 0 || len(req) < d.Preamble {
+	if len(req) < tpduSize {
 		return dst
 	}
 	n := len(dst)
 	dst = append(dst, req[0], req[3], req[4], req[1], req[2])
-	dst = append(dst, req[5:d.Preamble]...)
-	if requirement != 0 {
+	dst = append(dst, req[tpduSize:]...)
+	if requirement != 0 && len(req) >= 8 {
 		dst[n+7] = dst[n+7]&0xF0 | requirement&0x0F
 	}
 	return dst

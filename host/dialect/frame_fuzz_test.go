@@ -94,7 +94,7 @@ func FuzzDecode(f *testing.F) {
 	}
 	bodies, dialects := goldenFrames(f)
 	for i, body := range bodies {
-		f.Add(body[ds[dialects[i]].Preamble:], uint8(dialects[i]))
+		f.Add(body[ds[dialects[i]].PreambleOf(body):], uint8(dialects[i]))
 	}
 	now := time.Date(2026, 6, 11, 10, 15, 0, 0, time.UTC)
 	f.Fuzz(func(t *testing.T, body []byte, which uint8) {

@@ -21,7 +21,7 @@ func TestGoldenVectorsAreStrict(t *testing.T) {
 		}
 		for _, v := range vf.Vectors {
 			wire, _ := hex.DecodeString(v.Hex)
-			if _, err := d.Decode(wire[2+d.Preamble:]); err != nil {
+			if _, err := d.Decode(wire[2+d.PreambleOf(wire[2:]):]); err != nil {
 				t.Errorf("%s/%s: %v", name, v.Name, err)
 			}
 		}
@@ -134,7 +134,7 @@ func TestDecodeRefuses(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.dialect+"/"+tt.name, func(t *testing.T) {
 			d, wire := saleVector(t, tt.dialect)
-			m, err := d.Decode(wire[2+d.Preamble:])
+			m, err := d.Decode(wire[2+d.PreambleOf(wire[2:]):])
 			if err != nil {
 				t.Fatal(err)
 			}

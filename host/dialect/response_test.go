@@ -76,7 +76,7 @@ func TestResponseInPlace(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			body := frame[d.Preamble:]
+			body := frame[d.PreambleOf(frame):]
 			for what, dec := range decisions {
 				decode := func() (*iso8583.Message, *txn.Request) {
 					m, err := d.Decode(body)

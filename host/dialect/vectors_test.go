@@ -59,7 +59,8 @@ func TestGoldenVectors(t *testing.T) {
 				if err != nil {
 					t.Fatalf("reading the frame: %v", err)
 				}
-				preamble, body := frame[:d.Preamble], frame[d.Preamble:]
+				n := d.PreambleOf(frame)
+				preamble, body := frame[:n], frame[n:]
 				if got := hex.EncodeToString(preamble); got != lower(v.TPDU+v.Header) {
 					t.Errorf("preamble %s, want %s", got, v.TPDU+v.Header)
 				}
