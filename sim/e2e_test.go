@@ -3,9 +3,11 @@ package sim_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/acqsim/acqsim/acqsimtest"
 	"github.com/acqsim/acqsim/fixtures"
 	"github.com/acqsim/acqsim/host/dialect"
 	"github.com/acqsim/acqsim/journal"
@@ -14,25 +16,17 @@ import (
 	"github.com/acqsim/acqsim/txn"
 )
 
-// start runs a host on loopback for the test's lifetime.
+// start runs a host on loopback for the test's lifetime, through the front
+// door (acqsimtest), with the admin API on unless cfg says otherwise.
 func start(t testing.TB, cfg sim.Config) *sim.Sim {
 	t.Helper()
-	cfg.Listen = "127.0.0.1:0"
-	if cfg.Admin == "" {
-		cfg.Admin = "127.0.0.1:0"
-	}
-	s, err := sim.Start(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := s.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
+	return acqsimtest.New(t, acqsimtest.Configure(func(c *sim.Config) {
+		cfg.Listen = c.Listen
+		if cfg.Admin == "" {
+			cfg.Admin = c.Admin
 		}
-	})
-	return s
+		*c = cfg
+	})).Sim()
 }
 
 // dial connects a terminal to s.
@@ -345,5 +339,45 @@ func TestMAC(t *testing.T) {
 	}
 	if e := s.Journal.Query(journal.Filter{RC: txn.MACError}); len(e) != 1 || e[0].Decision == "" {
 		t.Errorf("journal of MAC errors after the reset: %+v", e)
+	}
+}
+
+// TestOptionalTPDU: an iso87bcd terminal behind a NAC channel sends a TPDU
+// before each message; the host reads past it, answers with its addresses
+// swapped, and keeps it with the frame. One without a TPDU on the same host
+// is answered without one.
+func TestOptionalTPDU(t *testing.T) {
+	s := start(t, sim.Config{Dialect: "iso87bcd"})
+	tpdu := []byte{0x60, 0x00, 0x03, 0x00, 0x07}
+	nac, err := terminal.Dial(context.Background(), terminal.Config{
+		Addr: s.Addr(), Dialect: s.Dialect, TID: "TERM0031", MID: "898100012340001", Timeout: 5 * time.Second, TPDU: tpdu,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nac.Close() })
+	bare := dial(t, s, dialect.Binary2, "TERM0032")
+
+	for _, term := range []*terminal.Terminal{nac, bare} {
+		x, err := term.Sale(1500)
+		expect(t, "sale", x, err, txn.Approved)
+		x, err = term.Void(term.Last(txn.Sale))
+		expect(t, "void", x, err, txn.Approved)
+	}
+	for tid, want := range map[string][2]string{"TERM0031": {"6000030007", "6000070003"}, "TERM0032": {"", ""}} {
+		got := s.Journal.Query(journal.Filter{TID: tid})
+		if len(got) != 2 {
+			t.Fatalf("%s: %d journal entries, want the sale and the void", tid, len(got))
+		}
+		for _, e := range got {
+			e, _ := s.Journal.Get(e.Seq) // with its frames
+			req, resp := s.Dialect.Describe([]byte(e.Request)), s.Dialect.Describe([]byte(e.Response))
+			if req.Preamble != strings.ToUpper(want[0]) || resp.Preamble != strings.ToUpper(want[1]) {
+				t.Errorf("%s %s: request preamble %q, response %q; want %q, %q", tid, e.Txn, req.Preamble, resp.Preamble, want[0], want[1])
+			}
+			if req.Error != "" || resp.Error != "" || req.MTI == "" {
+				t.Errorf("%s %s: the frames do not read back: %q %q", tid, e.Txn, req.Error, resp.Error)
+			}
+		}
 	}
 }
