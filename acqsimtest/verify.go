@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/acqsim/acqsim/admin"
 	"github.com/acqsim/acqsim/journal"
 )
 
@@ -15,21 +16,27 @@ import (
 // latest exchanges are the ones a test just caused.
 const shownEntries = 50
 
-// Count is how many exchanges in the journal f selects.
-func (h *Host) Count(f journal.Filter) int { return len(h.sim.Journal.Query(f)) }
+// Count is how many exchanges in the journal f selects, each counted once
+// as Verify and the admin API's GET /verify count them (admin.Match).
+func (h *Host) Count(f journal.Filter) int { return len(admin.Match(h.sim.Journal, f)) }
 
 // Verify checks that the journal holds exactly n exchanges that f selects,
-// as WireMock's verify does for HTTP requests. Otherwise it marks the test
-// failed (and carries on, like t.Errorf) with a message that lists what did
-// arrive, matches marked with "*", and returns false.
+// as WireMock's verify does for HTTP requests; it counts as GET /verify and
+// acqsim verify do (admin.Verify), each exchange once. Otherwise it marks
+// the test failed (and carries on, like t.Errorf) with a message that lists
+// what did arrive, matches marked with "*", and returns false.
 func (h *Host) Verify(t testing.TB, f journal.Filter, n int) bool {
 	t.Helper()
-	matched := h.sim.Journal.Query(f)
-	if len(matched) == n {
+	v := admin.Verify(h.sim.Journal, f, admin.Exactly(n))
+	if v.OK {
 		return true
 	}
+	matched := make(map[uint64]bool, len(v.Entries))
+	for _, e := range v.Entries {
+		matched[e.Seq] = true
+	}
 	t.Errorf("acqsimtest: want %s matching %s, got %d\n%s",
-		exchanges(n), describeFilter(f), len(matched), h.describeJournal(matched))
+		exchanges(n), describeFilter(f), v.Count, h.describeJournal(matched))
 	return false
 }
 
@@ -60,15 +67,11 @@ func describeFilter(f journal.Filter) string {
 }
 
 // describeJournal lists the journal's latest entries, one a line, marking
-// those in matched.
-func (h *Host) describeJournal(matched []journal.Entry) string {
+// those matched (by seq).
+func (h *Host) describeJournal(isMatch map[uint64]bool) string {
 	all := h.sim.Journal.Query(journal.Filter{})
 	if len(all) == 0 {
 		return "the journal is empty"
-	}
-	isMatch := make(map[uint64]bool, len(matched))
-	for _, e := range matched {
-		isMatch[e.Seq] = true
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "the journal holds %s (* matches):", exchanges(len(all)))

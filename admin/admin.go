@@ -149,21 +149,31 @@ func (a *API) reset(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		a.ResetTerminal(tid)
-		writeJSON(w, http.StatusOK, map[string]string{"status": "reset", "tid": tid})
+		writeJSON(w, http.StatusOK, ResetAnswer{Status: "reset", TID: tid})
 		return
 	}
 	a.Reset()
-	writeJSON(w, http.StatusOK, map[string]string{"status": "reset"})
+	writeJSON(w, http.StatusOK, ResetAnswer{Status: "reset"})
 }
 
-type clockBody struct {
+// ResetAnswer is POST /reset's answer: status "reset", and the terminal
+// when one was reset alone.
+type ResetAnswer struct {
+	Status string `json:"status"`
+	TID    string `json:"tid,omitempty"`
+}
+
+// ClockState is the answer to GET and PUT /clock: the host's virtual time,
+// its offset from real time (a Go duration, to the millisecond) and whether
+// it is frozen.
+type ClockState struct {
 	Now    time.Time `json:"now"`
 	Offset string    `json:"offset"`
 	Frozen bool      `json:"frozen"`
 }
 
-func (a *API) clockState() clockBody {
-	return clockBody{Now: a.Clock.Now(), Offset: a.Clock.Offset().Round(time.Millisecond).String(), Frozen: a.Clock.Frozen()}
+func (a *API) clockState() ClockState {
+	return ClockState{Now: a.Clock.Now(), Offset: a.Clock.Offset().Round(time.Millisecond).String(), Frozen: a.Clock.Frozen()}
 }
 
 func (a *API) getClock(w http.ResponseWriter, r *http.Request) {

@@ -81,13 +81,12 @@ func (a *API) batches(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
+	f := BatchFilter{MID: q.Get("mid"), TID: q.Get("tid"), State: q.Get("state"), Batch: q.Get("batch")}
 	var out []books.Batch
 	for _, b := range a.Books.Batches() {
-		if q.Get("mid") != "" && q.Get("mid") != b.MID || q.Get("tid") != "" && q.Get("tid") != b.TID ||
-			q.Get("state") != "" && q.Get("state") != b.State || q.Get("batch") != "" && q.Get("batch") != b.Batch {
-			continue
+		if f.Match(b) {
+			out = append(out, b)
 		}
-		out = append(out, b)
 	}
 	if q.Get("format") == "csv" {
 		w.Header().Set("Content-Type", "text/csv")
@@ -98,4 +97,26 @@ func (a *API) batches(w http.ResponseWriter, r *http.Request) {
 		out = []books.Batch{}
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// BatchFilter selects batches, as GET /batches?mid=&tid=&state=&batch=
+// does: each field that is set must match.
+type BatchFilter struct {
+	MID, TID, State, Batch string
+}
+
+// Match reports whether f selects b.
+func (f BatchFilter) Match(b books.Batch) bool {
+	return (f.MID == "" || f.MID == b.MID) && (f.TID == "" || f.TID == b.TID) &&
+		(f.State == "" || f.State == b.State) && (f.Batch == "" || f.Batch == b.Batch)
+}
+
+// query is f as GET /batches's parameters.
+func (f BatchFilter) query() url.Values {
+	return params(map[string]string{"mid": f.MID, "tid": f.TID, "state": f.State, "batch": f.Batch})
+}
+
+// settlementQuery is f as GET /settlements's parameters.
+func settlementQuery(f report.Filter) url.Values {
+	return params(map[string]string{"mid": f.MID, "date": f.Date, "mode": f.Mode})
 }

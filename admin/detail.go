@@ -9,10 +9,10 @@ import (
 	"github.com/acqsim/acqsim/journal"
 )
 
-// exchangeDetail is one exchange in full: the journal's entry, and both its
+// ExchangeDetail is one exchange in full: the journal's entry, and both its
 // messages field by field and as raw bytes, card data masked. Response is
 // null when the host built none.
-type exchangeDetail struct {
+type ExchangeDetail struct {
 	Entry    journal.Entry   `json:"entry"`
 	Request  *dialect.Detail `json:"request"`
 	Response *dialect.Detail `json:"response"`
@@ -38,7 +38,7 @@ func (a *API) exchange(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("entry %d has no frames: none was read, or it was read back from the journal's file", seq))
 		return
 	}
-	d := exchangeDetail{Entry: e}
+	d := ExchangeDetail{Entry: e}
 	req := a.Describe([]byte(e.Request))
 	d.Request = &req
 	if e.Response != "" {

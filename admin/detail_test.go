@@ -26,17 +26,7 @@ type exchangeBody struct {
 }
 
 // startDetailHost starts a whole host with cfg on loopback for the test.
-func startDetailHost(t *testing.T, cfg sim.Config) *liveHost {
-	t.Helper()
-	cfg.Listen, cfg.Admin = "127.0.0.1:0", "127.0.0.1:0"
-	s, err := sim.Start(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := &liveHost{sim: s, base: "http://" + s.AdminAddr()}
-	t.Cleanup(func() { h.shutdown(t) })
-	return h
-}
+func startDetailHost(t *testing.T, cfg sim.Config) *liveHost { return startLiveWith(t, cfg) }
 
 // TestLiveExchangeDetail: a sale in full over real HTTP, in both dialects:
 // the entry as GET /journal has it, and both messages field by field and as

@@ -101,3 +101,35 @@ func filterOf(r *http.Request) (journal.Filter, error) {
 	}
 	return f, nil
 }
+
+// FilterQuery is f as the parameters of GET /journal, /journal/stream and
+// /verify: what filterOf reads back.
+func FilterQuery(f journal.Filter) url.Values {
+	q := params(map[string]string{
+		"tid": f.TID, "mid": f.MID, "stan": f.STAN, "rrn": f.RRN,
+		"mti": f.MTI, "txn": f.Txn, "rc": f.RC, "scenario": f.Scenario, "rule": f.Rule,
+	})
+	for name, t := range map[string]time.Time{"since": f.Since, "until": f.Until} {
+		if !t.IsZero() {
+			q.Set(name, t.Format(time.RFC3339Nano))
+		}
+	}
+	if f.Limit > 0 {
+		q.Set("limit", strconv.Itoa(f.Limit))
+	}
+	if f.Paged || f.After > 0 {
+		q.Set("after", strconv.FormatUint(f.After, 10))
+	}
+	return q
+}
+
+// params are the values that are set, as query parameters.
+func params(m map[string]string) url.Values {
+	q := url.Values{}
+	for k, v := range m {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	return q
+}

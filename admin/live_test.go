@@ -2,7 +2,6 @@ package admin_test
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -13,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/acqsim/acqsim/acqsimtest"
 	"github.com/acqsim/acqsim/admin"
 	"github.com/acqsim/acqsim/journal"
 	"github.com/acqsim/acqsim/sim"
@@ -20,27 +20,42 @@ import (
 	"github.com/acqsim/acqsim/txn"
 )
 
-// The tests in this file drive a whole host (sim.Start) on loopback: real
-// terminals on its ISO 8583 listener, real HTTP on its admin API.
+// The tests in this file drive a whole host (acqsimtest) on loopback: real
+// terminals on its ISO 8583 listener, real HTTP on its admin API, through
+// admin.Client where a test reads answers rather than the wire.
 
-const liveMID = "898100012340001"
+const liveMID = acqsimtest.MID
 
-// liveHost is a running host and the admin API's token ("" for none).
+// liveHost is a running host, the admin API's token ("" for none) and a
+// client of the API with that token.
 type liveHost struct {
+	host    *acqsimtest.Host
 	sim     *sim.Sim
 	base    string
 	token   string
+	client  *admin.Client
 	stopped bool
 }
 
 // startLive starts a host on loopback for the test's lifetime.
 func startLive(t *testing.T, token string) *liveHost {
 	t.Helper()
-	s, err := sim.Start(sim.Config{Listen: "127.0.0.1:0", Admin: "127.0.0.1:0", AdminToken: token})
+	return startLiveWith(t, sim.Config{AdminToken: token})
+}
+
+// startLiveWith starts a host on loopback with cfg (its addresses set by
+// acqsimtest) for the test's lifetime.
+func startLiveWith(t *testing.T, cfg sim.Config) *liveHost {
+	t.Helper()
+	host, err := acqsimtest.Start(acqsimtest.Configure(func(c *sim.Config) {
+		cfg.Listen, cfg.Admin = c.Listen, c.Admin
+		*c = cfg
+	}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &liveHost{sim: s, base: "http://" + s.AdminAddr(), token: token}
+	h := &liveHost{host: host, sim: host.Sim(), base: host.AdminURL(), token: cfg.AdminToken}
+	h.client = &admin.Client{Base: h.base, Token: h.token}
 	t.Cleanup(func() {
 		if !h.stopped {
 			h.shutdown(t)
@@ -53,10 +68,8 @@ func startLive(t *testing.T, token string) *liveHost {
 func (h *liveHost) shutdown(t *testing.T) time.Duration {
 	t.Helper()
 	h.stopped = true
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
 	start := time.Now()
-	if err := h.sim.Shutdown(ctx); err != nil {
+	if err := h.host.Close(); err != nil {
 		t.Errorf("shutdown: %v", err)
 	}
 	return time.Since(start)
@@ -119,25 +132,24 @@ func (h *liveHost) journal(t *testing.T, query string) []journal.Entry {
 	return es
 }
 
-// clock sends PUT /clock.
-func (h *liveHost) clock(t *testing.T, body string) {
+// clock changes the host's clock (PUT /clock).
+func (h *liveHost) clock(t *testing.T, ch admin.ClockChange) {
 	t.Helper()
-	if status, out := h.call(t, http.MethodPut, "/clock", body); status != http.StatusOK {
-		t.Fatalf("PUT /clock %s: status %d; body %s", body, status, out)
+	if _, _, err := h.client.SetClock(t.Context(), ch); err != nil {
+		t.Fatalf("PUT /clock: %v", err)
 	}
+}
+
+// advance moves the host's clock on by d.
+func (h *liveHost) advance(t *testing.T, d time.Duration) {
+	t.Helper()
+	h.clock(t, admin.ClockChange{Advance: &d})
 }
 
 // terminal connects a terminal to the host.
 func (h *liveHost) terminal(t *testing.T, tid string) *terminal.Terminal {
 	t.Helper()
-	term, err := terminal.Dial(context.Background(), terminal.Config{
-		Addr: h.sim.Addr(), Dialect: h.sim.Dialect, TID: tid, MID: liveMID, Timeout: 10 * time.Second,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { term.Close() })
-	return term
+	return h.host.Terminal(t, tid)
 }
 
 // approve returns a check that fails the test unless an exchange was
@@ -492,39 +504,28 @@ func TestLiveStream(t *testing.T) {
 	}
 }
 
-// verifyAnswer is GET /verify's answer.
-type verifyAnswer struct {
-	OK       bool   `json:"ok"`
-	Count    int    `json:"count"`
-	Expected string `json:"expected"`
-	Entries  []struct {
-		journal.Entry
-		OriginalSeq     uint64 `json:"original_seq"`
-		AfterOriginalMS *int64 `json:"after_original_ms"`
-	} `json:"entries"`
-}
-
 func TestLiveVerify(t *testing.T) {
 	h := startLive(t, "")
 	// A frozen clock, moved by hand, makes every delay exact.
-	h.clock(t, `{"now": "2026-06-11T10:00:00Z", "freeze": true}`)
+	start, frozen := time.Date(2026, 6, 11, 10, 0, 0, 0, time.UTC), true
+	h.clock(t, admin.ClockChange{Now: &start, Freeze: &frozen})
 	term := h.terminal(t, "TERM0001")
 	approve(t, "sign-on")(term.SignOn())
 
 	sale := approve(t, "sale")(term.Sale(1000))
 	saleSTAN := sale.Get(11)
-	h.clock(t, `{"advance": "1500ms"}`)
+	h.advance(t, 1500*time.Millisecond)
 	approve(t, "reversal")(term.Reverse(saleSTAN, 0, "98", false))
 
-	h.clock(t, `{"advance": "1s"}`)
+	h.advance(t, time.Second)
 	second := approve(t, "second sale")(term.Sale(2000))
-	h.clock(t, `{"advance": "2500ms"}`)
+	h.advance(t, 2500*time.Millisecond)
 	// An approved void is answered with an RRN of its own, not its sale's.
 	approve(t, "void")(term.Void(term.Last(txn.Sale)))
 
-	h.clock(t, `{"advance": "1s"}`)
+	h.advance(t, time.Second)
 	advice := approve(t, "advice")(term.Advice(700))
-	h.clock(t, `{"advance": "750ms"}`)
+	h.advance(t, 750*time.Millisecond)
 	term.Repeat(advice) // answered or not, it is journalled
 
 	find := func(stan, mti string) journal.Entry {
@@ -540,34 +541,36 @@ func TestLiveVerify(t *testing.T) {
 	adviceEntry := find(advice.Get(11), "0220")
 
 	ms := func(n int64) *int64 { return &n }
+	n := func(n int) *int { return &n }
 	type orig struct {
 		seq uint64
 		ms  *int64
 	}
+	term1 := func(f journal.Filter) journal.Filter { f.TID = "TERM0001"; return f }
 	tests := []struct {
-		query    string
+		filter   journal.Filter
+		want     admin.Want
 		ok       bool
 		count    int
 		expected string
 		origins  []orig // per entry, when checked
 	}{
-		{"tid=TERM0001&txn=reversal&count=1", true, 1, "exactly 1", []orig{{saleEntry.Seq, ms(1500)}}},
-		{"tid=TERM0001&stan=" + saleSTAN, true, 2, "", []orig{{0, nil}, {saleEntry.Seq, ms(1500)}}},
-		{"tid=TERM0001&txn=reversal&count=0", false, 1, "exactly 0", nil},
-		{"tid=TERM0001&txn=reversal&count=2", false, 1, "exactly 2", nil},
-		{"tid=TERM0001&txn=sale&min=2&max=2", true, 2, "at least 2 and at most 2", []orig{{0, nil}, {0, nil}}},
-		{"tid=TERM0001&txn=sale&min=3", false, 2, "at least 3", nil},
-		{"tid=TERM0001&txn=sale&max=1", false, 2, "at most 1", nil},
-		{"tid=TERM0001&txn=sale&min=0", true, 2, "at least 0", nil},
-		{"tid=TERM0001&txn=void&count=1", true, 1, "exactly 1", []orig{{secondEntry.Seq, ms(2500)}}},
-		{"tid=TERM0001&mti=0221&count=1", true, 1, "exactly 1", []orig{{adviceEntry.Seq, ms(750)}}},
-		{"tid=TERM0001&rc=96&count=0", true, 0, "exactly 0", nil},
-		{"tid=NOSUCHTM&min=1", false, 0, "at least 1", nil},
+		{term1(journal.Filter{Txn: "reversal"}), admin.Exactly(1), true, 1, "exactly 1", []orig{{saleEntry.Seq, ms(1500)}}},
+		{term1(journal.Filter{STAN: saleSTAN}), admin.Want{}, true, 2, "", []orig{{0, nil}, {saleEntry.Seq, ms(1500)}}},
+		{term1(journal.Filter{Txn: "reversal"}), admin.Exactly(0), false, 1, "exactly 0", nil},
+		{term1(journal.Filter{Txn: "reversal"}), admin.Exactly(2), false, 1, "exactly 2", nil},
+		{term1(journal.Filter{Txn: "sale"}), admin.Want{Min: n(2), Max: n(2)}, true, 2, "at least 2 and at most 2", []orig{{0, nil}, {0, nil}}},
+		{term1(journal.Filter{Txn: "sale"}), admin.Want{Min: n(3)}, false, 2, "at least 3", nil},
+		{term1(journal.Filter{Txn: "sale"}), admin.Want{Max: n(1)}, false, 2, "at most 1", nil},
+		{term1(journal.Filter{Txn: "sale"}), admin.Want{Min: n(0)}, true, 2, "at least 0", nil},
+		{term1(journal.Filter{Txn: "void"}), admin.Exactly(1), true, 1, "exactly 1", []orig{{secondEntry.Seq, ms(2500)}}},
+		{term1(journal.Filter{MTI: "0221"}), admin.Exactly(1), true, 1, "exactly 1", []orig{{adviceEntry.Seq, ms(750)}}},
+		{term1(journal.Filter{RC: "96"}), admin.Exactly(0), true, 0, "exactly 0", nil},
+		{journal.Filter{TID: "NOSUCHTM"}, admin.Want{Min: n(1)}, false, 0, "at least 1", nil},
 	}
 	for _, tt := range tests {
-		t.Run(tt.query, func(t *testing.T) {
-			var got verifyAnswer
-			h.getJSON(t, "/verify?"+tt.query, &got)
+		t.Run(fmt.Sprintf("%+v %s", tt.filter, tt.expected), func(t *testing.T) {
+			got := h.verify(t, tt.filter, tt.want)
 			if got.OK != tt.ok || got.Count != tt.count || got.Expected != tt.expected {
 				t.Errorf("ok %v, count %d, expected %q; want %v, %d, %q", got.OK, got.Count, got.Expected, tt.ok, tt.count, tt.expected)
 			}
@@ -591,18 +594,17 @@ func TestLiveVerify(t *testing.T) {
 
 	// A void the host refuses keeps the RRN it named: its sale's.
 	t.Run("a refused void", func(t *testing.T) {
-		if status, body := h.call(t, http.MethodPut, "/terminals/TERM0002/scenario", `{"name": "void-disabled"}`); status != http.StatusOK {
-			t.Fatalf("binding void-disabled: status %d; body %s", status, body)
+		if _, _, err := h.client.Bind(t.Context(), "TERM0002", admin.ScenarioRef{Name: "void-disabled"}); err != nil {
+			t.Fatalf("binding void-disabled: %v", err)
 		}
 		other := h.terminal(t, "TERM0002")
 		approve(t, "TERM0002 sign-on")(other.SignOn())
 		sale := approve(t, "TERM0002 sale")(other.Sale(500))
-		h.clock(t, `{"advance": "2s"}`)
+		h.advance(t, 2*time.Second)
 		if x, err := other.Void(other.Last(txn.Sale)); err != nil || x.RC() == txn.Approved {
 			t.Fatalf("void under void-disabled: %v, want it refused", err)
 		}
-		var got verifyAnswer
-		h.getJSON(t, "/verify?tid=TERM0002&txn=void&count=1", &got)
+		got := h.verify(t, journal.Filter{TID: "TERM0002", Txn: "void"}, admin.Exactly(1))
 		saleSeq := h.journal(t, "tid=TERM0002&rrn="+sale.Get(37)+"&txn=sale")[0].Seq
 		if len(got.Entries) != 1 || got.Entries[0].OriginalSeq != saleSeq || msOf(got.Entries[0].AfterOriginalMS) != "2000" {
 			t.Errorf("the refused void: %+v; want its sale %d, 2000 ms before", got.Entries, saleSeq)
@@ -613,9 +615,9 @@ func TestLiveVerify(t *testing.T) {
 	// its reversal's original is its new sale, not the old one with the same
 	// STAN.
 	t.Run("a STAN used again after a reset", func(t *testing.T) {
-		h.clock(t, `{"advance": "1m"}`)
-		if status, body := h.call(t, http.MethodPost, "/reset?tid=TERM0001", ""); status != http.StatusOK {
-			t.Fatalf("POST /reset?tid=: status %d; body %s", status, body)
+		h.advance(t, time.Minute)
+		if _, err := h.client.Reset(t.Context(), "TERM0001"); err != nil {
+			t.Fatalf("POST /reset?tid=: %v", err)
 		}
 		again := h.terminal(t, "TERM0001")
 		approve(t, "sign-on again")(again.SignOn())
@@ -623,11 +625,10 @@ func TestLiveVerify(t *testing.T) {
 		if sale.Get(11) != saleSTAN {
 			t.Fatalf("the new sale has STAN %s, want the old one's %s again", sale.Get(11), saleSTAN)
 		}
-		h.clock(t, `{"advance": "4s"}`)
+		h.advance(t, 4*time.Second)
 		approve(t, "reversal again")(again.Reverse(saleSTAN, 0, "98", false))
 		newSale := h.journal(t, "tid=TERM0001&txn=sale&stan="+saleSTAN)
-		var got verifyAnswer
-		h.getJSON(t, "/verify?tid=TERM0001&txn=reversal&count=2", &got)
+		got := h.verify(t, journal.Filter{TID: "TERM0001", Txn: "reversal"}, admin.Exactly(2))
 		if !got.OK || len(got.Entries) != 2 {
 			t.Fatalf("ok %v with %d reversals, want 2", got.OK, len(got.Entries))
 		}
@@ -645,14 +646,24 @@ func msOf(p *int64) string {
 	return strconv.FormatInt(*p, 10)
 }
 
-// sequenceAnswer is GET /verify/sequence's answer.
-type sequenceAnswer struct {
-	OK    bool `json:"ok"`
-	Steps []struct {
-		Txn  string     `json:"txn"`
-		Seq  uint64     `json:"seq"`
-		Time *time.Time `json:"time"`
-	} `json:"steps"`
+// verify asks GET /verify through the client.
+func (h *liveHost) verify(t *testing.T, f journal.Filter, want admin.Want) admin.Verified {
+	t.Helper()
+	v, _, err := h.client.Verify(t.Context(), f, want)
+	if err != nil {
+		t.Fatalf("GET /verify: %v", err)
+	}
+	return v
+}
+
+// sequence asks GET /verify/sequence through the client.
+func (h *liveHost) sequence(t *testing.T, tid string, kinds ...string) admin.Sequence {
+	t.Helper()
+	s, _, err := h.client.VerifySequence(t.Context(), tid, kinds)
+	if err != nil {
+		t.Fatalf("GET /verify/sequence: %v", err)
+	}
+	return s
 }
 
 func TestLiveVerifySequence(t *testing.T) {
@@ -667,21 +678,25 @@ func TestLiveVerifySequence(t *testing.T) {
 	never.Sale(100)
 
 	tests := []struct {
-		query string
+		tid   string
+		kinds []string
 		ok    bool
 		found []bool // per step: whether the terminal had one
+		at    int    // the step Break names, -1 for none
 	}{
-		{"tid=SIGNEDON&txn=signon,sale", true, []bool{true, true}},
-		{"tid=LATESIGN&txn=signon,sale", false, []bool{true, true}},
-		{"tid=LATESIGN&txn=sale,signon", true, []bool{true, true}},
-		{"tid=NOSIGNON&txn=signon,sale", false, []bool{false, true}},
-		{"tid=SIGNEDON&txn=signon,sale,settlement", false, []bool{true, true, false}},
-		{"tid=NOSUCHTM&txn=signon,sale", false, []bool{false, false}},
+		{"SIGNEDON", []string{"signon", "sale"}, true, []bool{true, true}, -1},
+		{"LATESIGN", []string{"signon", "sale"}, false, []bool{true, true}, 1},
+		{"LATESIGN", []string{"sale", "signon"}, true, []bool{true, true}, -1},
+		{"NOSIGNON", []string{"signon", "sale"}, false, []bool{false, true}, 0},
+		{"SIGNEDON", []string{"signon", "sale", "settlement"}, false, []bool{true, true, false}, 2},
+		{"NOSUCHTM", []string{"signon", "sale"}, false, []bool{false, false}, 0},
 	}
 	for _, tt := range tests {
-		t.Run(tt.query, func(t *testing.T) {
-			var got sequenceAnswer
-			h.getJSON(t, "/verify/sequence?"+tt.query, &got)
+		t.Run(tt.tid+" "+strings.Join(tt.kinds, ","), func(t *testing.T) {
+			got := h.sequence(t, tt.tid, tt.kinds...)
+			if at, _ := got.Break(); at != tt.at {
+				t.Errorf("Break at step %d, want %d (steps %+v)", at, tt.at, got.Steps)
+			}
 			if got.OK != tt.ok {
 				t.Errorf("ok %v, want %v (steps %+v)", got.OK, tt.ok, got.Steps)
 			}
@@ -696,8 +711,7 @@ func TestLiveVerifySequence(t *testing.T) {
 		})
 	}
 	// The steps name the terminal's first exchange of each kind.
-	var got sequenceAnswer
-	h.getJSON(t, "/verify/sequence?tid=SIGNEDON&txn=signon,sale", &got)
+	got := h.sequence(t, "SIGNEDON", "signon", "sale")
 	sales := h.journal(t, "tid=SIGNEDON&txn=sale")
 	if len(got.Steps) == 2 && got.Steps[1].Seq != sales[0].Seq {
 		t.Errorf("sale step seq %d, want the first sale's %d", got.Steps[1].Seq, sales[0].Seq)

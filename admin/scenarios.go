@@ -12,14 +12,16 @@ import (
 	"github.com/acqsim/acqsim/scenarios"
 )
 
-// scenarioInfo is a scenario as GET /scenarios lists it.
-type scenarioInfo struct {
+// ScenarioInfo is a scenario as GET /scenarios lists it.
+type ScenarioInfo struct {
 	Name        string `json:"name"`
 	Description string `json:"description,omitempty"`
 }
 
-type scenarioList struct {
-	Scenarios []scenarioInfo `json:"scenarios"`
+// ScenarioList is GET /scenarios's answer: the scenarios the host knows and
+// what each terminal gets.
+type ScenarioList struct {
+	Scenarios []ScenarioInfo `json:"scenarios"`
 	// Global is the scenario every terminal without its own gets ("" for the
 	// default host behaviour).
 	Global string `json:"global"`
@@ -28,9 +30,9 @@ type scenarioList struct {
 }
 
 func (a *API) listScenarios(w http.ResponseWriter, r *http.Request) {
-	var out scenarioList
+	var out ScenarioList
 	for _, c := range a.Library.All() {
-		out.Scenarios = append(out.Scenarios, scenarioInfo{Name: c.Name, Description: c.Description})
+		out.Scenarios = append(out.Scenarios, ScenarioInfo{Name: c.Name, Description: c.Description})
 	}
 	out.Global, out.Terminals = a.Engine.Bindings()
 	writeJSON(w, http.StatusOK, out)
@@ -109,6 +111,22 @@ func nameRef(body []byte) (ref string, isRef bool) {
 	return "", true
 }
 
+// GlobalScenario is the answer to PUT and DELETE /scenario: the scenario
+// every terminal without its own now gets ("" for the default host
+// behaviour).
+type GlobalScenario struct {
+	Global string `json:"global"`
+}
+
+// TerminalScenario is the answer to PUT and DELETE
+// /terminals/{tid}/scenario: the terminal and the scenario of its own it now
+// has ("" for none: it gets the global one).
+type TerminalScenario struct {
+	// Scenario comes first, as the keys of the map it was once are sorted.
+	Scenario string `json:"scenario"`
+	Terminal string `json:"terminal"`
+}
+
 // putScenario answers PUT /scenario: the scenario every terminal without its
 // own gets.
 func (a *API) putScenario(w http.ResponseWriter, r *http.Request) {
@@ -117,13 +135,13 @@ func (a *API) putScenario(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.Engine.SetGlobal(c)
-	writeJSON(w, http.StatusOK, map[string]string{"global": c.Name})
+	writeJSON(w, http.StatusOK, GlobalScenario{Global: c.Name})
 }
 
 // deleteScenario answers DELETE /scenario: back to the default host behaviour.
 func (a *API) deleteScenario(w http.ResponseWriter, r *http.Request) {
 	a.Engine.SetGlobal(nil)
-	writeJSON(w, http.StatusOK, map[string]string{"global": ""})
+	writeJSON(w, http.StatusOK, GlobalScenario{})
 }
 
 func (a *API) bindTerminal(w http.ResponseWriter, r *http.Request) {
@@ -137,13 +155,13 @@ func (a *API) bindTerminal(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.Engine.Bind(tid, c)
-	writeJSON(w, http.StatusOK, map[string]string{"terminal": tid, "scenario": c.Name})
+	writeJSON(w, http.StatusOK, TerminalScenario{Terminal: tid, Scenario: c.Name})
 }
 
 func (a *API) unbindTerminal(w http.ResponseWriter, r *http.Request) {
 	tid := r.PathValue("tid")
 	a.Engine.Unbind(tid)
-	writeJSON(w, http.StatusOK, map[string]string{"terminal": tid, "scenario": ""})
+	writeJSON(w, http.StatusOK, TerminalScenario{Terminal: tid})
 }
 
 // validTID reports a terminal ID a terminal could send: F41 is 8 printable

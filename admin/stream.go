@@ -67,7 +67,7 @@ func (a *API) stream(w http.ResponseWriter, r *http.Request) {
 		case e, open := <-feed.Entries():
 			if !open {
 				if feed.Dropped() {
-					raw, _ := json.Marshal(dropped{
+					raw, _ := json.Marshal(Dropped{
 						Reason:  fmt.Sprintf("the stream fell %d exchanges behind; read the rest with GET /journal?after=%d", streamBuffer, last),
 						LastSeq: last,
 					})
@@ -86,8 +86,9 @@ func (a *API) stream(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// dropped is the data of a stream's last event when the host dropped it.
-type dropped struct {
+// Dropped is the data of a stream's last event ("dropped") when the host
+// dropped it: read the rest with GET /journal?after=LastSeq.
+type Dropped struct {
 	Reason  string `json:"reason"`
 	LastSeq uint64 `json:"last_seq"`
 }

@@ -17,23 +17,6 @@ import (
 	"github.com/acqsim/acqsim/sim"
 )
 
-// startLiveWith starts a host on loopback with cfg (its addresses set here).
-func startLiveWith(t *testing.T, cfg sim.Config) *liveHost {
-	t.Helper()
-	cfg.Listen, cfg.Admin = "127.0.0.1:0", "127.0.0.1:0"
-	s, err := sim.Start(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := &liveHost{sim: s, base: "http://" + s.AdminAddr()}
-	t.Cleanup(func() {
-		if !h.stopped {
-			h.shutdown(t)
-		}
-	})
-	return h
-}
-
 // openRaw opens GET /journal/stream?query and returns the response as it is,
 // to be closed by the caller (and at the end of the test).
 func (h *liveHost) openRaw(t *testing.T, ctx context.Context, query string) *http.Response {

@@ -4,7 +4,6 @@ package main
 // running host over HTTP, as acqsim report does.
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -12,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"regexp"
 	"slices"
@@ -44,7 +42,7 @@ func (f *adminFlags) register(fl *pflag.FlagSet) {
 }
 
 // client returns a client for the API the flags name.
-func (f adminFlags) client() *adminClient {
+func (f adminFlags) client() *admin.Client {
 	base := strings.TrimSuffix(f.addr, "/")
 	if !strings.Contains(base, "://") {
 		base = "http://" + base
@@ -53,106 +51,22 @@ func (f adminFlags) client() *adminClient {
 	if token == "" {
 		token = os.Getenv("ACQSIM_ADMIN_TOKEN")
 	}
-	return &adminClient{base: base, token: token}
+	return &admin.Client{Base: base, Token: token}
 }
 
-// adminClient calls a host's admin API.
-type adminClient struct {
-	base  string // scheme://host:port
-	token string
-}
-
-// callTimeout bounds one call; a live stream has none.
-const callTimeout = 30 * time.Second
-
-// hostError is an answer other than 200, with the host's reason.
-type hostError struct {
-	status   string
-	code     int
-	reason   string
-	problems []admin.Problem
-}
-
-func (e *hostError) Error() string {
-	msg := "the host answered " + e.status
-	if e.reason != "" {
-		msg += ": " + e.reason
+// adminError says a failed call to the admin API as the CLI's flags know
+// it: an address that is no URL is a usage error of --admin, and a refused
+// token names the flag that gives one.
+func adminError(err error) error {
+	var be *admin.BaseError
+	if errors.As(err, &be) {
+		return usagef("--admin %q: %v", be.Base, be.Err)
 	}
-	if e.code == http.StatusUnauthorized {
-		msg += " (give --admin-token or set ACQSIM_ADMIN_TOKEN)"
+	var he *admin.HostError
+	if errors.As(err, &he) && he.Code == http.StatusUnauthorized {
+		return fmt.Errorf("%w (give --admin-token or set ACQSIM_ADMIN_TOKEN)", err)
 	}
-	return msg
-}
-
-// open sends a call and returns the response to a 200; anything else is an
-// error naming the host's reason.
-func (c *adminClient) open(ctx context.Context, method, path string, q url.Values, body []byte, contentType string) (*http.Response, error) {
-	u := c.base + path
-	if len(q) > 0 {
-		u += "?" + q.Encode()
-	}
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, u, rd)
-	if err != nil {
-		return nil, usagef("--admin %q: %v", c.base, err)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", contentType)
-	}
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("asking the host: %w", err)
-	}
-	if resp.StatusCode == http.StatusOK {
-		return resp, nil
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	e := &hostError{status: resp.Status, code: resp.StatusCode}
-	var msg admin.ErrorAnswer
-	if json.Unmarshal(raw, &msg) == nil && msg.Error != "" {
-		e.reason, e.problems = msg.Error, msg.Problems
-	} else {
-		e.reason = strings.Join(strings.Fields(string(raw)), " ")
-		if len(e.reason) > 200 {
-			e.reason = e.reason[:200] + "..."
-		}
-	}
-	return nil, e
-}
-
-// call sends a call and returns the body of the 200 answer.
-func (c *adminClient) call(ctx context.Context, method, path string, q url.Values, body []byte, contentType string) ([]byte, error) {
-	ctx, cancel := context.WithTimeout(ctx, callTimeout)
-	defer cancel()
-	resp, err := c.open(ctx, method, path, q, body, contentType)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, fmt.Errorf("reading the host's answer: %w", err)
-	}
-	return raw, nil
-}
-
-// get GETs path and decodes the JSON answer into v.
-func (c *adminClient) get(ctx context.Context, path string, q url.Values, v any) ([]byte, error) {
-	raw, err := c.call(ctx, http.MethodGet, path, q, nil, "")
-	if err != nil {
-		return nil, err
-	}
-	if err := json.Unmarshal(raw, v); err != nil {
-		return nil, fmt.Errorf("the host's answer to GET %s does not parse: %w", path, err)
-	}
-	return raw, nil
+	return err
 }
 
 // nArgs wants exactly n arguments, or says how the command is used.
@@ -268,48 +182,34 @@ prints the latest N.`,
 	return cmd
 }
 
-func (f journalFlags) query() url.Values {
-	q := url.Values{}
-	for k, v := range map[string]string{"tid": f.tid, "mid": f.mid, "stan": f.stan, "rrn": f.rrn, "mti": f.mti, "txn": f.txn, "rc": f.rc} {
-		if v != "" {
-			q.Set(k, v)
-		}
-	}
-	return q
+func (f journalFlags) filter() journal.Filter {
+	return journal.Filter{TID: f.tid, MID: f.mid, STAN: f.stan, RRN: f.rrn, MTI: f.mti, Txn: f.txn, RC: f.rc}
 }
 
 // printJournal prints the latest --limit exchanges, or all of them: the
 // host answers a page at a time, and the table is printed as the pages come.
 func printJournal(ctx context.Context, w io.Writer, f journalFlags) error {
-	q := f.query()
-	if f.limit > 0 {
-		q.Set("limit", strconv.Itoa(f.limit))
-	}
-	c := f.admin.client()
+	filter := f.filter()
+	filter.Limit = f.limit
 	var all []json.RawMessage // -o json: one array, however many pages
 	var first []byte
 	pages := 0
-	err := c.pages(ctx, "/journal", q, func(raw []byte) error {
-		var es []json.RawMessage
-		if err := json.Unmarshal(raw, &es); err != nil {
-			return fmt.Errorf("the host's answer to GET /journal does not parse: %w", err)
-		}
+	err := f.admin.client().JournalPages(ctx, filter, func(p admin.Page) error {
 		if pages++; pages == 1 {
-			first = raw
+			first = p.Raw
 			if f.output == "table" {
 				fmt.Fprint(w, journalHeader())
 			}
 		}
-		if f.output == "json" {
-			all = append(all, es...)
+		if f.output == "table" {
+			for i := range p.Entries {
+				fmt.Fprint(w, journalRow(&p.Entries[i]))
+			}
 			return nil
 		}
-		for _, e := range es {
-			if _, err := printStreamed(w, f.output, e); err != nil {
-				return err
-			}
-		}
-		return nil
+		es, err := rawEntries(p)
+		all = append(all, es...)
+		return err
 	})
 	if err != nil || f.output != "json" {
 		return err
@@ -326,54 +226,13 @@ func printJournal(ctx context.Context, w io.Writer, f journalFlags) error {
 	return err
 }
 
-// linkNext finds the target of a Link header's rel="next" (RFC 8288).
-var linkNext = regexp.MustCompile(`<([^>]*)>\s*;\s*rel="?next"?`)
-
-// pages GETs path and the pages after it, following the Link header's next
-// page until one has none, and hands each page's body to fn.
-func (c *adminClient) pages(ctx context.Context, path string, q url.Values, fn func(raw []byte) error) error {
-	base, err := url.Parse(c.base + "/")
-	if err != nil {
-		return usagef("--admin %q: %v", c.base, err)
+// rawEntries are a page's entries as the host wrote them.
+func rawEntries(p admin.Page) ([]json.RawMessage, error) {
+	var es []json.RawMessage
+	if err := json.Unmarshal(p.Raw, &es); err != nil {
+		return nil, fmt.Errorf("the host's answer to GET /journal does not parse: %w", err)
 	}
-	for {
-		raw, link, err := c.page(ctx, path, q)
-		if err != nil {
-			return err
-		}
-		if err := fn(raw); err != nil {
-			return err
-		}
-		m := linkNext.FindStringSubmatch(link)
-		if m == nil {
-			return nil
-		}
-		next, err := base.Parse(m[1])
-		if err != nil {
-			return fmt.Errorf("the host's next page %q: %v", m[1], err)
-		}
-		// A cursor that does not move on would page for ever.
-		if next.Path == path && next.Query().Encode() == q.Encode() {
-			return fmt.Errorf("the host's next page %q is the page just read: its pages do not end", m[1])
-		}
-		path, q = next.Path, next.Query()
-	}
-}
-
-// page GETs one page and returns its body and its Link header.
-func (c *adminClient) page(ctx context.Context, path string, q url.Values) ([]byte, string, error) {
-	ctx, cancel := context.WithTimeout(ctx, callTimeout)
-	defer cancel()
-	resp, err := c.open(ctx, http.MethodGet, path, q, nil, "")
-	if err != nil {
-		return nil, "", err
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, "", fmt.Errorf("reading the host's answer: %w", err)
-	}
-	return raw, resp.Header.Get("Link"), nil
+	return es, nil
 }
 
 // followJournal prints exchanges as the host journals them. It subscribes
@@ -381,59 +240,53 @@ func (c *adminClient) page(ctx context.Context, path string, q url.Values) ([]by
 // skips what the stream repeats.
 func followJournal(ctx context.Context, w io.Writer, f journalFlags) error {
 	c := f.admin.client()
-	resp, err := c.open(ctx, http.MethodGet, "/journal/stream", f.query(), nil, "")
+	stream, err := c.Follow(ctx, f.filter())
 	if err != nil {
 		return err
 	}
-	defer resp.Body.Close()
+	defer stream.Close()
 	if f.output == "table" {
 		fmt.Fprint(w, journalHeader())
 	}
 	var last uint64
 	if f.limit > 0 {
-		q := f.query()
-		q.Set("limit", strconv.Itoa(f.limit))
-		var es []json.RawMessage
-		if _, err := c.get(ctx, "/journal", q, &es); err != nil {
+		latest := f.filter()
+		latest.Limit = f.limit
+		p, err := c.JournalPage(ctx, latest)
+		if err != nil {
 			return err
 		}
-		for _, raw := range es {
-			if last, err = printStreamed(w, f.output, raw); err != nil {
+		raws, err := rawEntries(p)
+		if err != nil {
+			return err
+		}
+		for i := range p.Entries {
+			if last, err = printStreamed(w, f.output, &p.Entries[i], raws[i]); err != nil {
 				return err
 			}
 		}
 	}
-	err = readStream(resp.Body, func(event string, data []byte) error {
-		if event != "exchange" {
-			return nil
+	for {
+		ev, err := stream.Next()
+		switch {
+		case err == io.EOF:
+			return nil // the host ended the stream: it is shutting down
+		case err != nil && ctx.Err() != nil:
+			return nil // interrupted: the way a follow ends
+		case err != nil:
+			return fmt.Errorf("reading the journal stream: %w", err)
+		case ev.Entry == nil || ev.Entry.Seq <= last:
+			continue
 		}
-		var seq struct {
-			Seq uint64 `json:"seq"`
+		if last, err = printStreamed(w, f.output, ev.Entry, ev.Data); err != nil {
+			return err
 		}
-		if err := json.Unmarshal(data, &seq); err != nil {
-			return fmt.Errorf("the host streamed an exchange that does not parse: %w", err)
-		}
-		if seq.Seq <= last {
-			return nil
-		}
-		last, err = printStreamed(w, f.output, data)
-		return err
-	})
-	if err != nil && ctx.Err() != nil {
-		return nil // interrupted: the way a follow ends
 	}
-	if err != nil {
-		return fmt.Errorf("reading the journal stream: %w", err)
-	}
-	return nil // the host ended the stream: it is shutting down
 }
 
-// printStreamed prints one entry, as a row or a line of JSON, and returns its seq.
-func printStreamed(w io.Writer, output string, raw []byte) (uint64, error) {
-	var e journal.Entry
-	if err := json.Unmarshal(raw, &e); err != nil {
-		return 0, fmt.Errorf("the host sent an exchange that does not parse: %w", err)
-	}
+// printStreamed prints one entry, as a row or as its JSON (raw) on a line,
+// and returns its seq.
+func printStreamed(w io.Writer, output string, e *journal.Entry, raw []byte) (uint64, error) {
 	if output == "json" {
 		var line bytes.Buffer
 		if err := json.Compact(&line, raw); err != nil {
@@ -443,45 +296,8 @@ func printStreamed(w io.Writer, output string, raw []byte) (uint64, error) {
 		_, err := w.Write(line.Bytes())
 		return e.Seq, err
 	}
-	_, err := fmt.Fprint(w, journalRow(&e))
+	_, err := fmt.Fprint(w, journalRow(e))
 	return e.Seq, err
-}
-
-// readStream calls fn with each event of a server-sent event stream until it
-// ends.
-func readStream(r io.Reader, fn func(event string, data []byte) error) error {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(nil, 1<<20)
-	event, data := "", []byte(nil)
-	for sc.Scan() {
-		line := sc.Bytes()
-		switch {
-		case len(line) == 0:
-			if data != nil {
-				if event == "" {
-					event = "message"
-				}
-				if err := fn(event, data); err != nil {
-					return err
-				}
-			}
-			event, data = "", nil
-		case line[0] == ':': // a comment: the greeting, keep-alives
-		default:
-			name, value, _ := bytes.Cut(line, []byte(":"))
-			value = bytes.TrimPrefix(value, []byte(" "))
-			switch string(name) {
-			case "event":
-				event = string(value)
-			case "data":
-				if data != nil {
-					data = append(data, '\n')
-				}
-				data = append(append([]byte{}, data...), value...)
-			}
-		}
-	}
-	return sc.Err()
 }
 
 // The journal table has fixed columns, so that the rows --follow prints one
@@ -556,27 +372,40 @@ what each terminal then gets; -o json prints the host's answer instead.`,
 	pf.StringVar(&tid, "terminal", "", "only this terminal (`TID`), instead of every terminal without a scenario of its own")
 	outputFlag(cmd, pf, &output, "table", "json")
 
-	path := func() string {
-		if tid == "" {
-			return "/scenario"
+	// change sets (or with no ref, clears) the scenario of every terminal
+	// or of --terminal, and prints the host's answer: what the terminals
+	// get now.
+	change := func(cmd *cobra.Command, ref *admin.ScenarioRef) error {
+		c, ctx, w := af.client(), cmd.Context(), cmd.OutOrStdout()
+		var line string
+		var raw []byte
+		var err error
+		switch {
+		case tid == "":
+			var g admin.GlobalScenario
+			if ref == nil {
+				g, raw, err = c.ClearScenario(ctx)
+			} else {
+				g, raw, err = c.SetScenario(ctx, *ref)
+			}
+			line = "every terminal without its own: " + orDefault(g.Global)
+		default:
+			var ts admin.TerminalScenario
+			if ref == nil {
+				ts, raw, err = c.Unbind(ctx, tid)
+			} else {
+				ts, raw, err = c.Bind(ctx, tid, *ref)
+			}
+			line = fmt.Sprintf("terminal %s: %s", tid, orGlobal(ts.Scenario))
 		}
-		return "/terminals/" + url.PathEscape(tid) + "/scenario"
-	}
-	// said prints the host's answer to a change: what the terminals get now.
-	said := func(w io.Writer, raw []byte) error {
+		if err != nil {
+			return err
+		}
 		if output == "json" {
-			_, err := w.Write(raw)
-			return err
+			_, err = w.Write(raw)
+		} else {
+			_, err = fmt.Fprintln(w, line)
 		}
-		var ans map[string]string
-		if err := json.Unmarshal(raw, &ans); err != nil {
-			return fmt.Errorf("the host's answer does not parse: %w", err)
-		}
-		if tid == "" {
-			_, err := fmt.Fprintf(w, "every terminal without its own: %s\n", orDefault(ans["global"]))
-			return err
-		}
-		_, err := fmt.Fprintf(w, "terminal %s: %s\n", tid, orGlobal(ans["scenario"]))
 		return err
 	}
 
@@ -589,15 +418,7 @@ what each terminal then gets; -o json prints the host's answer instead.`,
 			if err := checkOutput(output, "table", "json"); err != nil {
 				return err
 			}
-			body, err := json.Marshal(map[string]string{"name": args[0]})
-			if err != nil {
-				return err
-			}
-			raw, err := af.client().call(cmd.Context(), http.MethodPut, path(), nil, body, "application/json")
-			if err != nil {
-				return err
-			}
-			return said(cmd.OutOrStdout(), raw)
+			return change(cmd, &admin.ScenarioRef{Name: args[0]})
 		},
 	}
 	load := &cobra.Command{
@@ -619,16 +440,13 @@ what each terminal then gets; -o json prints the host's answer instead.`,
 			if err != nil {
 				return usagef("scenario load: %v", err)
 			}
-			raw, err := af.client().call(cmd.Context(), http.MethodPut, path(), nil, body, "application/yaml")
-			var he *hostError
-			if errors.As(err, &he) && len(he.problems) > 0 {
+			err = change(cmd, &admin.ScenarioRef{YAML: body})
+			var he *admin.HostError
+			if errors.As(err, &he) && len(he.Answer.Problems) > 0 {
 				// The host names the file "body"; the user knows it by its name.
-				return fileProblems(file, he.problems)
+				return fileProblems(file, he.Answer.Problems)
 			}
-			if err != nil {
-				return err
-			}
-			return said(cmd.OutOrStdout(), raw)
+			return err
 		},
 	}
 	clear := &cobra.Command{
@@ -639,11 +457,7 @@ what each terminal then gets; -o json prints the host's answer instead.`,
 			if err := checkOutput(output, "table", "json"); err != nil {
 				return err
 			}
-			raw, err := af.client().call(cmd.Context(), http.MethodDelete, path(), nil, nil, "")
-			if err != nil {
-				return err
-			}
-			return said(cmd.OutOrStdout(), raw)
+			return change(cmd, nil)
 		},
 	}
 	show := &cobra.Command{
@@ -658,11 +472,7 @@ with the terminal, its own scenario ("" for none) and every terminal's.`,
 			if err := checkOutput(output, "table", "json"); err != nil {
 				return err
 			}
-			var list struct {
-				Global    string            `json:"global"`
-				Terminals map[string]string `json:"terminals"`
-			}
-			raw, err := af.client().get(cmd.Context(), "/scenarios", nil, &list)
+			list, raw, err := af.client().Scenarios(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -740,39 +550,31 @@ func newClock() *cobra.Command {
 	var af adminFlags
 	var output string
 	// printClock prints the host's answer: the clock as a line, or as JSON.
-	printClock := func(cmd *cobra.Command, raw []byte, c clockState) error {
+	printClock := func(cmd *cobra.Command, raw []byte, c admin.ClockState) error {
 		if output == "json" {
 			_, err := cmd.OutOrStdout().Write(raw)
 			return err
 		}
-		_, err := fmt.Fprintln(cmd.OutOrStdout(), c)
+		_, err := fmt.Fprintln(cmd.OutOrStdout(), clockLine(c))
 		return err
 	}
 	show := func(cmd *cobra.Command, _ []string) error {
 		if err := checkOutput(output, "table", "json"); err != nil {
 			return err
 		}
-		var c clockState
-		raw, err := af.client().get(cmd.Context(), "/clock", nil, &c)
+		c, raw, err := af.client().Clock(cmd.Context())
 		if err != nil {
 			return err
 		}
 		return printClock(cmd, raw, c)
 	}
-	put := func(cmd *cobra.Command, body map[string]any) error {
+	put := func(cmd *cobra.Command, ch admin.ClockChange) error {
 		if err := checkOutput(output, "table", "json"); err != nil {
 			return err
 		}
-		raw, err := json.Marshal(body)
+		c, raw, err := af.client().SetClock(cmd.Context(), ch)
 		if err != nil {
 			return err
-		}
-		if raw, err = af.client().call(cmd.Context(), http.MethodPut, "/clock", nil, raw, "application/json"); err != nil {
-			return err
-		}
-		var c clockState
-		if err := json.Unmarshal(raw, &c); err != nil {
-			return fmt.Errorf("the host's answer to PUT /clock does not parse: %w", err)
 		}
 		return printClock(cmd, raw, c)
 	}
@@ -800,10 +602,11 @@ it is frozen (-o json: the host's answer, {"now", "offset", "frozen"}).`,
 		Short: "Move the clock on (or back, with a negative duration such as -1h)",
 		Args:  nArgs(1, "clock advance needs one DURATION, e.g. 90s, 2h or -1h"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if _, err := time.ParseDuration(args[0]); err != nil {
+			d, err := time.ParseDuration(args[0])
+			if err != nil {
 				return usagef("clock advance %q: want a duration such as 90s, 2h or -1h", args[0])
 			}
-			return put(cmd, map[string]any{"advance": args[0]})
+			return put(cmd, admin.ClockChange{Advance: &d})
 		},
 	}
 	offset := &cobra.Command{
@@ -811,10 +614,11 @@ it is frozen (-o json: the host's answer, {"now", "offset", "frozen"}).`,
 		Short: "Run the clock this far from real time (0s for real time; -2h for two hours behind)",
 		Args:  nArgs(1, "clock offset needs one DURATION, e.g. 0s, 2h or -2h"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if _, err := time.ParseDuration(args[0]); err != nil {
+			d, err := time.ParseDuration(args[0])
+			if err != nil {
 				return usagef("clock offset %q: want a duration such as 0s, 2h or -2h", args[0])
 			}
-			return put(cmd, map[string]any{"offset": args[0]})
+			return put(cmd, admin.ClockChange{Offset: &d})
 		},
 	}
 	takesNegativeDuration(advance)
@@ -829,21 +633,22 @@ it is frozen (-o json: the host's answer, {"now", "offset", "frozen"}).`,
 		Short: "Set the clock to an RFC 3339 time; it runs on from there (unless frozen)",
 		Args:  nArgs(1, "clock set needs one RFC 3339 TIME, e.g. 2026-06-11T22:59:00+08:00"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if _, err := time.Parse(time.RFC3339Nano, args[0]); err != nil {
+			at, err := time.Parse(time.RFC3339Nano, args[0])
+			if err != nil {
 				return usagef("clock set %q: want an RFC 3339 time such as 2026-06-11T22:59:00+08:00", args[0])
 			}
-			return put(cmd, map[string]any{"now": args[0]})
+			return put(cmd, admin.ClockChange{Now: &at})
 		},
 	}, advance, offset, &cobra.Command{
 		Use:   "freeze",
 		Short: "Stop the clock where it is",
 		Args:  nArgs(0, "clock freeze takes no arguments"),
-		RunE:  func(cmd *cobra.Command, _ []string) error { return put(cmd, map[string]any{"freeze": true}) },
+		RunE:  func(cmd *cobra.Command, _ []string) error { return put(cmd, admin.ClockChange{Freeze: ptr(true)}) },
 	}, &cobra.Command{
 		Use:   "unfreeze",
 		Short: "Let the clock run again from where it stopped",
 		Args:  nArgs(0, "clock unfreeze takes no arguments"),
-		RunE:  func(cmd *cobra.Command, _ []string) error { return put(cmd, map[string]any{"freeze": false}) },
+		RunE:  func(cmd *cobra.Command, _ []string) error { return put(cmd, admin.ClockChange{Freeze: ptr(false)}) },
 	})
 	return cmd
 }
@@ -890,13 +695,10 @@ func takesNegativeDuration(cmd *cobra.Command) {
 	}
 }
 
-type clockState struct {
-	Now    time.Time `json:"now"`
-	Offset string    `json:"offset"`
-	Frozen bool      `json:"frozen"`
-}
+func ptr[T any](v T) *T { return &v }
 
-func (c clockState) String() string {
+// clockLine is the clock as acqsim clock prints it.
+func clockLine(c admin.ClockState) string {
 	state := "running"
 	if c.Frozen {
 		state = "frozen"
@@ -912,18 +714,6 @@ type verifyFlags struct {
 	count, min, max          int
 	hasCount, hasMin, hasMax bool
 	output                   string
-}
-
-// verifyAnswer is GET /verify's answer.
-type verifyAnswer struct {
-	OK       bool   `json:"ok"`
-	Count    int    `json:"count"`
-	Expected string `json:"expected"`
-	Entries  []struct {
-		journal.Entry
-		OriginalSeq     uint64 `json:"original_seq"`
-		AfterOriginalMS *int64 `json:"after_original_ms"`
-	} `json:"entries"`
 }
 
 // shownJournal is how many of a terminal's latest exchanges a failed verify
@@ -980,22 +770,17 @@ with *. Each reversal, repeat or void shows how long after its original it came.
 
 func verify(ctx context.Context, w io.Writer, f verifyFlags) error {
 	c := f.admin.client()
-	q := url.Values{"tid": {f.tid}}
-	for k, v := range map[string]string{"stan": f.stan, "txn": f.txn, "mti": f.mti, "rc": f.rc} {
-		if v != "" {
-			q.Set(k, v)
-		}
-	}
-	for k, v := range map[string]struct {
+	var want admin.Want
+	for _, b := range []struct {
 		set bool
-		n   int
-	}{"count": {f.hasCount, f.count}, "min": {f.hasMin, f.min}, "max": {f.hasMax, f.max}} {
-		if v.set {
-			q.Set(k, strconv.Itoa(v.n))
+		n   *int
+		dst **int
+	}{{f.hasCount, &f.count, &want.Count}, {f.hasMin, &f.min, &want.Min}, {f.hasMax, &f.max, &want.Max}} {
+		if b.set {
+			*b.dst = b.n
 		}
 	}
-	var ans verifyAnswer
-	raw, err := c.get(ctx, "/verify", q, &ans)
+	ans, raw, err := c.Verify(ctx, journal.Filter{TID: f.tid, STAN: f.stan, Txn: f.txn, MTI: f.mti, RC: f.rc}, want)
 	if err != nil {
 		return err
 	}
@@ -1022,9 +807,11 @@ func verify(ctx context.Context, w io.Writer, f verifyFlags) error {
 		} else {
 			// What did arrive, then: the terminal's latest exchanges.
 			fmt.Fprintln(w, "not ok:", verdict)
-			if _, err := c.get(ctx, "/journal", url.Values{"tid": {f.tid}, "limit": {strconv.Itoa(shownJournal)}}, &shown); err != nil {
+			p, err := c.JournalPage(ctx, journal.Filter{TID: f.tid, Limit: shownJournal})
+			if err != nil {
 				return err
 			}
+			shown = p.Entries
 			fmt.Fprintf(w, "%s's latest %s (* matched):\n", f.tid, exchanges(len(shown)))
 		}
 		if err := verifyTable(w, shown, matched, after); err != nil {
@@ -1105,39 +892,22 @@ func kindsOf(args []string) []string {
 	return kinds
 }
 
-// sequenceAnswer is GET /verify/sequence's answer.
-type sequenceAnswer struct {
-	OK    bool `json:"ok"`
-	Steps []struct {
-		Txn  string     `json:"txn"`
-		Seq  uint64     `json:"seq"`
-		Time *time.Time `json:"time"`
-	} `json:"steps"`
-}
-
 func verifySequence(ctx context.Context, w io.Writer, f verifyFlags, kinds []string) error {
-	var ans sequenceAnswer
-	raw, err := f.admin.client().get(ctx, "/verify/sequence", url.Values{"tid": {f.tid}, "txn": {strings.Join(kinds, ",")}}, &ans)
+	ans, raw, err := f.admin.client().VerifySequence(ctx, f.tid, kinds)
 	if err != nil {
 		return err
 	}
 	// Say what went wrong: the first kind that never came, or that came
 	// before one listed ahead of it.
 	verdict := fmt.Sprintf("%s's first %s came in that order", f.tid, strings.Join(kinds, ", "))
-	if !ans.OK {
+	switch at, before := ans.Break(); {
+	case at >= 0 && before < 0:
+		verdict = fmt.Sprintf("%s sent no %s", f.tid, ans.Steps[at].Txn)
+	case at >= 0:
+		s, b := ans.Steps[at], ans.Steps[before]
+		verdict = fmt.Sprintf("%s's first %s (#%d) came before its first %s (#%d)", f.tid, s.Txn, s.Seq, b.Txn, b.Seq)
+	case !ans.OK:
 		verdict = fmt.Sprintf("%s's first %s did not come in that order", f.tid, strings.Join(kinds, ", "))
-	}
-	latest, latestSeq := "", uint64(0)
-	for _, s := range ans.Steps {
-		if s.Seq == 0 {
-			verdict = fmt.Sprintf("%s sent no %s", f.tid, s.Txn)
-			break
-		}
-		if s.Seq < latestSeq {
-			verdict = fmt.Sprintf("%s's first %s (#%d) came before its first %s (#%d)", f.tid, s.Txn, s.Seq, latest, latestSeq)
-			break
-		}
-		latest, latestSeq = s.Txn, s.Seq
 	}
 	if f.output == "json" {
 		if _, err := w.Write(raw); err != nil {

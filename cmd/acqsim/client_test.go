@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/acqsim/acqsim/admin"
 	"github.com/acqsim/acqsim/journal"
 )
 
@@ -495,7 +496,7 @@ func TestVerifyCommand(t *testing.T) {
 			code  int
 		}{{"1", 0}, {"3", 1}} {
 			code, stdout, _ := cli("verify", "--tid", "TERM0001", "--txn", "reversal", "--count", tc.count, "-o", "json")
-			var ans verifyAnswer
+			var ans admin.Verified
 			if err := json.Unmarshal([]byte(stdout), &ans); err != nil || code != tc.code {
 				t.Fatalf("--count %s -o json: exit %d, %v: %s", tc.count, code, err, stdout)
 			}
@@ -527,7 +528,7 @@ func TestVerifyCommand(t *testing.T) {
 			}
 		}
 		code, stdout, _ := cli("verify", "sequence", "--tid", "TERM0001", "signon", "sale", "-o", "json")
-		var ans sequenceAnswer
+		var ans admin.Sequence
 		if err := json.Unmarshal([]byte(stdout), &ans); err != nil || code != 0 || !ans.OK || len(ans.Steps) != 2 || ans.Steps[1].Seq != 2 {
 			t.Errorf("sequence -o json: exit %d, %v: %s", code, err, stdout)
 		}

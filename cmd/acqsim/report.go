@@ -2,11 +2,8 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
-	"net/url"
 	"slices"
 	"sort"
 	"strings"
@@ -15,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/acqsim/acqsim/admin"
 	"github.com/acqsim/acqsim/books"
 	"github.com/acqsim/acqsim/report"
 )
@@ -111,16 +109,23 @@ func (f reportFlags) check(what string) error {
 }
 
 func printReport(ctx context.Context, w io.Writer, what string, f reportFlags) error {
-	q := url.Values{}
-	for k, v := range map[string]string{"mid": f.mid, "tid": f.tid, "date": f.date, "mode": f.mode, "state": f.state} {
-		if v != "" {
-			q.Set(k, v)
-		}
+	c := f.admin.client()
+	settlements := report.Filter{MID: f.mid, Date: f.date, Mode: f.mode}
+	batches := admin.BatchFilter{MID: f.mid, TID: f.tid, State: f.state}
+	var body []byte
+	var bs []books.Batch
+	var ss []report.Settlement
+	var err error
+	switch {
+	case what == "batches" && f.output == "csv":
+		body, err = c.BatchesCSV(ctx, batches)
+	case what == "batches":
+		bs, body, err = c.Batches(ctx, batches)
+	case f.output == "csv":
+		body, err = c.SettlementsCSV(ctx, settlements)
+	default:
+		ss, body, err = c.Settlements(ctx, settlements)
 	}
-	if f.output == "csv" {
-		q.Set("format", "csv")
-	}
-	body, err := f.admin.client().call(ctx, http.MethodGet, "/"+what, q, nil, "")
 	if err != nil {
 		return err
 	}
@@ -131,10 +136,6 @@ func printReport(ctx context.Context, w io.Writer, what string, f reportFlags) e
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
 	defer tw.Flush()
 	if what == "batches" {
-		var bs []books.Batch
-		if err := json.Unmarshal(body, &bs); err != nil {
-			return err
-		}
 		fmt.Fprintln(tw, "MID\tTID\tBATCH\tSTATE\tOUTCOME\tDEBITS\tCREDITS\tUPLOADED\tDIFFERENCES\t")
 		for _, b := range bs {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d/%s\t%d/%s\t%d\t%s\t\n", b.MID, b.TID, b.Batch, b.State, b.Outcome,
@@ -142,10 +143,6 @@ func printReport(ctx context.Context, w io.Writer, what string, f reportFlags) e
 				b.Uploaded, strings.Join(b.Differences, "; "))
 		}
 		return nil
-	}
-	var ss []report.Settlement
-	if err := json.Unmarshal(body, &ss); err != nil {
-		return err
 	}
 	fmt.Fprintln(tw, "MID\tSETTLES\tMODE\tCARD\tCOUNT\tGROSS\tFEES\tNET\tFUNDS AVAILABLE\tFAULTS\t")
 	for _, s := range ss {

@@ -401,34 +401,42 @@ func sendMany(out io.Writer, term *terminal.Terminal, flow string, f sendFlags, 
 }
 
 func printExchange(w io.Writer, d *dialect.Dialect, x *terminal.Exchange, verbose bool) {
-	req := x.Request
-	fmt.Fprintf(w, "-> %s %-12s %s\n", mtiOf(req), x.Type, summary(req))
+	req, reqErr := detail(d, x.Request)
+	fmt.Fprintf(w, "-> %s %-12s %s\n", mtiOf(x.Request), x.Type, summary(req))
 	if verbose {
-		describe(w, d, req)
+		describe(w, req, reqErr)
 	}
 	if x.Response == nil {
 		fmt.Fprintf(w, "<- no response\n")
 		return
 	}
+	resp, respErr := detail(d, x.Response)
 	rc := x.RC()
-	fmt.Fprintf(w, "<- %s RC %s %-22s %s (%v)\n", mtiOf(x.Response), rc, txn.RCText(rc), summary(x.Response), x.Latency.Round(time.Microsecond))
+	fmt.Fprintf(w, "<- %s RC %s %-22s %s (%v)\n", mtiOf(x.Response), rc, txn.RCText(rc), summary(resp), x.Latency.Round(time.Microsecond))
 	if verbose {
-		describe(w, d, x.Response)
+		describe(w, resp, respErr)
 	}
 }
 
-// describe prints every field of a message, card data masked as the host's
-// detail view masks it (dialect.Dialect.Describe): one masking policy, the
+// detail reads a message as the host's detail view does
+// (dialect.Dialect.Describe), card data masked: one masking policy, the
 // dialect's, for everything acqsim shows.
-func describe(w io.Writer, d *dialect.Dialect, m *iso8583.Message) {
+func detail(d *dialect.Dialect, m *iso8583.Message) (dialect.Detail, error) {
 	packed, err := m.Pack()
+	if err != nil {
+		return dialect.Detail{}, err
+	}
+	// Describe reads a frame as the journal keeps it: the preamble (cup's
+	// TPDU and header, not kept with the message here) first.
+	return d.Describe(append(make([]byte, d.Preamble), packed...)), nil
+}
+
+// describe prints every field of a message's detail.
+func describe(w io.Writer, dt dialect.Detail, err error) {
 	if err != nil {
 		fmt.Fprintf(w, "   (cannot show the fields: %v)\n", err)
 		return
 	}
-	// Describe reads a frame as the journal keeps it: the preamble (cup's
-	// TPDU and header, not kept with the message here) first.
-	dt := d.Describe(append(make([]byte, d.Preamble), packed...))
 	for _, f := range dt.Fields {
 		fmt.Fprintf(w, "F%-3d %-40s: %s\n", f.ID, f.Name, f.Value)
 	}
@@ -442,16 +450,18 @@ func mtiOf(m *iso8583.Message) string {
 	return mti
 }
 
-// summary names the fields people look for first; the card number masked.
-func summary(m *iso8583.Message) string {
+// summary names the fields people look for first, from a message's detail:
+// the card number as the dialect masks it, and no other field the dialect
+// masks.
+func summary(dt dialect.Detail) string {
 	var b strings.Builder
 	get := func(id int) string {
-		f := m.GetField(id)
-		if f == nil {
-			return ""
+		for _, f := range dt.Fields {
+			if f.ID == id && (!f.Masked || id == 2) {
+				return f.Value
+			}
 		}
-		s, _ := f.String()
-		return s
+		return ""
 	}
 	add := func(label string, id int) {
 		if v := get(id); v != "" {
@@ -464,17 +474,13 @@ func summary(m *iso8583.Message) string {
 		n, _ := strconv.ParseInt(v, 10, 64)
 		fmt.Fprintf(&b, " amount=%d.%02d", n/100, n%100)
 	}
-	if v := get(2); v != "" {
-		fmt.Fprintf(&b, " pan=%s", txn.MaskPAN(v))
-	}
+	add("pan", 2)
 	add("tid", 41)
 	add("rrn", 37)
 	add("auth", 38)
 	add("settle", 15)
 	add("f60", 60)
-	if mti := mtiOf(m); len(mti) == 4 && mti[:3] != "032" { // upload records carry PANs
-		add("f48", 48)
-	}
+	add("f48", 48)
 	add("f63", 63)
 	return strings.TrimSpace(b.String())
 }
