@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/acqsim/acqsim/fixtures"
 	"github.com/acqsim/acqsim/internal/testcert"
 	"github.com/acqsim/acqsim/terminal"
 )
@@ -107,7 +108,7 @@ var (
 )
 
 func TestBenchJSON(t *testing.T) {
-	for _, dialect := range []string{"iso87ascii", "cup"} {
+	for _, dialect := range fixtures.DialectNames() {
 		t.Run(dialect, func(t *testing.T) {
 			iso, _, _ := serveInBackground(t, "--dialect", dialect)
 			code, stdout, stderr := runBenchCmd(t, "--addr", iso, "--dialect", dialect, "-n", "300", "-c", "3", "--pipeline", "2",

@@ -33,7 +33,7 @@ func TestHardKillReversalsInFlight(t *testing.T) {
 		{trig: trigger{txn.Void, 2, beforeHost}, resendVoid: true},
 		{trig: trigger{txn.Void, 2, answerLost}, resendVoid: true},
 	}
-	for _, dn := range []string{"iso87ascii", "cup"} {
+	for _, dn := range fixtures.DialectNames() {
 		t.Run(dn, func(t *testing.T) {
 			d, err := fixtures.Dialect(dn)
 			if err != nil {

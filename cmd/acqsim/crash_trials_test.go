@@ -38,7 +38,7 @@ func TestHardKillTrials(t *testing.T) {
 	kinds := [3]txn.Type{txn.Sale, txn.Void, txn.Reversal}
 	points := [3]killPoint{beforeHost, racing, answerLost}
 
-	for _, dn := range []string{"iso87ascii", "cup"} {
+	for _, dn := range fixtures.DialectNames() {
 		t.Run(dn, func(t *testing.T) {
 			d, err := fixtures.Dialect(dn)
 			if err != nil {

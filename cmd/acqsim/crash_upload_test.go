@@ -34,7 +34,7 @@ func TestHardKillBatchUpload(t *testing.T) {
 		{"settlement-out-of-balance-once", trigger{txn.UploadEnd, 1, answerLost}},
 		{"settlement-out-of-balance", trigger{txn.Upload, 3, answerLost}},
 	}
-	for _, dn := range []string{"iso87ascii", "cup"} {
+	for _, dn := range fixtures.DialectNames() {
 		for _, tc := range cases {
 			t.Run(fmt.Sprintf("%s/%s/%v", dn, tc.scenario, tc.trig), func(t *testing.T) {
 				cup := dn == "cup"

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/acqsim/acqsim/fixtures"
 )
 
 // serveInBackground runs `acqsim serve args...` in-process and returns the
@@ -69,7 +71,7 @@ func serveInProcess(t *testing.T, args ...string) (line, iso, admin string, stop
 }
 
 func TestServeAndSend(t *testing.T) {
-	for _, dialect := range []string{"iso87ascii", "cup"} {
+	for _, dialect := range fixtures.DialectNames() {
 		t.Run(dialect, func(t *testing.T) {
 			iso, admin, stop := serveInBackground(t, "--dialect", dialect, "--length-header", "ascii4")
 			state := t.TempDir()

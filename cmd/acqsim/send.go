@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -39,6 +40,7 @@ type sendFlags struct {
 	advice       bool
 	keyVariant   string
 	masterKey    string
+	tpdu         string
 	timeout      time.Duration
 	stateDir     string
 	resetState   bool
@@ -112,6 +114,7 @@ and "reversal" sends it.`,
 	fl.DurationVar(&f.timeout, "timeout", 30*time.Second, "how long to wait for each response")
 	fl.StringVar(&f.stateDir, "state-dir", defaultStateDir(), "where the terminal keeps its state between runs (empty: keep none)")
 	fl.BoolVar(&f.resetState, "reset-state", false, "forget the terminal's state for this host first: trace number, batch, pending reversal")
+	fl.StringVar(&f.tpdu, "tpdu", "", "TPDU in hex (5 bytes): cup's (default 6000030000), or one sent before each iso87bcd message (default none)")
 	fl.BoolVar(&f.mac, "mac", false, "cup: sign on first, sign each request with the working MAC key (F64) and check the MAC of approvals")
 	fl.IntVar(&f.count, "count", 1, "send the flow this many times and print throughput and latency")
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "print every field of each message (card data masked)")
@@ -161,6 +164,15 @@ func send(cmd *cobra.Command, flow string, f sendFlags) error {
 	if f.mac && d.MAC == nil {
 		return usagef("--mac: the %s dialect carries no MAC (its hosts neither sign nor check F64); MACs are a cup feature", d.Name)
 	}
+	var tpdu []byte
+	if f.tpdu != "" {
+		if d.Preamble == 0 && !d.OptionalTPDU {
+			return usagef("--tpdu: the %s dialect carries no TPDU", d.Name)
+		}
+		if tpdu, err = hex.DecodeString(f.tpdu); err != nil || len(tpdu) != 5 {
+			return usagef("--tpdu %q: want 5 bytes in hex, as 6000030000", f.tpdu)
+		}
+	}
 	card := terminal.Card{PAN: f.pan, Expiry: f.expiry, Track2: f.track2}
 	if card.Track2 == "" && !f.noTrack {
 		card.Track2 = f.pan + "=" + f.expiry + "2011000000000"
@@ -176,7 +188,7 @@ func send(cmd *cobra.Command, flow string, f sendFlags) error {
 
 	term, err := terminal.Dial(cmd.Context(), terminal.Config{
 		Addr: f.host, Dialect: d, Header: lh, TID: f.tid, MID: f.mid, Card: card,
-		KeyVariant: f.keyVariant, MasterKey: master, Timeout: f.timeout, TLS: tlsCfg,
+		KeyVariant: f.keyVariant, MasterKey: master, Timeout: f.timeout, TLS: tlsCfg, TPDU: tpdu,
 	})
 	if err != nil {
 		return err

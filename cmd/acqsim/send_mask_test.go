@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/acqsim/acqsim/fixtures"
 	"github.com/acqsim/acqsim/host/dialect"
 	"github.com/acqsim/acqsim/journal"
 	"github.com/acqsim/acqsim/sim"
@@ -14,7 +15,7 @@ import (
 // by the one policy there is (the dialect's): the request's lines are the
 // detail view of the frame the host journalled, field for field.
 func TestSendVerboseMasksAsTheHost(t *testing.T) {
-	for _, name := range []string{"iso87ascii", "cup"} {
+	for _, name := range fixtures.DialectNames() {
 		t.Run(name, func(t *testing.T) {
 			s := sendHost(t, name, "")
 			send := sendTo(s, t.TempDir())

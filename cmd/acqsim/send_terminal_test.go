@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/acqsim/acqsim/acqsimtest"
+	"github.com/acqsim/acqsim/fixtures"
 	"github.com/acqsim/acqsim/journal"
 	"github.com/acqsim/acqsim/scenarios"
 	"github.com/acqsim/acqsim/sim"
@@ -84,7 +85,7 @@ const saleOf15Unanswered = `  - match: txn == "sale" && amount == 1500
 // persists to the next run; `send reversal` sends it (the sale's STAN and
 // amount, F39 98), and the host reverses the sale it booked.
 func TestSendReversalAfterTimeout(t *testing.T) {
-	for _, dn := range []string{"iso87ascii", "cup"} {
+	for _, dn := range fixtures.DialectNames() {
 		t.Run(dn, func(t *testing.T) {
 			s := sendHost(t, dn, saleOf15Unanswered)
 			send := sendTo(s, t.TempDir())
@@ -294,5 +295,32 @@ func TestSendCompletionVoid(t *testing.T) {
 	}
 	if out := mustSend(t, send, "completion", "--amount", "50.00"); !strings.Contains(out, "RC 00") {
 		t.Errorf("completing the pre-authorisation again after its completion was voided:\n%s\nwant RC 00", out)
+	}
+}
+
+// TestSendTPDU: --tpdu puts a TPDU before each iso87bcd message, which the
+// host answers with its addresses swapped; a dialect without one refuses it.
+func TestSendTPDU(t *testing.T) {
+	s := sendHost(t, "iso87bcd", "")
+	send := sendTo(s, t.TempDir())
+	mustSend(t, send, "sale", "--tpdu", "6000030007")
+	mustSend(t, send, "sale")
+	got := s.Journal.Query(journal.Filter{Txn: "sale"})
+	if len(got) != 2 {
+		t.Fatalf("%d sales journalled, want 2", len(got))
+	}
+	for i, want := range [][2]string{{"6000030007", "6000070003"}, {"", ""}} {
+		e, _ := s.Journal.Get(got[i].Seq)
+		req, resp := s.Dialect.Describe([]byte(e.Request)), s.Dialect.Describe([]byte(e.Response))
+		if req.Preamble != want[0] || resp.Preamble != want[1] || e.RC != "00" {
+			t.Errorf("sale %d: RC %s, request TPDU %q, response %q; want 00, %q, %q", i+1, e.RC, req.Preamble, resp.Preamble, want[0], want[1])
+		}
+	}
+	ascii := sendTo(sendHost(t, "iso87ascii", ""), t.TempDir())
+	if code, _, stderr := ascii("sale", "--tpdu", "6000030007"); code != 2 || !strings.Contains(stderr, "carries no TPDU") {
+		t.Errorf("iso87ascii --tpdu: exit %d %q; want 2, carries no TPDU", code, stderr)
+	}
+	if code, _, stderr := send("sale", "--tpdu", "60"); code != 2 || !strings.Contains(stderr, "want 5 bytes") {
+		t.Errorf("--tpdu 60: exit %d %q; want 2, want 5 bytes", code, stderr)
 	}
 }

@@ -218,3 +218,17 @@ func TestSettled(t *testing.T) {
 		}
 	}
 }
+
+// TestCarriesBackPastTheBitmaps: a bitmap that announces fields past 128
+// (a third bitmap) is asked about them without a fault.
+func TestCarriesBackPastTheBitmaps(t *testing.T) {
+	for _, name := range Names() {
+		d, err := Load(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.carriesBack(129, &txn.Request{Type: txn.Sale}) || d.carriesBack(192, &txn.Request{Type: txn.UploadEnd}) {
+			t.Errorf("%s carries back a field past 128", name)
+		}
+	}
+}

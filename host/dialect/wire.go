@@ -275,7 +275,7 @@ func (w *wire) read(m *iso8583.Message, r *txn.Request) error {
 
 // echoes reports whether a response to r carries back the request's field id.
 func (w *wire) echoes(id int, r *txn.Request) bool {
-	return w.carriesBack[id] || slices.Contains(w.carriesBackFor[r.Type], id)
+	return id < len(w.carriesBack) && w.carriesBack[id] || slices.Contains(w.carriesBackFor[r.Type], id)
 }
 
 // write adds the host's own fields to the response resp, which holds the
