@@ -116,14 +116,15 @@ func (h *Host) terminal(mid, tid string) *terminal {
 
 // Decide answers a request as the host would, at the host's time now.
 func (h *Host) Decide(r *txn.Request, now time.Time) txn.Decision {
-	b := h.batchFor(r)
-	return h.recorded(r, now, nil, withBatch(b, h.decide(r, now)))
+	d, b := h.decide(r, now)
+	return h.recorded(r, now, nil, withBatch(b, d))
 }
 
 // batchFor is the batch a request is booked in (before a settlement closes
-// it), for the journal.
+// it), for the journal, for a request the host answers without its
+// terminal's state: it takes the terminal's lock only to look.
 func (h *Host) batchFor(r *txn.Request) string {
-	if r.Type == txn.Echo || r.Type == txn.Unknown {
+	if !hasBatch(r) {
 		return ""
 	}
 	h.mu.Lock()
@@ -138,6 +139,22 @@ func (h *Host) batchFor(r *txn.Request) string {
 	return t.peekBatch(r)
 }
 
+// hasBatch reports whether a request is booked in a batch, for the journal.
+func hasBatch(r *txn.Request) bool { return r.Type != txn.Echo && r.Type != txn.Unknown }
+
+// lockTerminal returns the terminal's state, locked, and the batch r is
+// booked in (before a settlement closes it), for the journal: what the host
+// answers it from and where the journal files it, under one hold of the
+// terminal's lock. The caller unlocks it.
+func (h *Host) lockTerminal(r *txn.Request) (t *terminal, batch string) {
+	t = h.terminal(r.MID, r.TID)
+	t.mu.Lock()
+	if hasBatch(r) {
+		batch = t.peekBatch(r)
+	}
+	return t, batch
+}
+
 func withBatch(b string, d txn.Decision) txn.Decision {
 	if d.Batch == "" {
 		d.Batch = b
@@ -145,13 +162,19 @@ func withBatch(b string, d txn.Decision) txn.Decision {
 	return d
 }
 
-func (h *Host) decide(r *txn.Request, now time.Time) txn.Decision {
+// decide answers a request, and says which batch it is booked in.
+func (h *Host) decide(r *txn.Request, now time.Time) (txn.Decision, string) {
 	if r.Type == txn.Unknown { // and no state for whoever sent it
-		return txn.Decision{RC: txn.NotSupported, Note: "function not supported"}
+		return txn.Decision{RC: txn.NotSupported, Note: "function not supported"}, ""
 	}
-	t := h.terminal(r.MID, r.TID)
-	t.mu.Lock()
+	t, b := h.lockTerminal(r)
 	defer t.mu.Unlock()
+	return h.decideLocked(t, r, now), b
+}
+
+// decideLocked answers a request from the terminal's state, which the
+// caller holds locked.
+func (h *Host) decideLocked(t *terminal, r *txn.Request, now time.Time) txn.Decision {
 
 	// A settlement or end of batch resent because its answer was lost gets
 	// that answer again, not a comparison with the batch that came next.
@@ -602,16 +625,17 @@ func (h *Host) SignedOn(mid, tid string) bool {
 // answers a settlement as out of balance whatever its totals. Forcing "00"
 // without outOfBalance is the default answer.
 func (h *Host) Force(r *txn.Request, now time.Time, rc string, outOfBalance bool) txn.Decision {
-	b := h.batchFor(r)
-	return h.recorded(r, now, &forced{rc, outOfBalance}, withBatch(b, h.force(r, now, rc, outOfBalance)))
+	d, b := h.force(r, now, rc, outOfBalance)
+	return h.recorded(r, now, &forced{rc, outOfBalance}, withBatch(b, d))
 }
 
-func (h *Host) force(r *txn.Request, now time.Time, rc string, outOfBalance bool) txn.Decision {
+// force answers a request as a scenario chose, and says which batch it is
+// booked in.
+func (h *Host) force(r *txn.Request, now time.Time, rc string, outOfBalance bool) (txn.Decision, string) {
 	if r.Type == txn.Settlement && outOfBalance {
-		t := h.terminal(r.MID, r.TID)
-		t.mu.Lock()
+		t, b := h.lockTerminal(r)
 		defer t.mu.Unlock()
-		return h.settle(t, r, true)
+		return h.settle(t, r, true), b
 	}
 	if rc == "" || rc == txn.Approved {
 		return h.decide(r, now)
@@ -619,29 +643,27 @@ func (h *Host) force(r *txn.Request, now time.Time, rc string, outOfBalance bool
 	note := "scripted response " + rc
 	switch {
 	case txn.Of(r.Type).Financial:
-		t := h.terminal(r.MID, r.TID)
-		t.mu.Lock()
+		t, b := h.lockTerminal(r)
 		defer t.mu.Unlock()
 		// A retransmission is answered by the books, whatever the script
 		// says this time: the terminal is asking again for the answer it
 		// lost, not sending a new request.
 		if d, ok := t.answered(r); ok {
-			return d
+			return d, b
 		}
-		return t.keep(r, now, h.decline(t, r, now, rc, note))
+		return t.keep(r, now, h.decline(t, r, now, rc, note)), b
 	case r.Type == txn.Reversal:
 		// Refused, the reversal leaves its original as it was, but names it
 		// as the host's own answer would.
 		d := txn.Decision{RC: rc, Note: note}
-		t := h.terminal(r.MID, r.TID)
-		t.mu.Lock()
+		t, b := h.lockTerminal(r)
 		defer t.mu.Unlock()
 		if orig := t.findOpenSTAN(r.STAN); orig != nil {
 			d.RRN = orig.rrn
 		}
-		return d
+		return d, b
 	}
-	return txn.Decision{RC: rc, Note: note}
+	return txn.Decision{RC: rc, Note: note}, h.batchFor(r)
 }
 
 func (rec *record) released(r *txn.Request) *txn.Released {

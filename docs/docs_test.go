@@ -12,12 +12,14 @@ import (
 	"net/http"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
 	"gopkg.in/yaml.v3"
 
 	"github.com/acqsim/acqsim/acqsimtest"
+	"github.com/acqsim/acqsim/books"
 	"github.com/acqsim/acqsim/scenarios"
 	"github.com/acqsim/acqsim/txn"
 )
@@ -244,5 +246,27 @@ func TestReadmeAcqsimtest(t *testing.T) {
 		if !strings.Contains(string(example), imp+"\n") {
 			t.Errorf("README.md, %s: acqsimtest/example_test.go does not import %s", heading, strings.TrimSpace(imp))
 		}
+	}
+}
+
+// TestBooksFaultsInREADME: the README's list of books faults is the books'
+// registry, in its order.
+func TestBooksFaultsInREADME(t *testing.T) {
+	raw, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Join(strings.Fields(string(raw)), " ")
+	_, after, ok := strings.Cut(text, "get the books wrong on purpose: ")
+	if !ok {
+		t.Fatal(`the README has no "get the books wrong on purpose: " list of books faults`)
+	}
+	list, _, _ := strings.Cut(after, ";")
+	var got []string
+	for _, m := range regexp.MustCompile("`([a-z0-9-]+)`").FindAllStringSubmatch(list, -1) {
+		got = append(got, m[1])
+	}
+	if want := books.FaultNames(); !slices.Equal(got, want) {
+		t.Errorf("the README lists the books faults %v, the registry %v", got, want)
 	}
 }

@@ -136,10 +136,9 @@ func Settlements(records []books.Record, batches []books.Batch, f Filter) []Sett
 // and fee (the sums, for a record of folded transactions), or false when it
 // adds nothing.
 func contribution(r books.Record) (gross, fee int64, ok bool) {
-	chargedAnyway := r.State == "voided" && slices.Contains(r.Terms.Faults, "fee-on-void")
 	switch {
 	case r.State == "approved":
-	case chargedAnyway:
+	case books.Charged(r.Terms.Faults, r.State):
 		return 0, r.Terms.Fee, true // the wrong figure a real statement would show
 	default:
 		return 0, 0, false

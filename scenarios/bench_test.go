@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/acqsim/acqsim/books"
 	"github.com/acqsim/acqsim/scenarios"
 	"github.com/acqsim/acqsim/txn"
 )
@@ -95,6 +96,45 @@ func BenchmarkWorstExpression(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				if p := e.Plan(r, now); p.Decision.RC != txn.Approved {
+					b.Fatalf("rc %s", p.Decision.RC)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkPlanBooks is the decision stage over the host's own books: a
+// sale with no scenario, and under a scenario that requires sign-on and
+// works out its merchant's fee (each sale with a new STAN).
+func BenchmarkPlanBooks(b *testing.B) {
+	for _, tt := range []struct{ name, yaml string }{
+		{"default", ""},
+		{"signon-fees", "name: fees\nsignon_required: true\nmerchants:\n  \"*\":\n    settlement:\n      fees: {debit: 0.005, debit_cap: 2000}\n      faults: [fee-no-cap]\n"},
+	} {
+		b.Run(tt.name, func(b *testing.B) {
+			h, err := books.New(books.Config{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			e := scenarios.NewEngine(h, 1, time.UTC)
+			if tt.yaml != "" {
+				sc, err := scenarios.Load("bench.yaml", []byte(tt.yaml))
+				if err != nil {
+					b.Fatal(err)
+				}
+				e.SetGlobal(sc)
+			}
+			now := time.Date(2026, 6, 11, 12, 0, 0, 0, time.UTC)
+			const tid, mid = "T0000001", "898100012340001"
+			if d := h.Decide(&txn.Request{Type: txn.SignOn, MTI: "0800", TID: tid, MID: mid, STAN: "999999"}, now); d.RC != txn.Approved {
+				b.Fatalf("sign-on: rc %s", d.RC)
+			}
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				stan := fmt.Sprintf("%06d", i%999999)
+				r := &txn.Request{Type: txn.Sale, MTI: "0200", Amount: 12345, TID: tid, MID: mid,
+					PAN: "6222021234567890123", STAN: stan, Fingerprint: stan}
+				if p := e.Plan(r, now); p.Decision.RC != txn.Approved && !p.Decision.Cached {
 					b.Fatalf("rc %s", p.Decision.RC)
 				}
 			}

@@ -347,6 +347,10 @@ func compile(sc *Scenario, at locator, found *problems, budget Budget) *Compiled
 					found.add(here.at("settlement").errorf("terminals %q: settlement belongs to merchants", partyID(id)))
 				} else {
 					checkSettlement(p.Settlement, here.at("settlement"), composed(fmt.Sprintf("merchants %q", partyID(id))), found)
+					if c.books.products == nil {
+						c.books.products = map[string]*books.Product{}
+					}
+					c.books.products[id] = productOf(p.Settlement)
 				}
 			}
 			if !status[p.Status] {

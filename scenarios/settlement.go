@@ -2,17 +2,12 @@ package scenarios
 
 import (
 	"fmt"
-	"math"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/acqsim/acqsim/books"
 	"github.com/acqsim/acqsim/txn"
 )
-
-// booksFaults are the ways a scenario can get the books wrong on purpose.
-var booksFaults = []string{"fee-wrong-tier", "fee-no-cap", "fee-rounding", "fee-on-void", "holiday-ignored", "t0-settled-t1"}
 
 // settled lists what a merchant is paid for (or pays back).
 func settled(t txn.Type) bool { return txn.Of(t).Settles }
@@ -29,6 +24,27 @@ func (c *Compiled) merchant(mid string) (Party, bool) {
 // compiledBooks is what a scenario's settlement settings compile to.
 type compiledBooks struct {
 	calendar *books.Calendar // nil: the host's
+	// products are the merchants' settlement products, by merchant ID as
+	// the scenario lists them ("*" included).
+	products map[string]*books.Product
+}
+
+// product is the settlement product of a merchant (the "*" entry's for a
+// merchant not listed), nil when it has none.
+func (c *Compiled) product(mid string) *books.Product {
+	if _, listed := c.Merchants[mid]; !listed {
+		mid = "*"
+	}
+	return c.books.products[mid]
+}
+
+// productOf is a merchant's settlement settings as the books take them.
+func productOf(s *Settlement) *books.Product {
+	p := &books.Product{Mode: s.Mode, FundsDelay: s.FundsDelay, Faults: s.Faults}
+	if f := s.Fees; f != nil {
+		p.Fees = &books.Fees{Debit: f.Debit, Credit: f.Credit, DebitCap: f.DebitCap, Fixed: f.Fixed, RefundReturned: f.Refund == "returned"}
+	}
+	return p
 }
 
 // compileCalendar compiles a scenario's calendar, adding its problems to
@@ -97,8 +113,8 @@ func checkSettlement(s *Settlement, at locator, label composed, found *problems)
 		found.add(at.at("funds_delay").errorf("%s: funds_delay %v: at most %v", label, s.FundsDelay, MaxFundsDelay))
 	}
 	for i, f := range s.Faults {
-		if !slices.Contains(booksFaults, f) {
-			found.add(at.at("faults", i).errorf("%s: books fault %q: want one of %s", label, f, strings.Join(booksFaults, ", ")))
+		if _, err := books.LookupFault(f); err != nil {
+			found.add(at.at("faults", i).errorf("%s: books fault %q: %v", label, f, err))
 		}
 	}
 }
@@ -118,58 +134,28 @@ func (c *Compiled) cardType(pan string) string {
 }
 
 // terms decide how a transaction of the merchant settles, and whether T0
-// refuses it (a response code and why). faults lists the books faults applied.
+// refuses it (a response code and why). The books work the terms out from
+// the merchant's product; Terms.Faults lists the books faults applied.
 func (b *binding) terms(r *txn.Request, now time.Time) (terms *txn.Terms, rc, why string) {
-	p, ok := b.sc.merchant(r.MID)
-	if !ok || p.Settlement == nil || !settled(r.Type) {
+	prod := b.sc.product(r.MID)
+	if prod == nil || !settled(r.Type) {
 		return nil, "", ""
 	}
-	s := p.Settlement
-	cal := b.engine.Calendar
-	if b.sc.books.calendar != nil {
-		cal = *b.sc.books.calendar
-		if cal.Location == nil {
-			cal.Location = b.engine.Calendar.Location // the host's zone
-		}
-	}
-	has := func(f string) bool { return slices.Contains(s.Faults, f) }
-	t := &txn.Terms{Mode: s.Mode, CardType: b.sc.cardType(r.PAN)}
-	if t.Mode == "" {
-		t.Mode = "T1"
-	}
-	if t.Mode == "T0" && s.T0 != nil && txn.Of(r.Type).Side == txn.Debit {
-		if rc, why := b.t0Refusal(s.T0, r, now); rc != "" {
+	if p, _ := b.sc.merchant(r.MID); prod.Mode == "T0" && p.Settlement.T0 != nil && txn.Of(r.Type).Side == txn.Debit {
+		if rc, why := b.t0Refusal(p.Settlement.T0, r, now); rc != "" {
 			return nil, rc, why
 		}
 	}
-	if t.Mode == "T0" && has("t0-settled-t1") {
-		t.Mode = "T1"
-		t.Faults = append(t.Faults, "t0-settled-t1")
+	return prod.Terms(r.Type, r.Amount, b.sc.cardType(r.PAN), b.calendar(), now), "", ""
+}
+
+// calendar is the calendar the scenario's merchants settle by: its own, in
+// the host's time zone unless it names one, or else the host's.
+func (b *binding) calendar() books.Calendar {
+	if own := b.sc.books.calendar; own != nil {
+		return own.Within(b.engine.Calendar)
 	}
-	if has("holiday-ignored") {
-		cal.Holidays = nil
-		t.Faults = append(t.Faults, "holiday-ignored")
-	}
-	if t.Mode == "T0" {
-		t.Settlement = cal.ClearingDate(now)
-		t.FundsAt = now
-	} else {
-		t.Settlement = cal.SettlementDate(now)
-		t.FundsAt = t.Settlement.Add(9 * time.Hour)
-	}
-	t.FundsAt = t.FundsAt.Add(s.FundsDelay)
-	if f := s.Fees; f != nil && txn.Of(r.Type).Side != txn.Undo {
-		t.Fee = fee(f, r, t.CardType, s.Faults)
-		for _, name := range []string{"fee-wrong-tier", "fee-no-cap", "fee-rounding"} {
-			if has(name) {
-				t.Faults = append(t.Faults, name)
-			}
-		}
-	}
-	if has("fee-on-void") {
-		t.Faults = append(t.Faults, "fee-on-void")
-	}
-	return t, "", ""
+	return b.engine.Calendar
 }
 
 // t0Refusal checks a T0 merchant's debit against the product's limits.
@@ -212,35 +198,4 @@ func (b *binding) accountT0(r *txn.Request, now time.Time, d txn.Decision) {
 	}
 	u.count++
 	u.amount += r.Amount
-}
-
-// fee is the merchant's fee for a transaction: the rate for its card type,
-// rounded half up to the minor unit, capped for debit cards, plus the fixed
-// part. The books faults change it the way a buggy acquirer would.
-func fee(f *Fees, r *txn.Request, cardType string, faults []string) int64 {
-	has := func(name string) bool { return slices.Contains(faults, name) }
-	if r.Type == txn.Refund && f.Refund != "returned" {
-		return 0
-	}
-	rate := f.Credit
-	if cardType == "debit" {
-		rate = f.Debit
-	}
-	if has("fee-wrong-tier") {
-		rate = f.Debit + f.Credit - rate // the other tier's
-	}
-	// In parts per million, so that 0.0055 is exact.
-	ppm := int64(math.Round(rate * 1e6))
-	fee := (r.Amount*ppm + 500_000) / 1_000_000
-	if has("fee-rounding") {
-		fee = (r.Amount*ppm + 999_999) / 1_000_000 // always up
-	}
-	if cardType == "debit" && f.DebitCap > 0 && fee > f.DebitCap && !has("fee-no-cap") {
-		fee = f.DebitCap
-	}
-	fee += f.Fixed
-	if r.Type == txn.Refund {
-		return -fee
-	}
-	return fee
 }
