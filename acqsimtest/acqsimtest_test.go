@@ -442,3 +442,20 @@ func TestVerifyLongJournal(t *testing.T) {
 		t.Errorf("failure lists:\n%s\nwant the latest 50 of 60 echoes", rec.errors[0])
 	}
 }
+
+// TestAdminClient: Admin is a client of the host's own admin API, with its
+// token, and nil when the API is off.
+func TestAdminClient(t *testing.T) {
+	h := acqsimtest.New(t, acqsimtest.AdminToken("s3cret-token-for-tests"))
+	term := h.Terminal(t, "TERM0001")
+	if x, err := term.Sale(100); err != nil || x.RC() != "00" {
+		t.Fatalf("sale: %v", err)
+	}
+	entries, err := h.Admin().Journal(context.Background(), journal.Filter{TID: "TERM0001"})
+	if err != nil || len(entries) != 1 {
+		t.Fatalf("the journal through Admin: %d entries, %v; want the sale", len(entries), err)
+	}
+	if off := acqsimtest.New(t, acqsimtest.Admin("off")); off.Admin() != nil {
+		t.Error("Admin is not nil with the admin API off")
+	}
+}

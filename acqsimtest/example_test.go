@@ -55,6 +55,24 @@ func ExampleNew() {
 	h.Verify(t, journal.Filter{Txn: "sale", RC: "00"}, 1)
 }
 
+// What the terminal cannot see, a test waits for in the journal: here, a
+// connection the host resets before it answers.
+func ExampleHost_WaitFor() {
+	var t *testing.T // the test's own
+
+	h := acqsimtest.New(t, acqsimtest.Scenario("connection-reset"))
+	term := h.Terminal(t, "TERM0001")
+	mark := h.Mark()
+	if _, err := term.Sale(1234); err == nil {
+		t.Fatal("the sale was answered")
+	}
+	e := h.WaitFor(t, journal.Filter{After: mark, TID: "TERM0001", Txn: "sale"}, nil)
+	t.Logf("the host decided %q", e.Action)
+
+	// Or n of them, as Verify counts them.
+	h.Wait(t, journal.Filter{After: mark, TID: "TERM0001"}, 1)
+}
+
 // The README's acqsimtest example, as written there (a docs test checks
 // that the two stay the same).
 func TestTerminalReversesOnTimeout(t *testing.T) {

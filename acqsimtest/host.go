@@ -3,11 +3,13 @@ package acqsimtest
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/acqsim/acqsim/admin"
 	"github.com/acqsim/acqsim/host/dialect"
 	"github.com/acqsim/acqsim/journal"
 	"github.com/acqsim/acqsim/scenarios"
@@ -30,8 +32,9 @@ const shutdownTimeout = 5 * time.Second
 // Host is an acqsim host running in the test process, listening on loopback.
 // Its methods are safe for concurrent use.
 type Host struct {
-	sim    *sim.Sim
-	header dialect.LengthHeader
+	sim        *sim.Sim
+	header     dialect.LengthHeader
+	adminToken string
 
 	closeOnce sync.Once
 	closeErr  error
@@ -52,8 +55,36 @@ func Dialect(name string) Option { return func(s *settings) { s.cfg.Dialect = na
 // or bcd2. Terminal and Dial use the same.
 func LengthHeader(name string) Option { return func(s *settings) { s.cfg.LengthHeader = name } }
 
-// Scenario sets the scenario every terminal gets, as SetScenario does.
-func Scenario(nameOrYAML string) Option { return func(s *settings) { s.scenario = nameOrYAML } }
+// Scenario sets the scenario every terminal gets, as SetScenario does. A
+// built-in name or a file is loaded as `acqsim serve --scenario` loads it,
+// within the host's expression budget and checked against its dialect, so
+// that a scenario the host would refuse makes Start fail with the file's
+// line and the reason.
+func Scenario(nameOrYAML string) Option {
+	return func(s *settings) {
+		if strings.Contains(nameOrYAML, "\n") {
+			s.scenario, s.cfg.Scenario = nameOrYAML, ""
+		} else {
+			s.scenario, s.cfg.Scenario = "", nameOrYAML
+		}
+	}
+}
+
+// Admin sets the admin API's address: "off" for none, or another address
+// than the default 127.0.0.1:0, such as one reachable from other hosts
+// (which then needs AdminToken).
+func Admin(addr string) Option { return func(s *settings) { s.cfg.Admin = addr } }
+
+// AdminToken has the admin API want "Authorization: Bearer token" on every
+// call.
+func AdminToken(token string) Option { return func(s *settings) { s.cfg.AdminToken = token } }
+
+// ExprBudget bounds what scenarios' match expressions may cost, at load and
+// per evaluation (sim.Config.ExprBudget).
+func ExprBudget(b scenarios.Budget) Option { return func(s *settings) { s.cfg.ExprBudget = b } }
+
+// Logger gives the host a logger; by default it logs nothing.
+func Logger(l *slog.Logger) Option { return func(s *settings) { s.cfg.Logger = l } }
 
 // Clock starts the host's virtual clock at t; it then runs in real time.
 func Clock(t time.Time) Option { return func(s *settings) { s.cfg.Clock = t } }
@@ -63,7 +94,7 @@ func Clock(t time.Time) Option { return func(s *settings) { s.cfg.Clock = t } }
 func Seed(n uint64) Option { return func(s *settings) { s.cfg.Seed = n } }
 
 // Configure edits the host's whole configuration, for what the other options
-// do not cover (time zone, cut-over, holidays, a durable journal, a logger).
+// do not cover (time zone, cut-over, holidays, a durable journal, timeouts).
 // Listen and Admin start as 127.0.0.1:0; Admin may be set to "off".
 func Configure(f func(*sim.Config)) Option { return func(s *settings) { f(&s.cfg) } }
 
@@ -101,7 +132,7 @@ func Start(opts ...Option) (*Host, error) {
 	if err != nil {
 		return nil, fmt.Errorf("starting the host: %w", err)
 	}
-	h := &Host{sim: sm, header: header}
+	h := &Host{sim: sm, header: header, adminToken: s.cfg.AdminToken}
 	// The scenario is bound after the start because YAML text can only be
 	// compiled into the host's own library; nobody knows the address yet,
 	// so no request can arrive before it.
@@ -139,6 +170,15 @@ func (h *Host) AdminURL() string {
 		return "http://" + a
 	}
 	return ""
+}
+
+// Admin is a client of the host's admin API, with its token; nil when the
+// admin API is off.
+func (h *Host) Admin() *admin.Client {
+	if h.AdminURL() == "" {
+		return nil
+	}
+	return &admin.Client{Base: h.AdminURL(), Token: h.adminToken}
 }
 
 // scenario finds a scenario: YAML text (anything with a newline), which is

@@ -80,7 +80,7 @@ func FuzzExchange(f *testing.F) {
 
 		var req []byte
 		if len(body) >= h.d.Preamble {
-			req = body[h.d.Preamble:]
+			req = body[h.d.PreambleOf(body):]
 		}
 		for {
 			resp, err := readFrameOrEnd(c)
@@ -93,7 +93,7 @@ func FuzzExchange(f *testing.F) {
 			if len(resp) < h.d.Preamble {
 				t.Fatalf("a %d-byte answer cannot hold the preamble", len(resp))
 			}
-			msg := resp[h.d.Preamble:]
+			msg := resp[h.d.PreambleOf(resp):]
 			m, err := h.d.Decode(msg)
 			if err != nil {
 				t.Fatalf("answer %X to %X does not decode strictly: %v", msg, req, err)
@@ -148,8 +148,11 @@ func cardMTI(mti string) bool {
 func echoWithSTAN(t testing.TB, dialectName, stan string) []byte {
 	t.Helper()
 	echo := golden(t, dialectName, "echo-request")
-	if dialectName == "cup" {
+	switch dialectName {
+	case "cup":
 		return replace(t, echo, unhex("000002"+"3132"), unhex(stan+"3132"))
+	case "iso87bcd":
+		return replace(t, echo, append(unhex("000002"), "TERM"...), append(unhex(stan), "TERM"...))
 	}
 	return replace(t, echo, []byte("000002TERM"), []byte(stan+"TERM"))
 }

@@ -276,7 +276,7 @@ func journalErrors(s *sim.Sim) []journal.Entry {
 }
 
 // tids are the golden vectors' terminal IDs.
-var tids = map[string]string{"iso87ascii": "TERM0001", "cup": "12345678"}
+var tids = map[string]string{"iso87ascii": "TERM0001", "iso87bcd": "TERM0001", "cup": "12345678"}
 
 // TestFieldFormatError: a message whose MTI decodes but a field does not is
 // answered with 30, and the connection stays usable.
@@ -447,8 +447,11 @@ func TestCupReplyPreamble(t *testing.T) {
 func withSTAN(t testing.TB, dialectName, stan string) []byte {
 	t.Helper()
 	sale := golden(t, dialectName, "sale-request")
-	if dialectName == "cup" {
+	switch dialectName {
+	case "cup":
 		return replace(t, sale, unhex("0123450000032512"), unhex("012345"+stan+"2512"))
+	case "iso87bcd":
+		return replace(t, sale, unhex("012345000003101500"), unhex("012345"+stan+"101500"))
 	}
 	return replace(t, sale, []byte("000012345000003101500"), []byte("000012345"+stan+"101500"))
 }
@@ -599,16 +602,14 @@ func TestReadTimeout(t *testing.T) {
 // TestShutdown: Shutdown closes idle connections and one in the middle of a
 // frame at once, Serve returns, and nobody can connect any more.
 func TestShutdown(t *testing.T) {
-	s, err := sim.Start(sim.Config{Listen: "127.0.0.1:0", Admin: "off", IdleTimeout: time.Hour})
+	// Started, not New: the test shuts the host down itself, and a second
+	// shutdown is only for a test that fails before it does.
+	h, err := acqsimtest.Start(acqsimtest.Admin("off"), acqsimtest.Configure(func(c *sim.Config) { c.IdleTimeout = time.Hour }))
 	if err != nil {
 		t.Fatal(err)
 	}
-	shutdown := func() {
-		ctx, cancel := context.WithTimeout(context.Background(), patience)
-		defer cancel()
-		s.Shutdown(ctx)
-	}
-	t.Cleanup(shutdown) // for a test that fails before it shuts down
+	t.Cleanup(func() { h.Close() })
+	s := h.Sim()
 
 	idle, partial := dial(t, s), dial(t, s)
 	for _, c := range []*term{idle, partial} {

@@ -12,7 +12,6 @@ import (
 	"github.com/acqsim/acqsim/host/dialect"
 	"github.com/acqsim/acqsim/journal"
 	"github.com/acqsim/acqsim/metrics"
-	"github.com/acqsim/acqsim/sim"
 	"github.com/acqsim/acqsim/terminal"
 )
 
@@ -48,7 +47,7 @@ func TestActsEndToEnd(t *testing.T) {
 	if err := os.WriteFile(file, []byte(actsScenario), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	s := acqsimtest.New(t, acqsimtest.Configure(func(c *sim.Config) { c.Admin, c.Scenario = "off", file })).Sim()
+	s := acqsimtest.New(t, acqsimtest.Admin("off"), acqsimtest.Scenario(file)).Sim()
 	url := serve(t, metrics.New(s.Journal, s.Connections))
 
 	dial := func(tid string) *terminal.Terminal {
@@ -121,10 +120,9 @@ func TestActsEndToEnd(t *testing.T) {
 // TestErrorKindsEndToEnd sends a host on loopback what it cannot read and
 // checks the error kinds the host's journal entries are counted by.
 func TestErrorKindsEndToEnd(t *testing.T) {
-	s := acqsimtest.New(t, acqsimtest.Configure(func(c *sim.Config) { c.Admin = "off" })).Sim()
+	h := acqsimtest.New(t, acqsimtest.Admin("off"))
+	s := h.Sim()
 	url := serve(t, metrics.New(s.Journal, s.Connections))
-	entries, cancel := s.Journal.Subscribe(16)
-	defer cancel()
 
 	preamble := make([]byte, s.Dialect.Preamble)
 	for _, tt := range []struct {
@@ -134,6 +132,7 @@ func TestErrorKindsEndToEnd(t *testing.T) {
 		{"a message type indicator that does not decode", append(append([]byte{0, byte(len(preamble) + 4)}, preamble...), "ZZZZ"...)},
 		{"a connection closed inside a frame", []byte{0, 100, '0', '2'}},
 	} {
+		mark := h.Mark()
 		c, err := net.Dial("tcp", s.Addr())
 		if err != nil {
 			t.Fatal(err)
@@ -142,13 +141,9 @@ func TestErrorKindsEndToEnd(t *testing.T) {
 			t.Fatalf("%s: %v", tt.name, err)
 		}
 		c.Close()
-		select {
-		case e := <-entries: // observed, so counted, before it is handed on
-			if e.Error == "" {
-				t.Errorf("%s: journalled without an error: %+v", tt.name, e)
-			}
-		case <-time.After(5 * time.Second):
-			t.Fatalf("%s: not journalled", tt.name)
+		// Observed, so counted, before a query can see it.
+		if e := h.WaitFor(t, journal.Filter{After: mark}, nil); e.Error == "" {
+			t.Errorf("%s: journalled without an error: %+v", tt.name, e)
 		}
 	}
 

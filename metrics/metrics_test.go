@@ -18,7 +18,6 @@ import (
 	"github.com/acqsim/acqsim/journal"
 	"github.com/acqsim/acqsim/metrics"
 	"github.com/acqsim/acqsim/scenarios"
-	"github.com/acqsim/acqsim/sim"
 	"github.com/acqsim/acqsim/terminal"
 	"github.com/acqsim/acqsim/txn"
 )
@@ -411,7 +410,7 @@ func labels(series string) [][2]string {
 // TestEndToEnd runs a host on loopback, sends a sale from the terminal
 // emulator, and scrapes what it counted.
 func TestEndToEnd(t *testing.T) {
-	s := acqsimtest.New(t, acqsimtest.Configure(func(c *sim.Config) { c.Admin = "off" })).Sim()
+	s := acqsimtest.New(t, acqsimtest.Admin("off")).Sim()
 	url := serve(t, metrics.New(s.Journal, s.Connections))
 
 	term, err := terminal.Dial(context.Background(), terminal.Config{

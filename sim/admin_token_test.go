@@ -1,7 +1,6 @@
 package sim_test
 
 import (
-	"context"
 	"errors"
 	"net"
 	"net/http"
@@ -9,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/acqsim/acqsim/acqsimtest"
 	"github.com/acqsim/acqsim/sim"
 )
 
@@ -24,18 +24,19 @@ func TestAdminTokenOffLoopback(t *testing.T) {
 	listen := ln.Addr().String()
 	ln.Close()
 
+	onListen := acqsimtest.Configure(func(c *sim.Config) { c.Listen = listen })
 	for _, admin := range []string{"0.0.0.0:0", ":0"} {
-		s, err := sim.Start(sim.Config{Listen: listen, Admin: admin})
+		h, err := acqsimtest.Start(onListen, acqsimtest.Admin(admin))
 		if !errors.Is(err, sim.ErrAdminToken) {
-			if s != nil {
-				s.Shutdown(context.Background())
+			if h != nil {
+				h.Close()
 			}
 			t.Fatalf("admin %s without a token: err %v, want ErrAdminToken", admin, err)
 		}
 	}
 
-	s := start(t, sim.Config{Admin: "0.0.0.0:0", AdminToken: "tok"})
-	_, port, err := net.SplitHostPort(s.AdminAddr())
+	h := acqsimtest.New(t, acqsimtest.Admin("0.0.0.0:0"), acqsimtest.AdminToken("tok"))
+	_, port, err := net.SplitHostPort(h.Sim().AdminAddr())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,13 +62,11 @@ func TestAdminTokenOffLoopback(t *testing.T) {
 	}
 
 	// The refused starts released the terminal port.
-	again, err := sim.Start(sim.Config{Listen: listen, Admin: "127.0.0.1:0"})
+	again, err := acqsimtest.Start(onListen)
 	if err != nil {
 		t.Fatalf("starting on %s after the refused starts: %v", listen, err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := again.Shutdown(ctx); err != nil {
+	if err := again.Close(); err != nil {
 		t.Error(err)
 	}
 }
@@ -77,16 +76,16 @@ func TestAdminTokenOffLoopback(t *testing.T) {
 // naming what is wrong, and the listeners are released.
 func TestAdminTokenBlank(t *testing.T) {
 	for _, tok := range []string{" ", "   ", " tok", "tok ", "to\tk", "tok\n"} {
-		s, err := sim.Start(sim.Config{Listen: "127.0.0.1:0", Admin: "127.0.0.1:0", AdminToken: tok})
-		if s != nil {
-			s.Shutdown(context.Background())
+		h, err := acqsimtest.Start(acqsimtest.AdminToken(tok))
+		if h != nil {
+			h.Close()
 		}
 		if !errors.As(err, new(sim.ConfigError)) || !strings.Contains(err.Error(), "admin token") {
 			t.Errorf("token %q: err %v, want a ConfigError about the admin token", tok, err)
 		}
 	}
-	s := start(t, sim.Config{AdminToken: "a token with spaces inside"})
-	if s.AdminAddr() == "off" {
+	h := acqsimtest.New(t, acqsimtest.AdminToken("a token with spaces inside"))
+	if h.AdminURL() == "" {
 		t.Fatal("no admin API")
 	}
 }

@@ -18,6 +18,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/moov-io/iso8583/encoding"
+
+	"github.com/acqsim/acqsim/acqsimtest"
 	"github.com/acqsim/acqsim/fixtures"
 	"github.com/acqsim/acqsim/host/dialect"
 	"github.com/acqsim/acqsim/journal"
@@ -165,28 +168,20 @@ func TestNoCardDataAnywhere(t *testing.T) {
 func testNoCardData(t *testing.T, dn, format string) {
 	logs := &lockedBuffer{}
 	hopts := &slog.HandlerOptions{Level: slog.LevelDebug}
-	var h slog.Handler = slog.NewTextHandler(logs, hopts)
+	var handler slog.Handler = slog.NewTextHandler(logs, hopts)
 	if format == "json" {
-		h = slog.NewJSONHandler(logs, hopts)
+		handler = slog.NewJSONHandler(logs, hopts)
 	}
 	dir := t.TempDir()
 	file := filepath.Join(dir, "journal.db")
-	s, err := sim.Start(sim.Config{
-		Listen: "127.0.0.1:0", Admin: "127.0.0.1:0", Dialect: dn,
-		JournalFile: file, Logger: slog.New(h),
-	})
+	h, err := acqsimtest.Start(acqsimtest.Dialect(dn), acqsimtest.Logger(slog.New(handler)),
+		acqsimtest.Configure(func(c *sim.Config) { c.JournalFile = file }))
 	if err != nil {
 		t.Fatal(err)
 	}
-	stopped := false
+	s := h.Sim()
 	shutdown := func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := s.Shutdown(ctx); err != nil {
+		if err := h.Close(); err != nil {
 			t.Logf("shutdown: %v", err)
 		}
 	}
@@ -405,7 +400,7 @@ func malformed(t *testing.T, s *sim.Sim, sale *terminal.Exchange) {
 		t.Fatal(err)
 	}
 	good, bad := []byte("000000987654"), []byte("00000098765X")
-	if s.Dialect.Preamble > 0 {
+	if s.Dialect.Spec.Fields[4].Spec().Enc != encoding.ASCII { // BCD
 		good, bad = []byte{0x98, 0x76, 0x54}, []byte{0x98, 0x76, 0x5A}
 	}
 	i := bytes.Index(packed, good)

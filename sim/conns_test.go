@@ -41,10 +41,10 @@ func TestIdleConnectionsMemory(t *testing.T) {
 		conns = append(conns, c)
 	}
 	opened := time.Since(began)
-	// Wait for the host to have taken every one (its count, not a sleep).
-	deadline := time.Now().Add(patience)
-	for s.Connections() < n && time.Now().Before(deadline) {
-		runtime.Gosched()
+	// Wait for the host to have taken every one: its count, which nothing
+	// announces.
+	if !eventually(func() bool { return s.Connections() >= n }) {
+		t.Fatalf("the host holds %d connections, want %d", s.Connections(), n)
 	}
 	if got := s.Connections(); got != n {
 		t.Fatalf("the host holds %d connections, want %d", got, n)

@@ -4,6 +4,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/acqsim/acqsim/acqsimtest"
 	"github.com/acqsim/acqsim/host/dialect"
 	"github.com/acqsim/acqsim/sim"
 	"github.com/acqsim/acqsim/txn"
@@ -57,16 +58,18 @@ func TestDurableJournalRestart(t *testing.T) {
 	}
 }
 
-// startUntil starts a host that the test stops itself (stop), so that a
-// second one can open the same journal file.
+// startUntil starts a host, through acqsimtest, that the test stops itself
+// (stop), so that a second one can open the same journal file.
 func startUntil(t *testing.T, cfg sim.Config) *sim.Sim {
 	t.Helper()
-	cfg.Listen, cfg.Admin = "127.0.0.1:0", "off"
-	s, err := sim.Start(cfg)
+	h, err := acqsimtest.Start(acqsimtest.Configure(func(c *sim.Config) {
+		cfg.Listen, cfg.Admin = c.Listen, "off"
+		*c = cfg
+	}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return s
+	return h.Sim()
 }
 
 func stop(t *testing.T, s *sim.Sim) {

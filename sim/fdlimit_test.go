@@ -4,7 +4,6 @@ package sim_test
 
 import (
 	"bufio"
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -21,10 +20,10 @@ import (
 
 	"github.com/moov-io/iso8583"
 
+	"github.com/acqsim/acqsim/acqsimtest"
 	"github.com/acqsim/acqsim/fixtures"
 	"github.com/acqsim/acqsim/host/dialect"
 	"github.com/acqsim/acqsim/internal/childtest"
-	"github.com/acqsim/acqsim/sim"
 	"github.com/acqsim/acqsim/txn"
 )
 
@@ -144,31 +143,24 @@ func TestDescriptorLimit(t *testing.T) {
 		t.Errorf("/metrics has no process_open_fds")
 	}
 
-	// Once connections close, terminals are taken again. The host notices
-	// a hang-up when it reads: poll.
+	// Once connections close, terminals are taken again: as soon as the
+	// host has closed its side of them (it notices a hang-up when it reads).
 	closeHeld()
-	deadline := time.Now().Add(patience)
-	for i := 2000; ; i++ {
-		c, answered := fdTerm(t, addr, d, i)
-		if answered {
-			c.conn.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("no terminal taken after the others closed")
-		}
+	if n := say("idle"); n != "0" {
+		t.Fatalf("the host still holds %s terminal connections closed on the terminal's side", n)
 	}
+	c, answered := fdTerm(t, addr, d, 2000)
+	if !answered {
+		t.Fatal("no terminal taken after the others closed")
+	}
+	c.conn.Close()
 
 	// Something else takes every descriptor: the next terminal is reset
 	// on the spare, not left in the backlog, and so is the one after. The
-	// host first closes its side of the connections closed above, so that
-	// none frees a descriptor meanwhile; it has no way to announce it: poll.
-	deadline = time.Now().Add(patience)
-	for say("conns") != "0" {
-		if time.Now().After(deadline) {
-			t.Fatal("the host still holds terminal connections closed on the terminal's side")
-		}
-		time.Sleep(10 * time.Millisecond)
+	// host first closes its side of the connection closed above, so that
+	// it frees no descriptor meanwhile.
+	if n := say("idle"); n != "0" {
+		t.Fatalf("the host still holds %s terminal connections closed on the terminal's side", n)
 	}
 	if got := say("hog"); !strings.HasPrefix(got, "hogged") {
 		t.Fatalf("the child: %q", got)
@@ -181,7 +173,9 @@ func TestDescriptorLimit(t *testing.T) {
 	if got := say("free"); got != "freed" {
 		t.Fatalf("the child: %q", got)
 	}
-	deadline = time.Now().Add(patience)
+	// The host has no way to say when it takes terminals again (the first
+	// one after the free is still reset): poll.
+	deadline := time.Now().Add(patience)
 	for i := 4000; ; i++ {
 		c, answered := fdTerm(t, addr, d, i)
 		if answered {
@@ -265,8 +259,8 @@ func fdEcho(c *rawTerm) error {
 
 // fdLimitChild runs the host under fdLimit: it says its addresses on stdout,
 // then takes every free descriptor on "hog" and gives them back on "free",
-// and says how many terminal connections it holds on "conns", until stdin
-// closes.
+// and on "idle" waits for it to hold no terminal connection and says how
+// many it holds, until stdin closes.
 func fdLimitChild() {
 	fail := func(err error) {
 		fmt.Fprintln(os.Stderr, err)
@@ -275,11 +269,11 @@ func fdLimitChild() {
 	if err := childtest.Lower(syscall.RLIMIT_NOFILE, fdLimit); err != nil {
 		fail(err)
 	}
-	s, err := sim.Start(sim.Config{Listen: "127.0.0.1:0", Admin: "127.0.0.1:0",
-		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	h, err := acqsimtest.Start(acqsimtest.Logger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))))
 	if err != nil {
 		fail(err)
 	}
+	s := h.Sim()
 	fmt.Println(s.Addr(), s.AdminAddr())
 	var hog []*os.File
 	in := bufio.NewScanner(os.Stdin)
@@ -294,7 +288,9 @@ func fdLimitChild() {
 				hog = append(hog, f)
 			}
 			fmt.Println("hogged", strconv.Itoa(len(hog)))
-		case "conns":
+		case "idle":
+			// A connection's end announces itself nowhere: poll.
+			eventually(func() bool { return s.Connections() == 0 })
 			fmt.Println(s.Connections())
 		case "free":
 			for _, f := range hog {
@@ -304,9 +300,7 @@ func fdLimitChild() {
 			fmt.Println("freed")
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), patience)
-	defer cancel()
-	if err := s.Shutdown(ctx); err != nil {
+	if err := h.Close(); err != nil {
 		fail(err)
 	}
 	os.Exit(0)

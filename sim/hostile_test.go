@@ -20,7 +20,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/moov-io/iso8583"
+	"github.com/moov-io/iso8583/encoding"
 
 	"github.com/acqsim/acqsim/fixtures"
 	"github.com/acqsim/acqsim/host/dialect"
@@ -305,17 +305,14 @@ func (h *hostile) frame(msg []byte) []byte {
 // sale packs a sale from the hostile terminal (or, with mti 0210, what
 // looks like the host's answer to one).
 func (h *hostile) sale(mti, stan string, amount int64) []byte {
-	m := iso8583.NewMessage(h.d.Spec)
+	m, _, err := h.d.Build(txn.Sale, dialect.Values{
+		STAN: stan, TID: evilTID, MID: evilMID, PAN: terminal.DefaultCard.PAN, Amount: amount, Batch: "000001",
+	})
+	if err != nil {
+		h.fail("building", "building a sale: %v", err)
+		return nil
+	}
 	m.MTI(mti)
-	for id, v := range map[int]string{
-		2: terminal.DefaultCard.PAN, 3: "000000", 4: fmt.Sprintf("%012d", amount), 11: stan,
-		22: "012", 25: "00", 41: evilTID, 42: evilMID,
-	} {
-		m.Field(id, v)
-	}
-	if h.d.Preamble > 0 {
-		m.Field(60, "22000001")
-	}
 	if mti == "0210" {
 		m.Field(39, txn.Approved)
 	}
@@ -326,12 +323,16 @@ func (h *hostile) sale(mti, stan string, amount int64) []byte {
 	return packed
 }
 
+// packed reports a dialect whose MTI, bitmap and numerics are packed (BCD and
+// binary) rather than ASCII.
+func (h *hostile) packed() bool { return h.d.Spec.Fields[0].Spec().Enc != encoding.ASCII }
+
 func (h *hostile) nextSTAN() string { return fmt.Sprintf("%06d", 500000+h.stan.Add(1)%400000) }
 
 // raw is a 0200 as the dialect writes it, with a bitmap given as bytes and
 // whatever follows it.
 func (h *hostile) raw(bitmap []byte, rest ...byte) []byte {
-	if h.d.Preamble > 0 {
+	if h.packed() {
 		return append(append([]byte{0x02, 0x00}, bitmap...), rest...)
 	}
 	return append([]byte("0200"+strings.ToUpper(hex.EncodeToString(bitmap))), rest...)
@@ -348,7 +349,7 @@ type badRequest struct {
 
 // malformedRequests are the broken 0200s sent on every probe connection.
 func (h *hostile) malformedRequests() []badRequest {
-	cup := h.d.Preamble > 0
+	packed := h.packed()
 	var out []badRequest
 
 	// F4 not digits: the host can read the rest, and must echo F3, F11 and
@@ -358,7 +359,7 @@ func (h *hostile) malformedRequests() []badRequest {
 	stan := h.nextSTAN()
 	m := h.sale("0200", stan, 987654)
 	good, bad := []byte("000000987654"), []byte("00000098765X")
-	if cup {
+	if packed {
 		good, bad = []byte{0x98, 0x76, 0x54}, []byte{0x98, 0x76, 0x5A}
 	}
 	if i := bytes.Index(m, good); i >= 0 {
@@ -369,9 +370,9 @@ func (h *hostile) malformedRequests() []badRequest {
 	out = append(out, badRequest{"non-numeric amount", m, stan})
 
 	// A bitmap that does not decode (iso87ascii: not hex) or names a field
-	// the dialect does not have (cup: F5).
+	// the message does not carry (packed dialects: F5).
 	m = h.sale("0200", h.nextSTAN(), 100)
-	if cup {
+	if packed {
 		m[2] |= 0x08
 	} else {
 		copy(m[4:], "ZZZZZZZZZZZZZZZZ")
@@ -385,7 +386,7 @@ func (h *hostile) malformedRequests() []badRequest {
 
 	// F2's length prefix says 19 digits; the frame ends after 4.
 	f2 := []byte{0x40, 0, 0, 0, 0, 0, 0, 0}
-	if cup {
+	if packed {
 		out = append(out, badRequest{"length prefix overrunning the frame", h.raw(f2, 0x19, 0x47, 0x61), ""})
 	} else {
 		out = append(out, badRequest{"length prefix overrunning the frame", h.raw(f2, []byte("194761")...), ""})
@@ -396,7 +397,7 @@ func (h *hostile) malformedRequests() []badRequest {
 
 	// Nothing after the MTI.
 	mti := []byte("0200")
-	if cup {
+	if packed {
 		mti = []byte{0x02, 0x00}
 	}
 	out = append(out, badRequest{"MTI alone", mti, ""})
@@ -430,7 +431,7 @@ func (h *hostile) sendMalformed(*rand.Rand) {
 			h.fail(m.name+" answer", "%s: no answer: %v; want 0210 with RC 30", m.name, err)
 			return
 		}
-		resp, err := h.d.Decode(frame[h.d.Preamble:])
+		resp, err := h.d.Decode(frame[h.d.PreambleOf(frame):])
 		if err != nil {
 			h.fail(m.name+" answer", "%s: the answer does not decode: %v", m.name, err)
 			return

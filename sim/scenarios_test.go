@@ -22,6 +22,7 @@ import (
 	"github.com/moov-io/iso8583"
 	connection "github.com/moov-io/iso8583-connection"
 
+	"github.com/acqsim/acqsim/acqsimtest"
 	"github.com/acqsim/acqsim/books"
 	"github.com/acqsim/acqsim/fixtures"
 	"github.com/acqsim/acqsim/host/dialect"
@@ -191,13 +192,8 @@ func field(m *iso8583.Message, id int) string {
 // arrived; for a response that never comes, entry waits for it.
 func entry(t testing.TB, s *sim.Sim, f journal.Filter) journal.Entry {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), patience)
-	defer cancel()
-	e, err := s.Journal.Wait(ctx, f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return e
+	es := acqsimtest.Wait(t, s.Journal, f, 1)
+	return es[len(es)-1]
 }
 
 // delayOf reads the delay from a journal action such as "delay 45s".

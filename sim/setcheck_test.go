@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/acqsim/acqsim/acqsimtest"
 	"github.com/acqsim/acqsim/sim"
 )
 
@@ -21,7 +22,7 @@ func TestScenarioSetCheckedAtLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, dn := range []string{"iso87ascii", "cup"} {
-		_, err := sim.Start(sim.Config{Listen: "127.0.0.1:0", Admin: "off", Dialect: dn, Scenario: file})
+		_, err := acqsimtest.Start(acqsimtest.Admin("off"), acqsimtest.Dialect(dn), acqsimtest.Scenario(file))
 		if err == nil || !strings.Contains(err.Error(), file+":7:") || !strings.Contains(err.Error(), "field 38") {
 			t.Errorf("%s: start with a 11-character F38: %v; want it refused at %s:7 naming field 38", dn, err, file)
 		}
@@ -31,17 +32,19 @@ func TestScenarioSetCheckedAtLoad(t *testing.T) {
 	if err := os.WriteFile(file, []byte(ok), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	s, err := sim.Start(sim.Config{Listen: "127.0.0.1:0", Admin: "off", Scenario: file})
+	h, err := acqsimtest.Start(acqsimtest.Admin("off"), acqsimtest.Scenario(file))
 	if err != nil {
 		t.Fatalf("start with a 6-character F38: %v", err)
 	}
-	stop(t, s)
+	if err := h.Close(); err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
 }
 
 // A start clock the virtual clock cannot hold is a configuration error, not
 // real time in disguise.
 func TestStartClockOutOfRange(t *testing.T) {
-	_, err := sim.Start(sim.Config{Listen: "127.0.0.1:0", Admin: "off", Clock: time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC)})
+	_, err := acqsimtest.Start(acqsimtest.Admin("off"), acqsimtest.Clock(time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC)))
 	var ce sim.ConfigError
 	if !errors.As(err, &ce) {
 		t.Fatalf("start with the clock at 1900: %v, want a configuration error", err)

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/acqsim/acqsim/acqsimtest"
 	"github.com/acqsim/acqsim/host/dialect"
 	"github.com/acqsim/acqsim/journal"
 	"github.com/acqsim/acqsim/sim"
@@ -22,8 +23,6 @@ func TestShutdownWithDelaysPending(t *testing.T) {
 	const sales = 3
 	file := filepath.Join(t.TempDir(), "journal.db")
 	s := startUntil(t, sim.Config{JournalFile: file, Scenario: "late-response"})
-	decided, cancel := s.Journal.Subscribe(16)
-	defer cancel()
 
 	var wg sync.WaitGroup
 	for i := range sales {
@@ -43,11 +42,7 @@ func TestShutdownWithDelaysPending(t *testing.T) {
 			}
 		}()
 	}
-	for seen := 0; seen < sales; {
-		if e := <-decided; e.Txn == string(txn.Sale) {
-			seen++
-		}
-	}
+	acqsimtest.Wait(t, s.Journal, journal.Filter{Txn: string(txn.Sale)}, sales) // decided, the delay begun
 
 	const grace = 5 * time.Second
 	ctx, stopGrace := context.WithTimeout(context.Background(), grace)

@@ -8,8 +8,8 @@ import (
 	"os"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/acqsim/acqsim/acqsimtest"
 	"github.com/acqsim/acqsim/internal/testcert"
 	"github.com/acqsim/acqsim/journal"
 	"github.com/acqsim/acqsim/sim"
@@ -35,21 +35,11 @@ func tryDialTLS(s *sim.Sim, tc *tls.Config) (*terminal.Terminal, error) {
 	})
 }
 
-// awaitError waits for the next journal entry with an error on entries (a
-// subscription) and returns its error.
-func awaitError(t testing.TB, entries <-chan journal.Entry) string {
+// awaitError waits for the first journal entry with an error after the
+// mark (acqsimtest.Mark) and returns its error.
+func awaitError(t testing.TB, s *sim.Sim, mark uint64) string {
 	t.Helper()
-	deadline := time.After(patience)
-	for {
-		select {
-		case e := <-entries:
-			if e.Error != "" {
-				return e.Error
-			}
-		case <-deadline:
-			t.Fatalf("no journal entry with an error within %v", patience)
-		}
-	}
+	return acqsimtest.WaitFor(t, s.Journal, journal.Filter{After: mark}, func(e journal.Entry) bool { return e.Error != "" }).Error
 }
 
 func TestTLS(t *testing.T) {
@@ -66,15 +56,14 @@ func TestTLS(t *testing.T) {
 	})
 
 	t.Run("plain TCP", func(t *testing.T) {
-		entries, cancel := s.Journal.Subscribe(16)
-		defer cancel()
+		mark := acqsimtest.Mark(s.Journal)
 		c := rawDial(t, s, "TERM0002", "898100012340001")
 		c.sale("000001", 1500)
 		w := c.read(patience)
 		if len(w.got) != 0 || !(isEOF(w.err) || isReset(w.err)) {
 			t.Fatalf("plain ISO 8583 to the TLS listener: read %X, then %v; want the connection closed", w.got, w.err)
 		}
-		if e := awaitError(t, entries); !strings.HasPrefix(e, "tls handshake: ") {
+		if e := awaitError(t, s, mark); !strings.HasPrefix(e, "tls handshake: ") {
 			t.Errorf("journal error %q, want a TLS handshake's", e)
 		}
 		if es := s.Journal.Query(journal.Filter{TID: "TERM0002"}); len(es) != 0 {
@@ -130,8 +119,7 @@ func TestTLSClientCertificates(t *testing.T) {
 		{"with a certificate from another CA", []tls.Certificate{strangers.Client("TERM0001").Cert}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			entries, cancel := s.Journal.Subscribe(16)
-			defer cancel()
+			mark := acqsimtest.Mark(s.Journal)
 			// With TLS 1.3 the terminal's side of the handshake completes
 			// before the host has checked its certificate: the refusal
 			// arrives on the first read.
@@ -143,7 +131,7 @@ func TestTLSClientCertificates(t *testing.T) {
 					t.Fatalf("sale answered RC %s; want the connection refused", x.RC())
 				}
 			}
-			if e := awaitError(t, entries); !strings.HasPrefix(e, "tls handshake: ") || !strings.Contains(e, "certificate") {
+			if e := awaitError(t, s, mark); !strings.HasPrefix(e, "tls handshake: ") || !strings.Contains(e, "certificate") {
 				t.Errorf("journal error %q, want a TLS handshake's about the certificate", e)
 			}
 		})
@@ -169,10 +157,12 @@ func TestTLSConfigErrors(t *testing.T) {
 		{"negative max connections", sim.Config{MaxConnections: -1}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			tc.cfg.Listen, tc.cfg.Admin = "127.0.0.1:0", "off"
-			s, err := sim.Start(tc.cfg)
+			h, err := acqsimtest.Start(acqsimtest.Configure(func(c *sim.Config) {
+				tc.cfg.Listen, tc.cfg.Admin = c.Listen, "off"
+				*c = tc.cfg
+			}))
 			if err == nil {
-				s.Shutdown(context.Background())
+				h.Close()
 				t.Fatal("started")
 			}
 			if !errors.As(err, new(sim.ConfigError)) {

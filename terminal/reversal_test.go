@@ -26,7 +26,7 @@ const short = 300 * time.Millisecond
 // host starts a host on loopback with rules bound to every terminal.
 func host(t *testing.T, dialectName, rules string) *sim.Sim {
 	t.Helper()
-	s := acqsimtest.New(t, acqsimtest.Dialect(dialectName), acqsimtest.Configure(func(c *sim.Config) { c.Admin = "off" })).Sim()
+	s := acqsimtest.New(t, acqsimtest.Dialect(dialectName), acqsimtest.Admin("off")).Sim()
 	setRules(t, s, rules)
 	return s
 }
