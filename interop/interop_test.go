@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/acqsim/acqsim/acqsimtest"
 	"github.com/acqsim/acqsim/journal"
 	"github.com/acqsim/acqsim/sim"
 	"github.com/acqsim/acqsim/txn"
@@ -48,27 +49,18 @@ func needNode(t *testing.T) string {
 // started.
 type testHost struct {
 	*sim.Sim
-	entries <-chan journal.Entry
+	h *acqsimtest.Host
 }
 
 // start runs a host on loopback for the test's lifetime.
 func start(t *testing.T, cfg sim.Config) *testHost {
 	t.Helper()
-	cfg.Listen, cfg.Admin = "127.0.0.1:0", "off"
-	s, err := sim.Start(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	entries, cancel := s.Journal.Subscribe(256)
-	t.Cleanup(func() {
-		cancel()
-		ctx, cancelShutdown := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancelShutdown()
-		if err := s.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-	})
-	return &testHost{Sim: s, entries: entries}
+	h := acqsimtest.New(t, acqsimtest.Admin("off"), acqsimtest.Configure(func(c *sim.Config) {
+		admin := c.Admin
+		*c = cfg
+		c.Listen, c.Admin = "127.0.0.1:0", admin
+	}))
+	return &testHost{Sim: h.Sim(), h: h}
 }
 
 // journalled waits for the host's journal to hold n entries of tid and
@@ -76,18 +68,7 @@ func start(t *testing.T, cfg sim.Config) *testHost {
 // response, so it can lag behind what the client has already read.
 func (h *testHost) journalled(t *testing.T, tid string, n int) []journal.Entry {
 	t.Helper()
-	timeout := time.After(5 * time.Second)
-	for seen := 0; seen < n; {
-		select {
-		case e := <-h.entries:
-			if e.TID == tid {
-				seen++
-			}
-		case <-timeout:
-			t.Fatalf("journal has %d entries for %s after 5 s, want %d: %+v", seen, tid, n, h.Journal.Query(journal.Filter{TID: tid}))
-		}
-	}
-	got := h.Journal.Query(journal.Filter{TID: tid})
+	got := h.h.Wait(t, journal.Filter{TID: tid}, n)
 	if len(got) != n {
 		t.Fatalf("journal has %d entries for %s, want %d: %+v", len(got), tid, n, got)
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/acqsim/acqsim/acqsimtest"
+	"github.com/acqsim/acqsim/fixtures"
 	"github.com/acqsim/acqsim/sim"
 )
 
@@ -21,7 +22,7 @@ func TestScenarioSetCheckedAtLoad(t *testing.T) {
 	if err := os.WriteFile(file, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	for _, dn := range []string{"iso87ascii", "cup"} {
+	for _, dn := range fixtures.DialectNames() {
 		_, err := acqsimtest.Start(acqsimtest.Admin("off"), acqsimtest.Dialect(dn), acqsimtest.Scenario(file))
 		if err == nil || !strings.Contains(err.Error(), file+":7:") || !strings.Contains(err.Error(), "field 38") {
 			t.Errorf("%s: start with a 11-character F38: %v; want it refused at %s:7 naming field 38", dn, err, file)

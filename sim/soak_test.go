@@ -39,6 +39,7 @@ import (
 
 	"github.com/acqsim/acqsim/bench"
 	"github.com/acqsim/acqsim/books"
+	"github.com/acqsim/acqsim/fixtures"
 	"github.com/acqsim/acqsim/journal"
 	"github.com/acqsim/acqsim/sim"
 	"github.com/acqsim/acqsim/terminal"
@@ -128,7 +129,7 @@ func TestSoak(t *testing.T) {
 	t.Logf("soak: %v, phases of %v, background load %.0f tps a host, %d scenario terminals a host", d, phaseLen, rate, soakTerminals)
 
 	sk := &soak{t: t, phaseLen: phaseLen, day: at(11, 10, 0)}
-	for _, dn := range []string{"iso87ascii", "cup"} {
+	for _, dn := range fixtures.DialectNames() {
 		sk.hosts = append(sk.hosts, newSoakHost(t, dn))
 	}
 	sk.setClock(sk.day, false)

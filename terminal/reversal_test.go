@@ -12,6 +12,7 @@ import (
 	connection "github.com/moov-io/iso8583-connection"
 
 	"github.com/acqsim/acqsim/acqsimtest"
+	"github.com/acqsim/acqsim/fixtures"
 	"github.com/acqsim/acqsim/journal"
 	"github.com/acqsim/acqsim/scenarios"
 	"github.com/acqsim/acqsim/sim"
@@ -85,7 +86,7 @@ const unansweredSale = `  - match: txn == "sale" && amount == 1500
 // (same STAN, the sale's amount, F39 98), and the host reverses the sale it
 // booked.
 func TestPendingReversalGoesFirst(t *testing.T) {
-	for _, dn := range []string{"iso87ascii", "cup"} {
+	for _, dn := range fixtures.DialectNames() {
 		t.Run(dn, func(t *testing.T) {
 			s := host(t, dn, unansweredSale)
 			term := dial(t, s, terminal.Config{})
