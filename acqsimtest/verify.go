@@ -69,24 +69,7 @@ func describeFilter(f journal.Filter) string {
 // describeJournal lists the journal's latest entries, one a line, marking
 // those matched (by seq).
 func (h *Host) describeJournal(isMatch map[uint64]bool) string {
-	all := h.sim.Journal.Query(journal.Filter{})
-	if len(all) == 0 {
-		return "the journal is empty"
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "the journal holds %s (* matches):", exchanges(len(all)))
-	if len(all) > shownEntries {
-		fmt.Fprintf(&b, "\n    ... %d earlier not shown", len(all)-shownEntries)
-		all = all[len(all)-shownEntries:]
-	}
-	for _, e := range all {
-		mark := " "
-		if isMatch[e.Seq] {
-			mark = "*"
-		}
-		fmt.Fprintf(&b, "\n  %s %s", mark, describeEntry(e))
-	}
-	return b.String()
+	return describeSince(h.sim.Journal, 0, isMatch)
 }
 
 // describeEntry writes an entry on one line with the Filter's field names,
