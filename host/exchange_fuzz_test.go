@@ -78,9 +78,12 @@ func FuzzExchange(f *testing.F) {
 		c.t = t
 		c.send(body, h.sentinel)
 
+		// An answer carries a TPDU when its request did (iso87bcd's is
+		// optional): its own first byte may be 60h with none, an MTI 60xx.
 		var req []byte
-		if len(body) >= h.d.Preamble {
-			req = body[h.d.PreambleOf(body):]
+		pre := h.d.PreambleOf(body)
+		if len(body) >= pre {
+			req = body[pre:]
 		}
 		for {
 			resp, err := readFrameOrEnd(c)
@@ -90,11 +93,21 @@ func FuzzExchange(f *testing.F) {
 				c.conn.Close()
 				return
 			}
-			if len(resp) < h.d.Preamble {
+			if len(resp) < pre {
 				t.Fatalf("a %d-byte answer cannot hold the preamble", len(resp))
 			}
-			msg := resp[h.d.PreambleOf(resp):]
+			msg := resp[pre:]
 			m, err := h.d.Decode(msg)
+			if pre > 0 && h.d.OptionalTPDU && len(resp) > 0 && resp[0] != 0x60 {
+				// The sentinel came without a TPDU, and so does its answer.
+				msg = resp
+				m, err = h.d.Decode(msg)
+				if err == nil {
+					if mti, _ := m.GetMTI(); mti != "0810" || dialect.FieldValue(m, 11) != "999999" {
+						t.Fatalf("answer %X to %X has no TPDU, and its request had one", msg, req)
+					}
+				}
+			}
 			if err != nil {
 				t.Fatalf("answer %X to %X does not decode strictly: %v", msg, req, err)
 			}
