@@ -642,3 +642,26 @@ func TestReportKeepsCardDataOut(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkTemplateFill: what writing one sale's varying fields over its
+// template costs the load generator (it shares the CPUs with the host it
+// measures, so this stays small and allocation-free).
+func BenchmarkTemplateFill(b *testing.B) {
+	for _, name := range fixtures.DialectNames() {
+		b.Run(name, func(b *testing.B) {
+			d := load(b, name)
+			bl := builder{d: d, tid: "BNCH0001", mid: DefaultMID, card: terminal.DefaultCard, currency: d.Currency, amount: 1234, batch: "000007"}
+			tmpl, err := bl.newTemplate(kSale)
+			if err != nil {
+				b.Fatal(err)
+			}
+			v := vars{stan: "000042", hhmmss: "235959", mmdd: "1231", orig: &sale{}}
+			b.ReportAllocs()
+			for b.Loop() {
+				if !tmpl.fill(&bl, kSale, &v) {
+					b.Fatal("the values do not fit the template")
+				}
+			}
+		})
+	}
+}

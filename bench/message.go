@@ -5,7 +5,6 @@ import (
 	"maps"
 	"slices"
 	"strconv"
-	"time"
 
 	"github.com/moov-io/iso8583"
 	"github.com/moov-io/iso8583/encoding"
@@ -47,9 +46,8 @@ func reqMTI(k kind) string {
 
 // values are the dialect's request values of a request of kind k.
 func (b *builder) values(k kind, v *vars) dialect.Values {
-	at, _ := time.Parse("1504050102", v.hhmmss+v.mmdd)
 	dv := dialect.Values{
-		STAN: v.stan, TID: b.tid, MID: b.mid, Time: at,
+		STAN: v.stan, TID: b.tid, MID: b.mid, LocalTime: v.hhmmss, LocalDate: v.mmdd,
 		PAN: b.card.PAN, Expiry: b.card.Expiry, Track2: b.card.Track2, Currency: b.currency,
 		Amount: b.amount, Batch: b.batch, MAC: b.mac,
 	}

@@ -18,7 +18,10 @@ import (
 type Values struct {
 	STAN, TID, MID string
 	// Time is the terminal's local time (iso87 F12, F13); zero is now.
-	Time time.Time
+	// LocalTime (hhmmss) and LocalDate (MMDD), where given, are those
+	// fields as they are: a load generator formats them once a second.
+	Time                 time.Time
+	LocalTime, LocalDate string
 
 	PAN, Expiry, Track2 string
 	// EntryMode is F22; empty is 021 with a track, 012 without (keyed).
@@ -129,8 +132,15 @@ func compileTemplate(s string, names []string) (fieldTemplate, error) {
 
 // expand fills the template in; false when a value it names is empty.
 func (t *fieldTemplate) expand(value func(string) string) (string, bool) {
-	if len(t.segs) == 1 && t.segs[0].name == "" {
-		return t.segs[0].lit, true
+	if len(t.segs) == 1 {
+		switch s := t.segs[0]; {
+		case s.name == "":
+			return s.lit, true
+		case s.width == 0:
+			// A value alone ("{stan}") is the value.
+			v := value(s.name)
+			return v, v != ""
+		}
 	}
 	var b strings.Builder
 	for _, s := range t.segs {
@@ -259,6 +269,12 @@ func (v *Values) lookup(d *Dialect) func(string) string {
 		case "mid":
 			return v.MID
 		case "hhmmss", "mmdd":
+			if name == "hhmmss" && v.LocalTime != "" {
+				return v.LocalTime
+			}
+			if name == "mmdd" && v.LocalDate != "" {
+				return v.LocalDate
+			}
 			t := v.Time
 			if t.IsZero() {
 				t = time.Now()
