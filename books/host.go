@@ -5,6 +5,7 @@
 package books
 
 import (
+	"cmp"
 	"fmt"
 	"math/rand/v2"
 	"strings"
@@ -195,6 +196,8 @@ func (h *Host) decideLocked(t *terminal, r *txn.Request, now time.Time) txn.Deci
 		return txn.Decision{RC: txn.Approved}
 	case txn.Echo:
 		return txn.Decision{RC: txn.Approved}
+	case txn.ScriptAdvice:
+		return txn.Decision{RC: txn.Approved, Note: "issuer script results of STAN " + cmp.Or(r.Orig.STAN, r.STAN)}
 	case txn.Settlement:
 		return t.remember(r, now, h.settle(t, r, false))
 	case txn.Upload:
@@ -532,6 +535,16 @@ func (h *Host) settle(t *terminal, r *txn.Request, outOfBalance bool) txn.Decisi
 
 func (h *Host) upload(t *terminal, r *txn.Request) txn.Decision {
 	b := t.batchOf(r)
+	if r.ICC != nil && (t.closed[b] || t.batchInfo(b).state == BatchOpen) {
+		// A chip card's record outside a settlement's upload is the TC
+		// upload that follows a settlement: the card's final cryptogram,
+		// for the issuer's records. It changes no batch.
+		stan := r.Orig.STAN
+		if len(r.Uploads) > 0 {
+			stan = r.Uploads[0].STAN
+		}
+		return txn.Decision{RC: txn.Approved, Note: "TC upload: the chip card's final cryptogram of STAN " + stan}
+	}
 	if t.closed[b] {
 		// A resend after the batch closed (its end-of-batch answer lost):
 		// harmless, and the closed batch keeps what closed it.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/moov-io/iso8583"
 
+	"github.com/acqsim/acqsim/emv"
 	"github.com/acqsim/acqsim/host/dialect"
 	"github.com/acqsim/acqsim/host/fault"
 	"github.com/acqsim/acqsim/journal"
@@ -40,6 +41,11 @@ func (c *conn) exchange(log *slog.Logger, frame []byte) bool {
 	req, rerr := d.Request(msg)
 	if err == nil {
 		err = rerr
+	}
+	// message -> the issuer's check of a chip card's cryptogram
+	var auth *emv.Auth
+	if err == nil {
+		auth, err = s.chip(req)
 	}
 	if !c.identified {
 		// The first message says whose the connection is: a terminal whose
@@ -93,7 +99,7 @@ func (c *conn) exchange(log *slog.Logger, frame []byte) bool {
 	dec := &plan.Decision
 
 	// plan -> response bytes
-	packed, err := respond(d, msg, req, &plan, now, macKey)
+	packed, err := respond(d, msg, req, &plan, auth, now, macKey)
 	if err != nil {
 		// The request decoded, so only our own response (or a scripted edit
 		// of it) can be at fault.
@@ -260,20 +266,26 @@ func journalActs(acts []scenarios.Act) journal.Acts {
 	return journal.MakeActs(list...)
 }
 
-// respond packs the response to req with the plan's field changes; with a MAC
+// respond packs the response to req with the plan's field changes and, for
+// a chip card's cryptogram (auth), the issuer's answer to it; with a MAC
 // key, it signs it in F64.
-func respond(d *dialect.Dialect, msg *iso8583.Message, req *txn.Request, plan *scenarios.Plan, now time.Time, macKey []byte) ([]byte, error) {
+func respond(d *dialect.Dialect, msg *iso8583.Message, req *txn.Request, plan *scenarios.Plan, auth *emv.Auth, now time.Time, macKey []byte) ([]byte, error) {
 	resp, err := d.Response(msg, req, &plan.Decision, now)
 	if err != nil {
 		return nil, err
 	}
 	for id, v := range plan.Set {
-		if err := resp.Field(id, v); err != nil {
+		if err := dialect.SetField(resp, id, v); err != nil {
 			return nil, err
 		}
 	}
 	for _, id := range plan.Unset {
 		resp.UnsetField(id)
+	}
+	if auth != nil {
+		if err := answerChip(d, resp, auth, &plan.Chip, plan.Set); err != nil {
+			return nil, err
+		}
 	}
 	if ed, ok := plan.Fault.(fault.Editor); ok {
 		if err := ed.Edit(resp); err != nil {

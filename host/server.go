@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/acqsim/acqsim/clock"
+	"github.com/acqsim/acqsim/emv"
 	"github.com/acqsim/acqsim/host/dialect"
 	"github.com/acqsim/acqsim/journal"
 	"github.com/acqsim/acqsim/scenarios"
@@ -48,6 +49,9 @@ type Server struct {
 	// Keys, when set, has the host check the MAC of requests that carry one
 	// and sign the responses to them.
 	Keys MACKeys
+	// Cards are the chip card profiles: how the issuer checks each card's
+	// cryptogram and answers it. nil means emv.Builtin().
+	Cards *emv.Profiles
 	// Location is the time zone of host times in responses (F12, F13); nil
 	// means local time.
 	Location *time.Location

@@ -65,6 +65,20 @@ type Env struct {
 	// Between is true when the host's time of day is in [from, to); a window
 	// may run past midnight ("23:50", "00:10").
 	Between func(from, to string) bool `expr:"between"`
+	// Tag returns a tag of the chip data (F55) as upper-case hex, "" when
+	// absent: tag("9F27") == "80" is an ARQC.
+	Tag func(string) string `expr:"tag"`
+	// Chip is the issuer's check of the card's cryptogram: "valid",
+	// "failed", "unchecked" (the card's profile says verify: none), or ""
+	// when the request carries none.
+	Chip string `expr:"chip"`
+	// CardSeq is the chip card's sequence number (F23).
+	CardSeq string `expr:"card_seq"`
+	// Contactless is a card read without contact (F22 07x or 91x).
+	Contactless bool `expr:"contactless"`
+	// Fallback is a magstripe read of a chip card: F22 80x, or a track read
+	// (02x, 90x) whose service code starts with 2 or 6.
+	Fallback bool `expr:"fallback"`
 }
 
 // envTypes is Env as a map, each name with a value of its type: expressions
@@ -73,7 +87,8 @@ type Env struct {
 // name a rule reads (5x the time of a rule).
 var envTypes = func() map[string]any {
 	m := map[string]any{}
-	(&Env{Field: func(int) string { return "" }, Between: func(string, string) bool { return false }}).fill(m)
+	(&Env{Field: func(int) string { return "" }, Between: func(string, string) bool { return false },
+		Tag: func(string) string { return "" }}).fill(m)
 	return m
 }()
 
@@ -82,6 +97,7 @@ func (e *Env) fill(m map[string]any) {
 	m["mti"], m["txn"], m["proc"], m["amount"], m["currency"] = e.MTI, e.Txn, e.Proc, e.Amount, e.Currency
 	m["pan"], m["bin"], m["tid"], m["mid"], m["stan"], m["rrn"] = e.PAN, e.BIN, e.TID, e.MID, e.STAN, e.RRN
 	m["batch"], m["entry_mode"], m["now"], m["field"], m["between"] = e.Batch, e.EntryMode, e.Now, e.Field, e.Between
+	m["tag"], m["chip"], m["card_seq"], m["contactless"], m["fallback"] = e.Tag, e.Chip, e.CardSeq, e.Contactless, e.Fallback
 }
 
 var (
@@ -330,6 +346,9 @@ func compile(sc *Scenario, at locator, found *problems, budget Budget) *Compiled
 		}
 	}
 	c.books.calendar = compileCalendar(sc.Calendar, at.at("calendar"), found)
+	if ch := sc.Chip; ch != nil && ch.ARQCFailedRC != "" && !validRC(ch.ARQCFailedRC) {
+		found.add(at.at("chip", "arqc_failed_rc").errorf("chip: arqc_failed_rc %q: want two digits or letters", ch.ARQCFailedRC))
+	}
 	for i, b := range sc.BINs {
 		if b.Prefix == "" || strings.Trim(b.Prefix, "0123456789") != "" || b.Type != "debit" && b.Type != "credit" {
 			found.add(at.at("bins", i).errorf("bins %d: want a prefix of digits and type debit or credit", i+1))
@@ -381,7 +400,9 @@ func inFileOrder(parties map[string]Party, at locator) []string {
 	return ids
 }
 
-func (o *Outcome) empty() bool { return o.Respond == nil && o.Delay == nil && o.Action == nil }
+func (o *Outcome) empty() bool {
+	return o.Respond == nil && o.Delay == nil && o.Action == nil && o.Chip == nil
+}
 
 // fieldSet is a response field a scenario sets, and where.
 type fieldSet struct {
@@ -421,6 +442,9 @@ func (c *Compiled) CheckFields(check func(id int, value string) error) error {
 }
 
 func (o *Outcome) check(at locator, label string, found *problems) {
+	if o.Chip != nil {
+		o.Chip.check(at.at("chip"), label, found)
+	}
 	r := o.Respond
 	if r == nil {
 		return

@@ -38,6 +38,9 @@ type Plan struct {
 	Delay time.Duration
 	// Fault delivers the response its own way; nil writes it whole.
 	Fault fault.Fault
+	// Chip is what the answer's chip data carries beyond the issuer's own
+	// answer to the card's cryptogram.
+	Chip ChipPlan
 	// Trace says who decided, for the journal.
 	Trace Trace
 	// Acts are what the scenario did, one by one, in order: what
@@ -143,6 +146,11 @@ func actionText(acts []Act) string {
 			b.WriteString("sign-on required")
 		case ActCut:
 			b.WriteString(a.Name + ": match over its " + a.Value + " budget")
+		case ActChip:
+			b.WriteString(a.Name)
+			if a.Name == "script" {
+				b.WriteString(" " + a.Value)
+			}
 		default: // ActFault
 			b.WriteString(a.Name)
 		}
@@ -280,6 +288,14 @@ func (e *Engine) bindingFor(tid string) (b *binding, own bool) {
 func (e *Engine) Plan(r *txn.Request, now time.Time) Plan {
 	b, own := e.bindingFor(r.TID)
 	if b == nil || b.sc == nil {
+		if rc, act := chipRefusal(r, nil, DefaultARQCFailedRC); rc != "" && !e.host.Repeated(r) {
+			var rec record
+			rec.add(act)
+			p := Plan{Decision: e.host.Force(r, now, rc, false)}
+			p.Decision.Note = chipNote(r, rc)
+			rec.into(&p)
+			return p
+		}
 		return Plan{Decision: e.host.Decide(r, now)}
 	}
 	p := b.plan(r, now)
@@ -451,6 +467,13 @@ func (b *binding) plan(r *txn.Request, now time.Time) Plan {
 
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if rc, act := chipRefusal(r, nil, b.sc.chipRC()); rc != "" && !e.host.Repeated(r) {
+		rec.add(act)
+		p := Plan{Decision: e.host.Force(r, now, rc, false), Cuts: cuts}
+		p.Decision.Note = chipNote(r, rc)
+		rec.into(&p)
+		return p
+	}
 	t0rc, t0why := b.booksTerms(r, now, &rec)
 	if rc, which := b.refusal(r, now, t0rc, t0why); rc != "" && !e.host.Repeated(r) {
 		// The limit is the rule that decided; what it did is a response.
@@ -584,6 +607,7 @@ func (b *binding) apply(r *txn.Request, now time.Time, o Outcome, rng *rand.Rand
 	var p Plan
 	rs := o.Respond
 	scripted := rs != nil && (rs.RC != "" && rs.RC != txn.Approved || rs.OutOfBalance)
+	chipRC, chipAct := chipRefusal(r, o.Chip, b.sc.chipRC())
 	switch rc, which := b.refusal(r, now, t0rc, t0why); {
 	case o.Action != nil && !delivers(o.Action) && closesBooks(r.Type):
 		// A settlement whose answer never leaves was lost on its way in: the
@@ -592,6 +616,11 @@ func (b *binding) apply(r *txn.Request, now time.Time, o Outcome, rng *rand.Rand
 	case scripted:
 		p.Decision = b.engine.host.Force(r, now, rs.RC, rs.OutOfBalance)
 		rec.add(Act{Kind: ActRespond, Value: rs.describe()})
+	case chipRC != "" && !b.engine.host.Repeated(r):
+		// The issuer refuses the card's cryptogram before any limit counts.
+		p.Decision = b.engine.host.Force(r, now, chipRC, false)
+		p.Decision.Note = chipNote(r, chipRC)
+		rec.add(chipAct)
 	case rc != "" && !b.engine.host.Repeated(r):
 		// The rule lets the normal answer through, and the normal answer
 		// respects the limits.
@@ -614,6 +643,7 @@ func (b *binding) apply(r *txn.Request, now time.Time, o Outcome, rng *rand.Rand
 		p.Set, p.Unset = rs.Set, rs.Unset
 	}
 	b.account(r, now, p.Decision)
+	p.Chip = o.Chip.plan(r, &rec)
 	if o.Delay != nil {
 		p.Delay = o.Delay.draw(rng)
 		rec.add(Act{Kind: ActDelay, Value: seconds(p.Delay)})
@@ -677,6 +707,10 @@ func (b *binding) env(r *txn.Request, now time.Time) Env {
 	if field == nil {
 		field = func(int) string { return "" }
 	}
+	tag := r.Tag
+	if tag == nil {
+		tag = func(string) string { return "" }
+	}
 	bin := r.PAN
 	if len(bin) > 6 {
 		bin = bin[:6]
@@ -685,6 +719,8 @@ func (b *binding) env(r *txn.Request, now time.Time) Env {
 		MTI: r.MTI, Txn: string(r.Type), Proc: r.Proc, Amount: r.Amount, Currency: r.Currency,
 		PAN: r.PAN, BIN: bin, TID: r.TID, MID: r.MID, STAN: r.STAN, RRN: r.RRN, Batch: r.Batch,
 		EntryMode: r.EntryMode, Now: now.In(loc), Field: field,
+		Tag: tag, Chip: string(r.Chip), CardSeq: r.CardSeq,
+		Contactless: txn.Contactless(r.EntryMode), Fallback: txn.Fallback(r.EntryMode, r.Field),
 		Between: func(from, to string) bool {
 			a, err1 := timeOfDay(from)
 			z, err2 := timeOfDay(to)

@@ -35,9 +35,15 @@ var (
 		"rrn":        func(e *Env) string { return e.RRN },
 		"batch":      func(e *Env) string { return e.Batch },
 		"entry_mode": func(e *Env) string { return e.EntryMode },
+		"chip":       func(e *Env) string { return e.Chip },
+		"card_seq":   func(e *Env) string { return e.CardSeq },
 	}
 	intFields = map[string]func(*Env) int64{
 		"amount": func(e *Env) int64 { return e.Amount },
+	}
+	boolFields = map[string]func(*Env) bool{
+		"contactless": func(e *Env) bool { return e.Contactless },
+		"fallback":    func(e *Env) bool { return e.Fallback },
 	}
 )
 
@@ -248,6 +254,9 @@ func fastMatch(n ast.Node) func(*Env) bool {
 	case *ast.BoolNode:
 		v := n.Value
 		return func(*Env) bool { return v }
+
+	case *ast.IdentifierNode:
+		return boolFields[n.Value] // nil for a name that is not a bool
 
 	case *ast.UnaryNode:
 		if n.Operator != "!" && n.Operator != "not" {

@@ -294,7 +294,7 @@ func baseEnv() Env {
 // stringFieldsOf gives a pointer to each string field of e.
 func stringFieldsOf(e *Env) []*string {
 	return []*string{&e.MTI, &e.Txn, &e.Proc, &e.Currency, &e.PAN, &e.BIN, &e.TID, &e.MID,
-		&e.STAN, &e.RRN, &e.Batch, &e.EntryMode}
+		&e.STAN, &e.RRN, &e.Batch, &e.EntryMode, &e.Chip, &e.CardSeq}
 }
 
 // testEnvs are the Envs every expression is tried on: the edges, then n
@@ -335,6 +335,7 @@ func testEnvs(strs []string, ints []int64, n int) []Env {
 				*f = string(b)
 			}
 		}
+		e.Contactless, e.Fallback = rng.IntN(2) == 0, rng.IntN(2) == 0
 		if rng.IntN(3) == 0 {
 			e.Amount = int64(rng.Uint64())
 		} else {
@@ -429,7 +430,7 @@ func TestFastMatchAgreesWithExpr(t *testing.T) {
 // The built-in scenarios' rules, as compile wires them: a fast path for each
 // rule without a call, a time or arithmetic, agreeing with expr's machine.
 func TestFastMatchBuiltInScenarios(t *testing.T) {
-	slow := regexp.MustCompile(`between\(|field\(|\bnow\b|%`)
+	slow := regexp.MustCompile(`between\(|field\(|tag\(|\bnow\b|%`)
 	files, err := fs.Glob(fixtures.Scenarios, "scenarios/*.yaml")
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no built-in scenarios: %v", err)

@@ -36,6 +36,9 @@ type Scenario struct {
 	// terminal that has not signed on since the host started or was reset,
 	// with RC 97 (cup: and a header asking it to sign on).
 	SignOnRequired bool `yaml:"signon_required,omitempty" json:"signon_required,omitempty"`
+	// Chip says how chip cards are treated (the answer to a cryptogram that
+	// does not verify).
+	Chip *ChipSettings `yaml:"chip,omitempty" json:"chip,omitempty"`
 }
 
 // Rule matches requests and says what happens to them.
@@ -79,6 +82,10 @@ type Outcome struct {
 	Respond *Respond `yaml:"respond,omitempty" json:"respond,omitempty"`
 	// Delay holds the answer back.
 	Delay *Delay `yaml:"delay,omitempty" json:"delay,omitempty"`
+	// Chip is what the answer does with a chip card's cryptograms: the
+	// ARQC checked, failed or ignored; the ARPC right, wrong or missing;
+	// issuer scripts.
+	Chip *ChipOutcome `yaml:"chip,omitempty" json:"chip,omitempty"`
 	// Action is how the answer reaches the wire: no-response, close, reset,
 	// garbage, truncate, duplicate, corrupt or refuse. Either a name, or a
 	// name with parameters: {garbage: {bytes: 32}}.

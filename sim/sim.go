@@ -20,6 +20,7 @@ import (
 	"github.com/acqsim/acqsim/admin"
 	"github.com/acqsim/acqsim/books"
 	"github.com/acqsim/acqsim/clock"
+	"github.com/acqsim/acqsim/emv"
 	"github.com/acqsim/acqsim/fixtures"
 	"github.com/acqsim/acqsim/host"
 	"github.com/acqsim/acqsim/host/dialect"
@@ -102,6 +103,9 @@ type Config struct {
 	// Scenario is the scenario every terminal gets: a built-in name or a
 	// file; empty for the default host behaviour.
 	Scenario string
+	// Cards, when set, is a cards file (YAML): chip card profiles by BIN
+	// range, on top of the built-in ones (emv.Builtin).
+	Cards string
 	// Logger defaults to discarding everything.
 	Logger *slog.Logger
 }
@@ -205,6 +209,17 @@ func Start(cfg Config) (*Sim, error) {
 		return nil, ConfigError{err}
 	}
 
+	cards := emv.Builtin()
+	if cfg.Cards != "" {
+		raw, err := os.ReadFile(cfg.Cards)
+		if err != nil {
+			return nil, ConfigError{fmt.Errorf("cards file: %w", err)}
+		}
+		if cards, err = emv.LoadProfiles(cfg.Cards, raw); err != nil {
+			return nil, ConfigError{err}
+		}
+	}
+
 	lib, err := scenarios.BuiltIn()
 	if err != nil {
 		return nil, err
@@ -245,7 +260,7 @@ func Start(cfg Config) (*Sim, error) {
 		serveErr: make(chan error, 2),
 	}
 	s.iso = &host.Server{
-		Dialect: d, Framer: d.Framer(lh, cfg.MaxFrame), Planner: engine, Keys: acq, Location: cfg.Location,
+		Dialect: d, Framer: d.Framer(lh, cfg.MaxFrame), Planner: engine, Keys: acq, Cards: cards, Location: cfg.Location,
 		Journal: s.Journal, Clock: s.Clock, Logger: log,
 		IdleTimeout: cfg.IdleTimeout, ReadTimeout: cfg.ReadTimeout, WriteTimeout: cfg.WriteTimeout, MaxConnections: cfg.MaxConnections,
 	}

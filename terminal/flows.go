@@ -17,7 +17,7 @@ import (
 func (t *Terminal) values() dialect.Values {
 	c := t.cfg.Card
 	return dialect.Values{
-		TID: t.cfg.TID, MID: t.cfg.MID, PAN: c.PAN, Expiry: c.Expiry, Track2: c.Track2,
+		TID: t.cfg.TID, MID: t.cfg.MID, PAN: c.PAN, Expiry: c.Expiry, Track2: c.Track2, EntryMode: c.EntryMode,
 		Currency: t.cfg.Currency, Batch: t.State.Batch, KeyVariant: t.cfg.KeyVariant,
 		MAC: t.wire.macKey != nil,
 	}
@@ -127,6 +127,9 @@ func (t *Terminal) amountOf(m *iso8583.Message) int64 {
 
 // card sends a card request of typ built from v, and books it when approved.
 func (t *Terminal) card(typ txn.Type, v dialect.Values) (*Exchange, error) {
+	if t.cfg.Card.Chip != nil && chipReads(typ) {
+		return t.chipCard(typ, v)
+	}
 	m, _, err := t.build(typ, v)
 	if err != nil {
 		return &Exchange{Type: typ}, err
@@ -150,6 +153,9 @@ func (t *Terminal) Refund(amt int64, orig *Record) (*Exchange, error) {
 
 // Balance asks for the card's balance (F54 of the response).
 func (t *Terminal) Balance() (*Exchange, error) {
+	if t.cfg.Card.Chip != nil {
+		return t.chipCard(txn.Balance, t.values())
+	}
 	m, _, err := t.build(txn.Balance, t.values())
 	if err != nil {
 		return &Exchange{Type: txn.Balance}, err

@@ -73,14 +73,22 @@ func (t *Terminal) settle(tot txn.Totals) ([]*Exchange, error) {
 			return xs, err
 		}
 	}
+	settled := t.State.Records
 	t.closeBatch()
-	return xs, nil
+	tcs, err := t.uploadTCs(settled)
+	return append(xs, tcs...), err
 }
 
 // upload sends one transaction of the batch (0320).
 func (t *Terminal) upload(r Record) (*Exchange, error) {
 	v := t.values()
 	v.Amount, v.Orig = r.Amount, original(&r)
+	if r.TC != "" { // a chip card's record: its TC
+		v.ICC, v.Batch = r.TC, r.Batch
+		if c := t.cfg.Card.Chip; c != nil {
+			v.CardSeq = "0" + c.PSN
+		}
+	}
 	m, _, err := t.build(txn.Upload, v)
 	if err != nil {
 		return &Exchange{Type: txn.Upload}, err

@@ -18,6 +18,7 @@ import (
 	"github.com/moov-io/iso8583"
 	connection "github.com/moov-io/iso8583-connection"
 
+	"github.com/acqsim/acqsim/emv"
 	"github.com/acqsim/acqsim/host/dialect"
 	"github.com/acqsim/acqsim/keys"
 	"github.com/acqsim/acqsim/txn"
@@ -61,6 +62,15 @@ type Card struct {
 	Expiry string // YYMM
 	// Track2 is sent as F35 when set.
 	Track2 string
+	// EntryMode is F22; empty is 021 with a track, 012 without (keyed).
+	EntryMode string
+	// Chip, when set, is the card's chip: sales, pre-authorisations and
+	// balance enquiries read it (F22 051), carry its cryptogram in F55 and
+	// let it judge the issuer's answer. Its state (the ATC, a blocked
+	// application) changes as a real card's does.
+	Chip *emv.Card
+	// Contactless taps the chip (F22 071) instead of inserting it.
+	Contactless bool
 }
 
 // DefaultCard is a test card that real hosts and checkers accept.
@@ -85,6 +95,12 @@ type State struct {
 	// Pending is the transaction the terminal must reverse before it sends
 	// anything else online, or nil.
 	Pending *Reversal `json:"pending,omitempty"`
+	// TCs are chip transactions of settled batches whose TC the host has
+	// not acknowledged: they go again after the next settlement.
+	TCs []Record `json:"tcs,omitempty"`
+	// Chips are the chip cards' own state (the ATC, a blocked application),
+	// by card profile: a card remembers between runs what it did.
+	Chips map[string]emv.Card `json:"chips,omitempty"`
 }
 
 // Record is a transaction in the terminal's batch. It holds no card data.
@@ -101,6 +117,9 @@ type Record struct {
 	Voided bool     `json:"voided,omitempty"`
 	// Orig is the STAN of what a void cancelled.
 	Orig string `json:"orig,omitempty"`
+	// TC is a chip card's final data (its TC, TVR, TSI, ATC) as F55 of
+	// the TC upload carries it, in hex.
+	TC string `json:"tc,omitempty"`
 }
 
 // Exchange is one request and its response.
@@ -115,6 +134,12 @@ type Exchange struct {
 	// Reversals are the exchanges of the pending reversal the terminal sent
 	// before this request.
 	Reversals []*Exchange
+	// Card is a chip card's decision on the answer, nil without a chip.
+	Card *emv.Outcome
+	// After are what the terminal sent because of the card's decision: the
+	// advice of the issuer scripts' results, the reversal of what the card
+	// declined.
+	After []*Exchange
 }
 
 // RC is the response's F39.

@@ -74,6 +74,7 @@ var Types = []Info{
 	{Type: Settlement, Says: "settlement (batch totals)", NeedsSignOn: true, ClosesBooks: true},
 	{Type: Upload, Says: "batch upload record", NeedsSignOn: true, ClosesBooks: true},
 	{Type: UploadEnd, Says: "end of batch upload", NeedsSignOn: true, ClosesBooks: true},
+	{Type: ScriptAdvice, Says: "issuer script results (9F5B) of a chip card", NeedsSignOn: true},
 	{Type: Unknown, Says: "a request the dialect does not recognise (answered 40)"},
 }
 

@@ -31,6 +31,7 @@ const (
 	Settlement     Type = "settlement"
 	Upload         Type = "upload"
 	UploadEnd      Type = "upload_end"
+	ScriptAdvice   Type = "script_advice"
 	// Unknown is a request the dialect does not recognise; the host answers 40.
 	Unknown Type = "unknown"
 )
@@ -69,6 +70,19 @@ type Request struct {
 	RRN       string // F37: a void's or refund's original RRN
 	AuthCode  string // F38: a void's or completion's original authorisation code
 	EntryMode string // F22
+	// CardSeq is the chip card's sequence number (F23), "" when absent.
+	CardSeq string
+	// ICC is the chip data of F55 (BER-TLV), nil when absent. It holds card
+	// data: never log it (emv.Masked shows a tag as logs may).
+	ICC []byte
+	// Tag returns a tag of the chip data as upper-case hex, "" when absent or
+	// when F55 does not decode (for scenario expressions); nil without F55.
+	Tag func(tag string) string `json:"-"`
+	// Chip is the issuer's check of the card's cryptogram (ARQC), for the
+	// scenario to decide on; ChipNone when the request carries none.
+	Chip Chip
+	// ChipWhy says why the cryptogram failed, in words, with no card data.
+	ChipWhy   string
 	Condition string // F25
 	// Batch is the batch number the terminal says it is in (cup 60.2; iso87 F60 on 0500).
 	Batch string
@@ -99,6 +113,17 @@ type Request struct {
 	// host (T1 on its own calendar, no fee).
 	Terms *Terms
 }
+
+// Chip is the issuer's check of a chip card's cryptogram.
+type Chip string
+
+// The checks of a chip card's cryptogram.
+const (
+	ChipNone      Chip = ""          // no chip data, or no cryptogram to check
+	ChipValid     Chip = "valid"     // the ARQC verified
+	ChipFailed    Chip = "failed"    // the ARQC did not verify, or could not be read
+	ChipUnchecked Chip = "unchecked" // the card's profile says verify: none
+)
 
 // Terms are how a transaction's money reaches the merchant.
 type Terms struct {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
@@ -18,6 +19,7 @@ import (
 	"github.com/moov-io/iso8583"
 	"github.com/spf13/cobra"
 
+	"github.com/acqsim/acqsim/emv"
 	"github.com/acqsim/acqsim/fixtures"
 	"github.com/acqsim/acqsim/host/dialect"
 	"github.com/acqsim/acqsim/keys"
@@ -53,6 +55,11 @@ type sendFlags struct {
 	tlsCert      string
 	tlsKey       string
 	tlsInsecure  bool
+	chip         bool
+	cardProfile  string
+	cardsFile    string
+	contactless  bool
+	fallback     bool
 }
 
 // flows are what `acqsim send` can do.
@@ -77,6 +84,8 @@ it is sent before the next transaction or settlement, retried up to 3 times,
 and "reversal" sends it.`,
 		Example: `  acqsim send signon
   acqsim send sale --amount 12.34
+  acqsim send sale --chip --card visa-cvn18       # a chip sale: ARQC sent, ARPC checked
+  acqsim send sale --contactless --amount 1500    # tap
   acqsim send void
   acqsim send settle
   acqsim send sale --dialect cup --mac          # sign on, then a sale with a MAC
@@ -123,6 +132,11 @@ and "reversal" sends it.`,
 	fl.StringVar(&f.tlsCert, "tls-cert", "", "client certificate `file` (PEM) to present, with --tls-key")
 	fl.StringVar(&f.tlsKey, "tls-key", "", "private key `file` (PEM) of --tls-cert")
 	fl.BoolVar(&f.tlsInsecure, "tls-insecure", false, "do not verify the host's certificate (self-signed test hosts)")
+	fl.BoolVar(&f.chip, "chip", false, "read a chip card (F22 051): its cryptogram in F55, its decision on the host's answer (a card declining what the host approved is reversed, 06)")
+	fl.StringVar(&f.cardProfile, "card", "", "with --chip, --contactless or --fallback: the card `profile` to play (its test card and keys; default emv-csk): "+strings.Join(emv.Builtin().Names(), ", "))
+	fl.StringVar(&f.cardsFile, "cards", "", "card profiles from this YAML `file`, as serve --cards")
+	fl.BoolVar(&f.contactless, "contactless", false, "tap the chip card (F22 071); implies --chip")
+	fl.BoolVar(&f.fallback, "fallback", false, "swipe the chip card because its chip cannot be read (F22 801, track 2 service code 201)")
 	return cmd
 }
 
@@ -180,6 +194,20 @@ func send(cmd *cobra.Command, flow string, f sendFlags) error {
 	if f.noTrack {
 		card.Track2 = ""
 	}
+	profile, err := chipProfile(f)
+	if err != nil {
+		return err
+	}
+	if profile != nil {
+		tc := profile.Card
+		card = terminal.Card{PAN: tc.PAN, Expiry: tc.Expiry, Track2: tc.PAN + "=" + tc.Expiry + tc.ServiceCode + "0000000000"}
+		if f.fallback {
+			card.EntryMode = "801" // swiped: the chip could not be read
+		} else {
+			card.Chip = &emv.Card{Profile: profile, PAN: tc.PAN, PSN: tc.PSN}
+			card.Contactless = f.contactless
+		}
+	}
 
 	tlsCfg, err := clientTLS(f)
 	if err != nil {
@@ -206,7 +234,9 @@ func send(cmd *cobra.Command, flow string, f sendFlags) error {
 			return err
 		}
 	}
+	term.LoadChip() // the card's own state (ATC, blocked) from the terminal's
 	defer func() {
+		term.KeepChip()
 		if statePath != "" {
 			if err := term.State.Save(statePath); err != nil {
 				fmt.Fprintf(cmd.ErrOrStderr(), "acqsim: saving terminal state: %v\n", err)
@@ -236,6 +266,39 @@ func send(cmd *cobra.Command, flow string, f sendFlags) error {
 		err = fmt.Errorf("%w; the terminal reverses %s %s before its next transaction (or now: acqsim send reversal)", err, p.Type, p.STAN)
 	}
 	return err
+}
+
+// chipProfile is the card profile --chip, --contactless or --fallback plays,
+// nil without one of them.
+func chipProfile(f sendFlags) (*emv.Profile, error) {
+	if !f.chip && !f.contactless && !f.fallback {
+		if f.cardProfile != "" {
+			return nil, usagef("--card %q: with --chip, --contactless or --fallback", f.cardProfile)
+		}
+		return nil, nil
+	}
+	if f.fallback && (f.chip || f.contactless) {
+		return nil, usagef("--fallback swipes the card: not with --chip or --contactless")
+	}
+	cards := emv.Builtin()
+	if f.cardsFile != "" {
+		raw, err := os.ReadFile(f.cardsFile)
+		if err != nil {
+			return nil, usagef("--cards: %v", err)
+		}
+		if cards, err = emv.LoadProfiles(f.cardsFile, raw); err != nil {
+			return nil, usageError{err}
+		}
+	}
+	name := cmp.Or(f.cardProfile, string(emv.CommonCore))
+	p := cards.Named(name)
+	if p == nil {
+		return nil, usagef("--card %q: want one of %s", name, strings.Join(cards.Names(), ", "))
+	}
+	if p.Card.PAN == "" {
+		return nil, usagef("--card %q: the profile has no test card (card: {pan: ...})", name)
+	}
+	return p, nil
 }
 
 // signed checks that a --mac sign-on gave the terminal a MAC key.
@@ -297,7 +360,7 @@ func runFlow(term *terminal.Terminal, flow string, f sendFlags, amt int64) ([]*t
 		if !errors.Is(err, terminal.ErrReversalPending) {
 			xs = append(xs, x)
 		}
-		return xs, err
+		return append(xs, x.After...), err
 	}
 	switch flow {
 	case "signon":
@@ -428,6 +491,31 @@ func printExchange(w io.Writer, d *dialect.Dialect, x *terminal.Exchange, verbos
 	if verbose {
 		describe(w, resp, respErr)
 	}
+	if c := x.Card; c != nil {
+		fmt.Fprintf(w, "   card: %s\n", cardDecision(c))
+	}
+}
+
+// cardDecision says what a chip card decided at its second GENERATE AC.
+func cardDecision(o *emv.Outcome) string {
+	s := "declined (AAC)"
+	if o.Approved {
+		s = "approved (TC)"
+	}
+	if o.Why != "" {
+		s += ": " + o.Why
+	}
+	for _, r := range o.Scripts {
+		status := "ran"
+		if !r.OK {
+			status = "refused"
+		}
+		s += fmt.Sprintf("; script %d %s %s", r.ID, r.Command, status)
+		if r.Why != "" {
+			s += " (" + r.Why + ")"
+		}
+	}
+	return s
 }
 
 // detail reads a message as the host's detail view does

@@ -44,6 +44,7 @@ type serveFlags struct {
 	logFormat    string
 	logLevel     string
 	scenario     string
+	cards        string
 	adminToken   string
 	allowHosts   []string
 	maxStreams   int
@@ -100,6 +101,7 @@ Once both listen, one line containing "listening", "iso8583=HOST:PORT" and
 	fl.StringVar(&f.journalFile, "journal", "", "keep the journal and the books in this SQLite `file`: responses wait until what they commit is in the file, and a restart brings the books back")
 	fl.BoolVar(&f.journalFsync, "journal-fsync", false, "with --journal, flush the disk at every commit, so that answered exchanges outlive a power loss, not only acqsim being killed (slower)")
 	fl.StringVar(&f.scenario, "scenario", "", "scenario for every terminal: a built-in `name` (acqsim scenarios list) or a file")
+	fl.StringVar(&f.cards, "cards", "", "chip card profiles from this YAML `file` (BIN ranges, cryptogram methods, issuer master keys), on top of the built-in test profiles")
 	addBudgetFlags(fl, &f.budget, true)
 	fl.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
 	fl.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
@@ -166,7 +168,7 @@ func serve(ctx context.Context, stdout, stderr io.Writer, f serveFlags) error {
 		Listen: f.listen, Admin: f.admin, Dialect: f.dialect, LengthHeader: f.lengthHeader,
 		MaxFrame: f.maxFrame, Seed: f.seed, CutOver: f.cutOver, Holidays: f.holidays,
 		MasterKey: f.masterKey, IdleTimeout: f.idleTimeout, ReadTimeout: f.readTimeout, WriteTimeout: f.writeTimeout,
-		JournalSize: f.journalSize, JournalFile: f.journalFile, JournalFsync: f.journalFsync, Scenario: f.scenario, Logger: log,
+		JournalSize: f.journalSize, JournalFile: f.journalFile, JournalFsync: f.journalFsync, Scenario: f.scenario, Cards: f.cards, Logger: log,
 		AdminToken: cmp.Or(f.adminToken, os.Getenv("ACQSIM_ADMIN_TOKEN")),
 		ExprBudget: f.budget, AdminAllowHost: f.allowHosts, AdminMaxStreams: f.maxStreams,
 		MaxConnections: f.maxConns, TLSCert: f.tlsCert, TLSKey: f.tlsKey, TLSClientCA: f.tlsClientCA,

@@ -1,6 +1,7 @@
 package dialect
 
 import (
+	"encoding/hex"
 	"fmt"
 	"slices"
 	"strconv"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"github.com/moov-io/iso8583"
+	"github.com/moov-io/iso8583/field"
 
 	"github.com/acqsim/acqsim/txn"
 )
@@ -29,6 +31,9 @@ type Values struct {
 	Amount    int64
 	// Currency is F49; empty is the dialect's.
 	Currency string
+	// CardSeq is the chip card's sequence number (F23, e.g. 001), ICC its
+	// data (F55, BER-TLV as hex); both empty for a magstripe or keyed card.
+	CardSeq, ICC string
 
 	// Batch is the terminal's batch number (cup 60.2).
 	Batch string
@@ -62,7 +67,7 @@ type Original struct {
 // The values a request template may name, and those of a response.
 var (
 	requestValues = []string{"stan", "tid", "mid", "hhmmss", "mmdd", "pan", "expiry", "track2", "entry_mode",
-		"amount", "currency", "batch", "key_variant", "reason", "proc", "orig_mti", "orig_proc", "orig_stan",
+		"amount", "currency", "card_seq", "icc", "batch", "key_variant", "reason", "proc", "orig_mti", "orig_proc", "orig_stan",
 		"orig_batch", "orig_date", "orig_rrn", "orig_auth", "totals", "upload_count"}
 	responseValues = []string{"currency", "balance", "totals"}
 )
@@ -166,6 +171,7 @@ type request struct {
 	mti              string
 	card             bool
 	advice, uploaded *bool
+	chip             *bool
 	fields           []fieldTemplate
 }
 
@@ -181,11 +187,12 @@ func compileRequest(rd requestData) (request, error) {
 	if err != nil {
 		return request{}, err
 	}
-	return request{typ: t, mti: rd.MTI, card: rd.Card, advice: rd.Advice, uploaded: rd.Uploaded, fields: fields}, nil
+	return request{typ: t, mti: rd.MTI, card: rd.Card, advice: rd.Advice, uploaded: rd.Uploaded, chip: rd.Chip, fields: fields}, nil
 }
 
 func (r *request) fits(typ txn.Type, v *Values) bool {
-	return r.typ == typ && (r.advice == nil || *r.advice == v.Advice) && (r.uploaded == nil || *r.uploaded == v.Uploaded)
+	return r.typ == typ && (r.advice == nil || *r.advice == v.Advice) && (r.uploaded == nil || *r.uploaded == v.Uploaded) &&
+		(r.chip == nil || *r.chip == (v.ICC != ""))
 }
 
 // Build makes a request of the given transaction type, as the dialect's
@@ -208,7 +215,7 @@ func (d *Dialect) Build(typ txn.Type, v Values) (*iso8583.Message, txn.Type, err
 			if !ok {
 				continue
 			}
-			if err := m.Field(fs[i].id, s); err != nil {
+			if err := SetField(m, fs[i].id, s); err != nil {
 				return fmt.Errorf("building a %s: field %d: %w", typ, fs[i].id, err)
 			}
 		}
@@ -231,6 +238,21 @@ func (d *Dialect) Build(typ txn.Type, v Values) (*iso8583.Message, txn.Type, err
 		}
 	}
 	return m, w.typeOf(m), nil
+}
+
+// SetField sets a field to a value as FieldValue reads it: a binary
+// field's value is its bytes in hex (moov-io's Message.Field would take the
+// hex digits themselves for the bytes).
+func SetField(m *iso8583.Message, id int, v string) error {
+	f := m.GetSpec().Fields[id]
+	if _, binary := f.(*field.Hex); binary {
+		b, err := hex.DecodeString(v)
+		if err != nil {
+			return fmt.Errorf("field %d is binary: want hex digits", id)
+		}
+		return m.BinaryField(id, b)
+	}
+	return m.Field(id, v)
 }
 
 // Field returns the value Build puts in field id of a request, and false
@@ -307,6 +329,10 @@ func (v *Values) lookup(d *Dialect) func(string) string {
 				return v.Currency
 			}
 			return d.Currency
+		case "card_seq":
+			return v.CardSeq
+		case "icc":
+			return v.ICC
 		case "batch":
 			return v.Batch
 		case "key_variant":

@@ -1,6 +1,7 @@
 package dialect
 
 import (
+	"encoding/hex"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -32,6 +33,10 @@ func TestBuildReadsBack(t *testing.T) {
 			v := v
 			v.Advice = rq.advice != nil && *rq.advice
 			v.Uploaded = rq.uploaded != nil && *rq.uploaded
+			v.ICC, v.CardSeq = "", ""
+			if rq.chip != nil && *rq.chip || rq.typ == txn.ScriptAdvice {
+				v.ICC, v.CardSeq = "9F5B0520000000019F2701409F36020001", "001"
+			}
 			t.Run(name+"/"+string(rq.typ)+"/"+rq.mti, func(t *testing.T) {
 				m, sent, err := d.Build(rq.typ, v)
 				if err != nil {
@@ -51,6 +56,9 @@ func TestBuildReadsBack(t *testing.T) {
 				}
 				if r.Type != sent {
 					t.Errorf("built as %s, read as %s", sent, r.Type)
+				}
+				if got := strings.ToUpper(hex.EncodeToString(r.ICC)); got != v.ICC || r.CardSeq != v.CardSeq {
+					t.Errorf("chip data read as %s (F23 %q), built as %s (%q)", got, r.CardSeq, v.ICC, v.CardSeq)
 				}
 				if sent != rq.typ && !txn.Of(sent).IsVoid() {
 					t.Errorf("a %s request is sent as %s", rq.typ, sent)

@@ -30,6 +30,10 @@ type hostData struct {
 	Currency       string `json:"currency"`
 	VoidsAsCredits bool   `json:"voidsAsCredits"`
 	BalancedCloses bool   `json:"balancedCloses"`
+	// ChipAnswer are the tags the host's answer to a chip card's
+	// cryptogram carries in F55 beyond 91 (the ARPC) and the issuer's
+	// scripts: 8A (the response code) and 89 (the authorisation code).
+	ChipAnswer []string `json:"chipAnswer"`
 
 	// Parts names the pieces of a field: "60": [{"name": "kind", "length": 2}, ...]
 	// makes "60.kind" the first two characters of F60.
@@ -70,7 +74,10 @@ type routeData struct {
 	MTI string `json:"mti"`
 	// Match holds paths and what their values begin with.
 	Match map[string]string `json:"match"`
-	Type  string            `json:"type"`
+	// Tags are tags the chip data (F55) must carry ("9F5B": a script
+	// result advice).
+	Tags []string `json:"tags"`
+	Type string   `json:"type"`
 }
 
 // totalsData: settlement totals as one field of fixed-width numbers, named
@@ -115,9 +122,12 @@ type requestData struct {
 	Card bool `json:"card"`
 	// Advice and Uploaded pick the request among several of one type (an
 	// advice, an end of batch after an upload); absent, either.
-	Advice   *bool             `json:"advice"`
-	Uploaded *bool             `json:"uploaded"`
-	Fields   map[string]string `json:"fields"`
+	Advice   *bool `json:"advice"`
+	Uploaded *bool `json:"uploaded"`
+	// Chip picks the request for a chip card's transaction (cup: its
+	// upload record, 60.3 203); absent, either.
+	Chip   *bool             `json:"chip"`
+	Fields map[string]string `json:"fields"`
 }
 
 // readHostData returns the acqsim section of a dialect's data file, merged

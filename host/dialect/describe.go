@@ -9,6 +9,7 @@ import (
 
 	"github.com/moov-io/iso8583/field"
 
+	"github.com/acqsim/acqsim/emv"
 	"github.com/acqsim/acqsim/txn"
 )
 
@@ -41,6 +42,22 @@ type FieldDetail struct {
 	// Masked says that Value is card data with some or all of it replaced
 	// by '*'.
 	Masked bool `json:"masked,omitempty"`
+	// Tags are the chip data's tags (F55), in order, with those that carry
+	// card data (5A, 57, 5F20, 9F1F, 9F20, 56) masked; Value says them in
+	// one line.
+	Tags []TagDetail `json:"tags,omitempty"`
+}
+
+// TagDetail is one tag of the chip data (F55).
+type TagDetail struct {
+	Tag string `json:"tag"`
+	// Name is what EMV calls it, "" for a tag it does not name.
+	Name  string `json:"name,omitempty"`
+	Value string `json:"value"`
+	// Masked says that Value is card data, replaced by '*' in whole or part.
+	Masked bool `json:"masked,omitempty"`
+	// Tags are a template's own tags (71 and 72: issuer scripts).
+	Tags []TagDetail `json:"tags,omitempty"`
 }
 
 // Describe reads a frame (preamble and message, as the journal keeps them)
@@ -90,6 +107,12 @@ func (d *Dialect) Describe(frame []byte) Detail {
 		fd := FieldDetail{ID: id, Name: f.Spec().Description, Value: v}
 		if masker != nil {
 			fd.Value, fd.Masked = masker(v), true
+		}
+		if id == 55 {
+			// Chip data shows its tags, card data among them masked.
+			if tags, err := emv.ParseTagsHex(v); err == nil {
+				fd.Value, fd.Tags = tags.String(), tagDetails(tags)
+			}
 		}
 		dt.Fields = append(dt.Fields, fd)
 		where = append(where, placed{start, end})
@@ -237,6 +260,21 @@ func cardMask(mti string, id int) func(string) string {
 }
 
 func maskAll(s string) string { return strings.Repeat("*", len(s)) }
+
+// tagDetails lists chip data's tags as a person reads them.
+func tagDetails(tags emv.Tags) []TagDetail {
+	out := make([]TagDetail, 0, len(tags))
+	for _, t := range tags {
+		td := TagDetail{Tag: t.Tag, Name: emv.TagName(t.Tag)}
+		if len(t.TLVs) > 0 {
+			td.Tags = tagDetails(emv.Tags(t.TLVs))
+		} else {
+			td.Value, td.Masked = emv.Masked(t.Tag, t.Value), emv.CardData(t.Tag)
+		}
+		out = append(out, td)
+	}
+	return out
+}
 
 func hasField(fs []FieldDetail, id int) bool {
 	for _, f := range fs {

@@ -39,6 +39,9 @@ type Dialect struct {
 	// BalancedCloses: a balanced settlement closes the batch at once (iso87);
 	// otherwise the batch closes with the upload-end message (cup 60.3 207).
 	BalancedCloses bool
+	// ChipAnswer are the tags an answer to a chip card's cryptogram carries
+	// in F55 beyond 91 and the scripts: 8A, 89; none in the shipped dialects.
+	ChipAnswer []string
 	// MAC computes the MAC of a message from its MTI to the field before F64,
 	// for dialects whose terminals authenticate messages with F64 (cup); nil
 	// where the host neither checks nor computes one.
@@ -109,7 +112,12 @@ func build(def Definition) (*Dialect, error) {
 		return nil, fmt.Errorf("loading the %s data file: %w", name, err)
 	}
 	d := Dialect{Name: name, Preamble: h.Preamble, OptionalTPDU: h.OptionalTPDU, Currency: h.Currency,
-		VoidsAsCredits: h.VoidsAsCredits, BalancedCloses: h.BalancedCloses, MAC: def.MAC}
+		VoidsAsCredits: h.VoidsAsCredits, BalancedCloses: h.BalancedCloses, ChipAnswer: h.ChipAnswer, MAC: def.MAC}
+	for _, t := range d.ChipAnswer {
+		if t != "8A" && t != "89" {
+			return nil, fmt.Errorf("loading the %s data file: acqsim.chipAnswer: tag %q: want 8A or 89", name, t)
+		}
+	}
 	if d.wire, err = compileWire(h); err != nil {
 		return nil, fmt.Errorf("loading the %s data file: acqsim.%w", name, err)
 	}
@@ -137,6 +145,12 @@ func (d *Dialect) checkRequests() error {
 	for _, rq := range d.wire.requests {
 		v.Advice = rq.advice != nil && *rq.advice
 		v.Uploaded = rq.uploaded != nil && *rq.uploaded
+		// A chip card's data where the request is a chip card's: a TC
+		// with a script's result (9F5B), which the routes may look for.
+		v.ICC, v.CardSeq = "", ""
+		if rq.chip != nil && *rq.chip || rq.typ == txn.ScriptAdvice {
+			v.ICC, v.CardSeq = "9F5B0520000000019F2701409F36020001", "001"
+		}
 		m, got, err := d.Build(rq.typ, v)
 		if err != nil {
 			return err
@@ -395,6 +409,14 @@ func (d *Dialect) Request(m *iso8583.Message) (*txn.Request, error) {
 	r.AuthCode = get(m, 38)
 	r.EntryMode = get(m, 22)
 	r.Condition = get(m, 25)
+	r.CardSeq = get(m, 23)
+	if v := get(m, 55); v != "" {
+		icc, err := hex.DecodeString(v)
+		if err != nil {
+			return r, &FieldError{Field: "55", Err: errors.New("ICC data is not binary")}
+		}
+		r.ICC = icc
+	}
 	r.Currency = get(m, 49)
 	if r.Currency == "" {
 		r.Currency = d.Currency

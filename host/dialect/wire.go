@@ -9,6 +9,7 @@ import (
 
 	"github.com/moov-io/iso8583"
 
+	"github.com/acqsim/acqsim/emv"
 	"github.com/acqsim/acqsim/txn"
 )
 
@@ -45,6 +46,7 @@ const maxKeys = 8
 type route struct {
 	mti   string
 	conds []cond
+	tags  []string // that F55 must carry
 	typ   txn.Type
 }
 
@@ -85,7 +87,7 @@ func compileWire(h *hostData) (*wire, error) {
 		if !isMTI(rd.MTI) {
 			return nil, fmt.Errorf("route %d: MTI %q is not four digits", i+1, rd.MTI)
 		}
-		rt := route{mti: rd.MTI, typ: t}
+		rt := route{mti: rd.MTI, typ: t, tags: rd.Tags}
 		for _, ps := range slices.Sorted(maps.Keys(rd.Match)) {
 			p, err := h.parsePath(ps)
 			if err != nil {
@@ -198,9 +200,20 @@ func (w *wire) typeOf(m *iso8583.Message) txn.Type {
 	for i, p := range w.keys {
 		vals[i] = p.of(get(m, p.field))
 	}
+	var icc emv.Tags // read once, for the first route that asks
+	iccRead := false
 	for _, rt := range w.routes {
 		if rt.mti != mti {
 			continue
+		}
+		if len(rt.tags) > 0 {
+			if !iccRead {
+				icc, _ = emv.ParseTagsHex(get(m, 55))
+				iccRead = true
+			}
+			if !carries(icc, rt.tags) {
+				continue
+			}
 		}
 		ok := true
 		for _, c := range rt.conds {
@@ -214,6 +227,16 @@ func (w *wire) typeOf(m *iso8583.Message) txn.Type {
 		}
 	}
 	return txn.Unknown
+}
+
+// carries reports chip data that holds every one of tags.
+func carries(icc emv.Tags, tags []string) bool {
+	for _, t := range tags {
+		if _, ok := icc.Value(t); !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // value reads a path of m, "" where the dialect has none.
