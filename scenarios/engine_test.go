@@ -124,6 +124,30 @@ func onTerminal(tid string) reqOpt { return func(r *txn.Request) { r.TID = tid }
 func atMerchant(mid string) reqOpt { return func(r *txn.Request) { r.MID = mid } }
 func withCard(pan string) reqOpt   { return func(r *txn.Request) { r.PAN = pan } }
 func withSTAN(stan string) reqOpt  { return func(r *txn.Request) { r.STAN = stan } }
+func withEntry(mode string) reqOpt { return func(r *txn.Request) { r.EntryMode = mode } }
+
+// withChip makes the request a chip card's online request whose ARQC the
+// issuer checked as c says.
+func withChip(c txn.Chip) reqOpt {
+	return func(r *txn.Request) {
+		r.Chip = c
+		withTags("9F27", "80")(r)
+	}
+}
+
+// withTags gives the request chip data: tag, value (hex), ...
+func withTags(kv ...string) reqOpt {
+	return func(r *txn.Request) {
+		r.Tag = func(tag string) string {
+			for i := 0; i+1 < len(kv); i += 2 {
+				if kv[i] == tag {
+					return kv[i+1]
+				}
+			}
+			return ""
+		}
+	}
+}
 
 // request builds a request from terminal tid1 of merchant mid1 with card
 // pan1 and a STAN of its own.

@@ -414,6 +414,43 @@ func TestBuiltInBehaviour(t *testing.T) {
 			{req: request(txn.UploadEnd, 0), want: lost()},
 			{req: request(txn.Sale, 100), want: approved()},
 		},
+		"arqc-invalid": {
+			{req: request(txn.Sale, 100, withChip(txn.ChipValid)), want: rc("05")},
+			{req: request(txn.Sale, 100, withChip(txn.ChipUnchecked)), want: rc("05")},
+			{req: request(txn.Sale, 100), want: approved()},
+		},
+		"arpc-wrong": {
+			{req: request(txn.Sale, 100, withChip(txn.ChipValid)), want: approved()},
+			{req: request(txn.Sale, 100, withChip(txn.ChipFailed)), want: rc("05")},
+		},
+		"arpc-missing": {
+			{req: request(txn.Sale, 100, withChip(txn.ChipValid)), want: approved()},
+			{req: request(txn.Sale, 100, withChip(txn.ChipFailed)), want: rc("05")},
+		},
+		"issuer-script-block-card": {
+			{req: request(txn.Sale, 100, withChip(txn.ChipValid)), want: approved()},
+		},
+		"issuer-script-mac-wrong": {
+			{req: request(txn.Sale, 100, withChip(txn.ChipValid)), want: approved()},
+		},
+		"fallback-refused": {
+			{req: request(txn.Sale, 100, withEntry("801")), want: rc("05")},
+			{req: request(txn.Sale, 100, withEntry("021"), withField(35, "6212345678901234=30122010000000000")), want: rc("05")},
+			{req: request(txn.Sale, 100, withEntry("021"), withField(35, "6212345678901234=30121010000000000")), want: approved()},
+			{req: request(txn.Sale, 100, withEntry("051"), withChip(txn.ChipValid)), want: approved()},
+			{req: request(txn.Refund, 100, withEntry("801")), want: approved()},
+		},
+		"contactless-over-limit": {
+			{req: request(txn.Sale, 100001, withEntry("071"), withChip(txn.ChipValid)), want: rc("65")},
+			{req: request(txn.Sale, 100000, withEntry("071"), withChip(txn.ChipValid)), want: approved()},
+			{req: request(txn.Sale, 100001, withEntry("911")), want: rc("65")},
+			{req: request(txn.Sale, 100001, withEntry("051"), withChip(txn.ChipValid)), want: approved()},
+		},
+		"tc-upload-missing": {
+			{req: request(txn.Upload, 0, withTags("9F27", "40")), want: lost()},
+			{req: request(txn.Upload, 0), want: approved()},
+			{req: request(txn.Settlement, 0), want: approved()},
+		},
 		"void-after-settlement": {
 			// The host's own rule (acquirer tests): the scenario changes nothing.
 			{req: request(txn.Sale, 100), want: approved()},

@@ -2,14 +2,18 @@ package sim_test
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/acqsim/acqsim/acqsimtest"
+	"github.com/acqsim/acqsim/emv"
 	"github.com/acqsim/acqsim/host/dialect"
 	"github.com/acqsim/acqsim/journal"
+	"github.com/acqsim/acqsim/sim"
 	"github.com/acqsim/acqsim/terminal"
 	"github.com/acqsim/acqsim/txn"
 )
@@ -112,6 +116,281 @@ func TestChipVectors(t *testing.T) {
 				if !strings.Contains(e.Decision, "ARQC failed") {
 					t.Errorf("%s: a flipped ARQC journalled %q, want it to say ARQC failed", c.Name, e.Decision)
 				}
+			}
+		})
+	}
+}
+
+// chipDialects are the dialects the chip scenarios run in: iso87bcd is
+// iso87ascii's messages packed otherwise (TestChipVectors covers it).
+var chipDialects = []string{"iso87ascii", "cup"}
+
+// chipCard is a terminal card whose chip plays the built-in profile's test
+// card.
+func chipCard(t testing.TB, profile string, contactless bool) terminal.Card {
+	t.Helper()
+	p := emv.Builtin().Named(profile)
+	if p == nil {
+		t.Fatalf("no built-in card profile %s", profile)
+	}
+	return terminal.Card{PAN: p.Card.PAN, Expiry: p.Card.Expiry, Chip: p.NewCard(), Contactless: contactless}
+}
+
+// chipHost starts a host in the dialect with the built-in scenario (none for
+// "") and connects a terminal that reads the profile's chip card.
+func chipHost(t *testing.T, name, scenario, profile string, timeout time.Duration) (*sim.Sim, *terminal.Terminal) {
+	t.Helper()
+	s := startWith(t, scenario, sim.Config{Dialect: name})
+	return s, connect(t, s, opts{Card: chipCard(t, profile, false), Timeout: timeout})
+}
+
+// after returns what the terminal sent because of the card's decision, of
+// the type.
+func after(x *terminal.Exchange, typ txn.Type) *terminal.Exchange {
+	for _, a := range x.After {
+		if a.Type == typ {
+			return a
+		}
+	}
+	return nil
+}
+
+// TestChipSale: a chip sale from the emulator, with every built-in profile
+// and in every dialect, gets an ARPC the emulator's card accepts; the
+// journal says the ARQC verified; the settlement that follows uploads the
+// card's TC.
+func TestChipSale(t *testing.T) {
+	for _, name := range []string{"iso87ascii", "cup", "iso87bcd"} {
+		for _, profile := range emv.Builtin().Names() {
+			t.Run(name+"/"+profile, func(t *testing.T) {
+				s, term := chipHost(t, name, "", profile, 0)
+				x, err := term.Sale(1234)
+				expect(t, "chip sale", x, err, txn.Approved)
+				if x.Card == nil || !x.Card.Approved {
+					t.Fatalf("the card declined the host's approval: %+v", x.Card)
+				}
+				if len(x.After) != 0 {
+					t.Errorf("the terminal sent %d more messages after an approval the card accepted", len(x.After))
+				}
+				if got := x.Request.GetField(55); got == nil {
+					t.Fatal("the sale carried no F55")
+				}
+				if e := entry(t, s, journal.Filter{STAN: x.Get(11), Txn: "sale"}); e.RC != txn.Approved {
+					t.Errorf("journal: RC %s", e.RC)
+				}
+				xs, err := term.Settle()
+				if err != nil {
+					t.Fatalf("settle: %v", err)
+				}
+				up := xs[len(xs)-1]
+				if up.Type != txn.Upload || up.RC() != txn.Approved || up.Request.GetField(55) == nil {
+					t.Fatalf("the last exchange of the settlement is %s RC %s, want the TC upload answered 00", up.Type, up.RC())
+				}
+				if e := entry(t, s, journal.Filter{STAN: up.Get(11), Txn: "upload"}); !strings.Contains(e.Decision, "TC upload") {
+					t.Errorf("TC upload journalled %q", e.Decision)
+				}
+				if len(term.State.TCs) != 0 {
+					t.Errorf("%d TCs still pending after an answered TC upload", len(term.State.TCs))
+				}
+			})
+		}
+	}
+}
+
+func testARQCInvalid(t *testing.T) {
+	for _, name := range chipDialects {
+		t.Run(name, func(t *testing.T) {
+			s, term := chipHost(t, name, "arqc-invalid", "emv-csk", 0)
+			x, err := term.Sale(1000)
+			expect(t, "chip sale", x, err, "05")
+			if x.Card == nil || x.Card.Approved || x.Card.IssuerAuthFailed {
+				t.Errorf("card %+v: want a decline the card takes from an ARPC it accepts", x.Card)
+			}
+			if len(x.After) != 0 {
+				t.Errorf("a declined sale is followed by %d messages", len(x.After))
+			}
+			if e := entry(t, s, journal.Filter{STAN: x.Get(11), Txn: "sale"}); !strings.Contains(e.Decision, "ARQC failed") || e.Action != "arqc-failed" {
+				t.Errorf("journal: decision %q action %q, want ARQC failed", e.Decision, e.Action)
+			}
+			swipe := connect(t, s, opts{TID: "TERM0002"})
+			x, err = swipe.Sale(1000)
+			expect(t, "a magstripe sale", x, err, txn.Approved)
+		})
+	}
+}
+
+// cardReversed checks that the card refused the host's approval for want
+// of a good ARPC, and that the terminal reversed the sale at once with F39
+// 06 and the card's TVR, the host finding the sale.
+func cardReversed(t *testing.T, s *sim.Sim, x *terminal.Exchange, term *terminal.Terminal) {
+	t.Helper()
+	if x.Card == nil || x.Card.Approved || !x.Card.IssuerAuthFailed {
+		t.Fatalf("card %+v: want issuer authentication failed and a decline", x.Card)
+	}
+	r := after(x, txn.Reversal)
+	if r == nil {
+		t.Fatal("the terminal did not reverse the sale the card declined")
+	}
+	if r.RC() != txn.Approved || r.Get(11) != x.Get(11) {
+		t.Errorf("reversal: RC %s STAN %s, want 00 for STAN %s", r.RC(), r.Get(11), x.Get(11))
+	}
+	if reason := dialect.FieldValue(r.Request, 39); reason != "06" {
+		t.Errorf("reversal reason %q, want 06", reason)
+	}
+	icc, err := emv.ParseTagsHex(dialect.FieldValue(r.Request, 55))
+	if tvr, ok := icc.Value("95"); err != nil || !ok || len(tvr) != 5 || tvr[4]&0x40 == 0 {
+		t.Errorf("reversal F55 %v (err %v): want a TVR saying issuer authentication failed", icc, err)
+	}
+	if e := entry(t, s, journal.Filter{STAN: x.Get(11), Txn: "reversal"}); !strings.Contains(e.Decision, "reversed") {
+		t.Errorf("reversal journalled %q, want the sale found and reversed", e.Decision)
+	}
+	if term.Last(txn.Sale) != nil {
+		t.Error("the reversed sale is still in the terminal's batch")
+	}
+}
+
+func testARPCWrong(t *testing.T) {
+	for _, name := range chipDialects {
+		t.Run(name, func(t *testing.T) {
+			s, term := chipHost(t, name, "arpc-wrong", "visa-cvn10", 0)
+			x, err := term.Sale(1000)
+			expect(t, "chip sale", x, err, txn.Approved)
+			if x.Get(55) == "" {
+				t.Fatal("no F55 in the answer: want a wrong tag 91")
+			}
+			cardReversed(t, s, x, term)
+		})
+	}
+}
+
+func testARPCMissing(t *testing.T) {
+	for _, name := range chipDialects {
+		t.Run(name, func(t *testing.T) {
+			s, term := chipHost(t, name, "arpc-missing", "mc-cvn16", 0)
+			x, err := term.Sale(1000)
+			expect(t, "chip sale", x, err, txn.Approved)
+			if f55 := x.Get(55); strings.Contains(f55, "91") && f55 != "" {
+				if tags, _ := emv.ParseTagsHex(f55); tags.Hex("91") != "" {
+					t.Fatalf("the answer carries tag 91: %s", f55)
+				}
+			}
+			cardReversed(t, s, x, term)
+		})
+	}
+}
+
+func testIssuerScriptBlockCard(t *testing.T) {
+	for _, name := range chipDialects {
+		t.Run(name, func(t *testing.T) {
+			s, term := chipHost(t, name, "issuer-script-block-card", "emv-csk", 0)
+			x, err := term.Sale(1000)
+			expect(t, "chip sale", x, err, txn.Approved)
+			if x.Card == nil || !x.Card.Approved || len(x.Card.Scripts) != 1 || !x.Card.Scripts[0].OK {
+				t.Fatalf("card %+v: want the sale approved and the block script run", x.Card)
+			}
+			a := after(x, txn.ScriptAdvice)
+			if a == nil || a.RC() != txn.Approved {
+				t.Fatalf("script result advice %v: want it sent and answered 00", a)
+			}
+			icc, _ := emv.ParseTagsHex(dialect.FieldValue(a.Request, 55))
+			if r := icc.Hex("9F5B"); len(r) != 10 || r[0] != '2' {
+				t.Errorf("advice 9F5B %q: want one script, successful", r)
+			}
+			if e := entry(t, s, journal.Filter{STAN: a.Get(11), Txn: "script_advice"}); e.RC != txn.Approved {
+				t.Errorf("script advice journalled RC %s", e.RC)
+			}
+			if e := entry(t, s, journal.Filter{STAN: x.Get(11), Txn: "sale"}); !strings.Contains(e.Action, "script application-block") {
+				t.Errorf("sale journalled action %q, want the script named", e.Action)
+			}
+			if _, err := term.Sale(1000); !errors.Is(err, emv.ErrBlocked) {
+				t.Errorf("a sale with the blocked card: %v, want the card refusing (emv.ErrBlocked)", err)
+			}
+		})
+	}
+}
+
+func testIssuerScriptMACWrong(t *testing.T) {
+	for _, name := range chipDialects {
+		t.Run(name, func(t *testing.T) {
+			_, term := chipHost(t, name, "issuer-script-mac-wrong", "emv-csk", 0)
+			x, err := term.Sale(1000)
+			expect(t, "chip sale", x, err, txn.Approved)
+			if x.Card == nil || len(x.Card.Scripts) != 1 || x.Card.Scripts[0].OK {
+				t.Fatalf("card %+v: want the script refused", x.Card)
+			}
+			icc, _ := emv.ParseTagsHex(dialect.FieldValue(after(x, txn.ScriptAdvice).Request, 55))
+			if r := icc.Hex("9F5B"); len(r) != 10 || r[0] != '1' {
+				t.Errorf("advice 9F5B %q: want one script, failed", r)
+			}
+			if tvr, _ := icc.Value("95"); len(tvr) != 5 || tvr[4]&0x10 == 0 {
+				t.Errorf("TVR % X: want script processing failed after the final GENERATE AC", tvr)
+			}
+			x, err = term.Sale(1000)
+			expect(t, "the next chip sale (the card is not blocked)", x, err, txn.Approved)
+		})
+	}
+}
+
+func testFallbackRefused(t *testing.T) {
+	for _, name := range chipDialects {
+		t.Run(name, func(t *testing.T) {
+			s := startWith(t, "fallback-refused", sim.Config{Dialect: name})
+			p := emv.Builtin().Named("emv-csk").Card
+			swiped := terminal.Card{PAN: p.PAN, Expiry: p.Expiry, Track2: p.PAN + "=" + p.Expiry + p.ServiceCode + "0000000000", EntryMode: "801"}
+			x, err := connect(t, s, opts{Card: swiped}).Sale(1000)
+			expect(t, "a fallback sale (F22 801)", x, err, "05")
+			// The default test card's track says it has a chip (service code 201).
+			x, err = connect(t, s, opts{TID: "TERM0002"}).Sale(1000)
+			expect(t, "a chip card swiped (service code 201)", x, err, "05")
+			keyed := terminal.DefaultCard
+			keyed.Track2 = ""
+			x, err = connect(t, s, opts{TID: "TERM0003", Card: keyed}).Sale(1000)
+			expect(t, "a keyed sale", x, err, txn.Approved)
+			x, err = connect(t, s, opts{TID: "TERM0004", Card: chipCard(t, "emv-csk", false)}).Sale(1000)
+			expect(t, "the chip read", x, err, txn.Approved)
+		})
+	}
+}
+
+func testContactlessOverLimit(t *testing.T) {
+	for _, name := range chipDialects {
+		t.Run(name, func(t *testing.T) {
+			s := startWith(t, "contactless-over-limit", sim.Config{Dialect: name})
+			tap := connect(t, s, opts{Card: chipCard(t, "mc-cvn16", true)})
+			x, err := tap.Sale(150000)
+			expect(t, "a tap above the limit", x, err, "65")
+			if f22 := dialect.FieldValue(x.Request, 22); !strings.HasPrefix(f22, "07") {
+				t.Errorf("F22 %q, want 07x", f22)
+			}
+			x, err = tap.Sale(50000)
+			expect(t, "a tap below the limit", x, err, txn.Approved)
+			if x.Card == nil || !x.Card.Approved {
+				t.Errorf("card %+v: want the tap approved", x.Card)
+			}
+			x, err = connect(t, s, opts{TID: "TERM0002", Card: chipCard(t, "mc-cvn16", false)}).Sale(150000)
+			expect(t, "the card inserted", x, err, txn.Approved)
+		})
+	}
+}
+
+func testTCUploadMissing(t *testing.T) {
+	for _, name := range chipDialects {
+		t.Run(name, func(t *testing.T) {
+			s, term := chipHost(t, name, "tc-upload-missing", "emv-csk", short)
+			x, err := term.Sale(1000)
+			expect(t, "chip sale", x, err, txn.Approved)
+			xs, err := term.Settle()
+			if err == nil || !strings.Contains(err.Error(), "TC upload") {
+				t.Fatalf("settle: %v, want the TC upload unacknowledged", err)
+			}
+			if xs[0].Type != txn.Settlement || xs[0].RC() != txn.Approved {
+				t.Errorf("settlement RC %s, want 00", xs[0].RC())
+			}
+			if len(term.State.TCs) != 1 {
+				t.Fatalf("%d TCs kept, want the one not acknowledged", len(term.State.TCs))
+			}
+			if e := entry(t, s, journal.Filter{Txn: "upload"}); e.Action != "no-response" {
+				t.Errorf("the TC upload journalled with action %q, want no-response", e.Action)
 			}
 		})
 	}

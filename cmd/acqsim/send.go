@@ -204,7 +204,7 @@ func send(cmd *cobra.Command, flow string, f sendFlags) error {
 		if f.fallback {
 			card.EntryMode = "801" // swiped: the chip could not be read
 		} else {
-			card.Chip = &emv.Card{Profile: profile, PAN: tc.PAN, PSN: tc.PSN}
+			card.Chip = profile.NewCard()
 			card.Contactless = f.contactless
 		}
 	}
