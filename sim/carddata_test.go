@@ -243,6 +243,20 @@ func testNoCardData(t *testing.T, dn, format string) {
 	x, err = term.Reverse(sale.Get(11), 0, "98", false)
 	want("reversal", x, err, txn.Approved)
 
+	// A chip sale whose F55 carries the card number (5A) and its track 2
+	// equivalent (57); its ARQC is another card's, so it is declined.
+	track := strings.Replace(secretCard.Track2, "=", "D", 1) + "F"
+	icc := emvCases(t)[0].F55Request + "5A08" + secretCard.PAN + fmt.Sprintf("57%02X", len(track)/2) + track
+	chip, _, err := s.Dialect.Build(txn.Sale, dialect.Values{
+		STAN: "777777", TID: tid, MID: "898100012340001", PAN: secretCard.PAN, Expiry: secretCard.Expiry,
+		EntryMode: "051", CardSeq: "001", ICC: icc, Amount: 1500, Batch: term.State.Batch,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, err = term.Send(txn.Sale, chip)
+	want("chip sale with card data in F55", x, err, "05")
+
 	// A malformed message: a sale whose amount (after the PAN) is broken.
 	malformed(t, s, sale)
 

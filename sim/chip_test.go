@@ -395,3 +395,47 @@ func testTCUploadMissing(t *testing.T) {
 		})
 	}
 }
+
+// TestCardsFile: serve --cards adds profiles on top of the built-in ones. A
+// profile that says verify: none and arpc: none answers a card whose ARQC
+// would not verify, without tag 91; a cards file with a mistake stops the
+// host at start with the file, line and reason.
+func TestCardsFile(t *testing.T) {
+	dir := t.TempDir()
+	cards := dir + "/cards.yaml"
+	const keys = "{ac: 0123456789ABCDEFFEDCBA9876543210, smi: FEDCBA98765432100123456789ABCDEF, smc: 89ABCDEF0123456776543210FEDCBA98}"
+	if err := os.WriteFile(cards, []byte("cards:\n  - name: lax\n    method: visa-cvn10\n    bins: [\"4761739\"]\n    keys: "+keys+"\n    verify: none\n    arpc: none\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	h := acqsimtest.New(t, acqsimtest.Configure(func(c *sim.Config) { c.Cards = cards }))
+	d := h.Sim().Dialect
+	for _, c := range emvCases(t) {
+		if c.Name != "visa-cvn10" {
+			continue
+		}
+		v := dialect.Values{
+			TID: "CHIP0001", MID: "000000000000001", PAN: c.PAN, Expiry: "3012", Amount: c.Amount, EntryMode: "051",
+			CardSeq: "0" + c.PSN, ICC: strings.Replace(c.F55Request, c.ARQC, c.ARQCBitFlipped, 1), STAN: "000001",
+		}
+		m, _, err := d.Build(txn.Sale, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		x, err := h.Terminal(t, "CHIP0001").Send(txn.Sale, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if x.RC() != txn.Approved || x.Get(55) != "" {
+			t.Errorf("an unchecked card: RC %s F55 %q, want 00 and no tag 91", x.RC(), x.Get(55))
+		}
+	}
+
+	bad := dir + "/bad.yaml"
+	if err := os.WriteFile(bad, []byte("cards:\n  - name: typo\n    method: visa-cvn99\n    bins: [\"4\"]\n    keys: "+keys+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := sim.Start(sim.Config{Listen: "127.0.0.1:0", Admin: "off", Cards: bad})
+	if err == nil || !strings.Contains(err.Error(), "bad.yaml:3") {
+		t.Errorf("a cards file with an unknown method: %v, want its file and line", err)
+	}
+}

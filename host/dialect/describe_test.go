@@ -319,3 +319,57 @@ func packAlone(t *testing.T, d *Dialect, id int, value string) []byte {
 	}
 	return b
 }
+
+// TestDescribeChipData: F55 is shown tag by tag in every dialect, with its
+// name, card data tags masked (the PAN keeping its first six and last four
+// digits, track 2 equivalent all masked) and the others as they are; its
+// bytes stay masked in Hex.
+func TestDescribeChipData(t *testing.T) {
+	const pan = "6212345678901234"
+	icc := "9F2608033B0085B6DA06529F270180" + "5A08" + pan + "5711" + pan + "D3012201123456789F" +
+		"72169F180400000001860D841E00000420F5C38180E23567"
+	for _, name := range Names() {
+		t.Run(name, func(t *testing.T) {
+			d, err := Load(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, _, err := d.Build("sale", Values{STAN: "000001", TID: "TERM0001", MID: "000000000000001", PAN: pan,
+				Expiry: "3012", Amount: 100, Batch: "000001", EntryMode: "051", CardSeq: "001", ICC: icc})
+			if err != nil {
+				t.Fatal(err)
+			}
+			packed, err := m.Pack()
+			if err != nil {
+				t.Fatal(err)
+			}
+			dt := d.Describe(append(make([]byte, d.Preamble), packed...))
+			var f55 *FieldDetail
+			for i := range dt.Fields {
+				if dt.Fields[i].ID == 55 {
+					f55 = &dt.Fields[i]
+				}
+			}
+			if f55 == nil || !f55.Masked || len(f55.Tags) != 5 {
+				t.Fatalf("F55 detail %+v: want 5 tags, masked", f55)
+			}
+			want := []TagDetail{
+				{Tag: "9F26", Name: "Application Cryptogram", Value: "033B0085B6DA0652"},
+				{Tag: "9F27", Name: "Cryptogram Information Data", Value: "80"},
+				{Tag: "5A", Name: "Application PAN", Value: "621234******1234", Masked: true},
+				{Tag: "57", Name: "Track 2 Equivalent Data", Value: strings.Repeat("*", 34), Masked: true},
+			}
+			for i, w := range want {
+				if g := f55.Tags[i]; g.Tag != w.Tag || g.Name != w.Name || g.Value != w.Value || g.Masked != w.Masked {
+					t.Errorf("tag %d: %+v, want %+v", i, g, w)
+				}
+			}
+			if script := f55.Tags[4]; script.Tag != "72" || len(script.Tags) != 2 || script.Tags[0].Value != "00000001" {
+				t.Errorf("the script template: %+v", script)
+			}
+			if strings.Contains(f55.Value, "5678") || strings.Contains(dt.Hex, "345678") {
+				t.Errorf("the card number's middle digits show: value %q hex %q", f55.Value, dt.Hex)
+			}
+		})
+	}
+}
