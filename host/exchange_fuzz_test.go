@@ -17,6 +17,7 @@ import (
 	"github.com/acqsim/acqsim/fixtures"
 	"github.com/acqsim/acqsim/host/dialect"
 	"github.com/acqsim/acqsim/sim"
+	"github.com/acqsim/acqsim/txn"
 )
 
 // FuzzExchange feeds mutated golden requests through the whole exchange, over
@@ -56,6 +57,18 @@ func FuzzExchange(f *testing.F) {
 		if len(h.pans) == 0 {
 			f.Fatalf("no card number in the %s golden requests", name)
 		}
+		// A chip sale: F23 and the first chip vector's F55.
+		chip, _, err := h.d.Build(txn.Sale, dialect.Values{STAN: "000777", TID: "TERM0001", MID: "898100012340001",
+			PAN: vectorPAN, Expiry: "3012", Amount: 1234, Batch: "000001", EntryMode: "051", CardSeq: "001", ICC: vectorF55})
+		if err != nil {
+			f.Fatal(err)
+		}
+		packed, err := chip.Pack()
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(uint8(len(hosts)-1), append(bytes.Clone(goldenRequests(f, name)[0][:h.d.Preamble]), packed...))
+		h.pans = append(h.pans, vectorPAN)
 	}
 	const run = 12
 
@@ -182,6 +195,13 @@ func readFrameOrEnd(c *term) ([]byte, error) {
 	}
 	return c.readFrame(), nil
 }
+
+// vectorPAN and vectorF55 are the first independent chip vector's card and
+// request F55.
+const (
+	vectorPAN = "6212345678901234"
+	vectorF55 = "9F2608033B0085B6DA06529F2701809F100F07010103A00000010A0100000000009F3704112233449F36020001950500000080009A032611109C01009F02060000000012345F2A02015682027C009F1A0201569F03060000000000009F3303E0E1C89F34034203009F3501229F1E08534E3030303030318408A0000003330101019F090200305F340101"
+)
 
 // goldenRequests are the request frames of a dialect's golden vectors, as
 // golden returns them.

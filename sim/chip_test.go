@@ -439,3 +439,33 @@ func TestCardsFile(t *testing.T) {
 		t.Errorf("a cards file with an unknown method: %v, want its file and line", err)
 	}
 }
+
+// TestChipDataMalformed: F55 whose TLV does not hold together is a format
+// error (30), journalled with the field's number, its bytes not shown; the
+// terminal's next request is answered as usual.
+func TestChipDataMalformed(t *testing.T) {
+	for _, name := range []string{"iso87ascii", "cup", "iso87bcd"} {
+		t.Run(name, func(t *testing.T) {
+			h := acqsimtest.New(t, acqsimtest.Dialect(name))
+			term := h.Terminal(t, "CHIP0001")
+			m, _, err := h.Sim().Dialect.Build(txn.Sale, dialect.Values{STAN: "000001", TID: "CHIP0001",
+				MID: "000000000000001", PAN: "6212345678901234", Expiry: "3012", Amount: 100, Batch: "000001",
+				EntryMode: "051", CardSeq: "001", ICC: "9F2608033B0085"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			x, err := term.Send(txn.Sale, m)
+			if err != nil || x.RC() != txn.FormatError {
+				t.Fatalf("a sale with broken F55: %v, RC %q; want 30", err, rcOf(x))
+			}
+			e := h.Wait(t, journal.Filter{STAN: "000001", TID: "CHIP0001"}, 1)[0]
+			if !strings.Contains(e.Error, "55") || strings.Contains(e.Error, "033B") {
+				t.Errorf("journal error %q: want field 55 named, its bytes not shown", e.Error)
+			}
+			x, err = term.Echo()
+			if err != nil || x.RC() != txn.Approved {
+				t.Errorf("echo after: %v", err)
+			}
+		})
+	}
+}
