@@ -469,3 +469,57 @@ func TestChipDataMalformed(t *testing.T) {
 		})
 	}
 }
+
+// TestChipBatch: chip sales are voided and reversed as magstripe ones are;
+// in an out-of-balance settlement, a chip sale's upload record carries its
+// TC (cup: the IC record, 60.3 203) and is kept as a batch upload record,
+// and the TCs follow the end of the batch.
+func TestChipBatch(t *testing.T) {
+	for _, name := range chipDialects {
+		t.Run(name, func(t *testing.T) {
+			s, term := chipHost(t, name, "", "emv-csk", 0)
+			for _, amount := range []int64{1000, 2000, 3000} {
+				x, err := term.Sale(amount)
+				expect(t, "chip sale", x, err, txn.Approved)
+			}
+			x, err := term.Void(term.Last(txn.Sale))
+			expect(t, "void of a chip sale", x, err, txn.Approved)
+			x, err = term.Reverse(term.Last(txn.Sale).STAN, 0, "98", false)
+			expect(t, "reversal of a chip sale", x, err, txn.Approved)
+
+			wrong := term.Totals()
+			wrong.DebitAmount++
+			xs, err := term.SettleWithTotals(wrong)
+			if err != nil {
+				t.Fatalf("settle: %v", err)
+			}
+			var chipRecords, otherRecords, tcs int
+			for _, x := range xs {
+				if x.Type != txn.Upload {
+					continue
+				}
+				if x.RC() != txn.Approved {
+					t.Errorf("upload STAN %s: RC %s", x.Get(11), x.RC())
+				}
+				e := entry(t, s, journal.Filter{STAN: x.Get(11), Txn: "upload"})
+				switch {
+				case strings.Contains(e.Decision, "TC upload"):
+					tcs++
+				case x.Request.GetField(55) != nil:
+					chipRecords++
+					if name == "cup" && !strings.HasSuffix(dialect.FieldValue(x.Request, 60), "203") {
+						t.Errorf("cup IC record F60 %q, want 60.3 203", dialect.FieldValue(x.Request, 60))
+					}
+				default:
+					otherRecords++
+				}
+			}
+			// The batch: the first sale, the third (voided, but still in the
+			// batch) and its void; the reversed second sale is gone. The
+			// TC goes for the sale that stands.
+			if chipRecords != 2 || otherRecords != 1 || tcs != 1 {
+				t.Errorf("%d chip records, %d others, %d TC uploads; want 2, 1 (the void) and 1", chipRecords, otherRecords, tcs)
+			}
+		})
+	}
+}
