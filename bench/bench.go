@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/acqsim/acqsim/emv"
 	"github.com/acqsim/acqsim/host/dialect"
 	"github.com/acqsim/acqsim/keys"
 	"github.com/acqsim/acqsim/terminal"
@@ -75,6 +76,17 @@ type Config struct {
 	MID string
 	// Card is the test card of every transaction; default terminal.DefaultCard.
 	Card terminal.Card
+	// Chip, when set, plays a chip card of this profile, its test card
+	// instead of Card: sales and balance enquiries read the chip, as
+	// acqsim send --chip does (F22 051, F23 its sequence number, F55 its
+	// first GENERATE AC with a fresh unpredictable number, no track 2);
+	// each connection has a card of its own, whose ATC advances (a card
+	// whose ATC runs out is replaced by a new one). An approved answer's
+	// F55 goes to the card's second GENERATE AC: a card that does not
+	// approve (the ARPC in tag 91 missing or wrong) makes the request an
+	// error of kind card_refused. Voids and reversals stay magstripe (the
+	// test card's track 2). Nil: every card is Card's magstripe.
+	Chip *emv.Profile
 	// Timeout is how long a request waits for its response, and a
 	// connection attempt for the host. Default 5 s.
 	Timeout time.Duration
@@ -128,6 +140,14 @@ func (c *Config) Validate() error {
 	}
 	if c.MID == "" {
 		c.MID = DefaultMID
+	}
+	if c.Chip != nil {
+		tc := c.Chip.Card
+		if tc.PAN == "" {
+			return fmt.Errorf("card profile %q has no test card", c.Chip.Name)
+		}
+		// As acqsim send plays the profile's card for what it swipes.
+		c.Card = terminal.Card{PAN: tc.PAN, Expiry: tc.Expiry, Track2: tc.PAN + "=" + tc.Expiry + tc.ServiceCode + "0000000000"}
 	}
 	if c.Card.PAN == "" {
 		c.Card = terminal.DefaultCard
@@ -251,7 +271,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	r := &runner{cfg: cfg, d: cfg.Dialect, framer: cfg.Dialect.Framer(cfg.Header, 0), scan: newScanner(cfg.Dialect.Spec), total: cfg.Mix.total(), done: ctx}
+	r := &runner{cfg: cfg, d: cfg.Dialect, framer: cfg.Dialect.Framer(cfg.Header, 0), scan: newScanner(cfg.Dialect.Spec, cfg.Chip != nil), total: cfg.Mix.total(), done: ctx}
 	nShards := min(cfg.Connections, 4*runtime.GOMAXPROCS(0))
 	for range nShards {
 		s := &shard{lag: NewHistogram()}

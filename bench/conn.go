@@ -12,6 +12,7 @@ import (
 
 	"github.com/moov-io/iso8583"
 
+	"github.com/acqsim/acqsim/emv"
 	"github.com/acqsim/acqsim/host/dialect"
 	"github.com/acqsim/acqsim/keys"
 	"github.com/acqsim/acqsim/txn"
@@ -23,10 +24,11 @@ const (
 	errIO               // the connection broke with the request outstanding, or was down
 	errCancelled        // the run was interrupted with the request outstanding
 	errBuild            // the request could not be built (a value the spec refuses)
+	errCard             // a chip card did not approve what the host approved: tag 91 missing or wrong
 	numErrKinds
 )
 
-var errKindNames = [numErrKinds]string{"bad_response", "io", "cancelled", "build"}
+var errKindNames = [numErrKinds]string{"bad_response", "io", "cancelled", "build", "card_refused"}
 
 // conn is one terminal on its own connection. Its reader goroutine (run)
 // reads responses, matches them to requests, expires requests that waited
@@ -53,6 +55,7 @@ type conn struct {
 	slots   chan struct{} // open loop: a token per pending request
 	stan    int
 	b       builder
+	card    *emv.Card // with Config.Chip: the terminal's chip card
 	tmpl    [numKinds]*template
 	macKey  []byte
 	wbuf    []byte
@@ -77,6 +80,10 @@ type pending struct {
 	sent     time.Time // the timeout counts from here
 	measured bool
 	orig     sale // void, reversal
+	// card is the chip card as its first GENERATE AC for this request left
+	// it, for the second: with several requests outstanding, the
+	// connection's card has gone on to the next ones.
+	card *emv.Card
 }
 
 type kindStats struct {
@@ -151,9 +158,12 @@ func newConn(r *runner, i int) *conn {
 	c := &conn{
 		r: r, idx: i, tid: cfg.TID(i), shard: r.shards[i%len(r.shards)],
 		rng: rand.New(rand.NewPCG(uint64(i)+1, 0x5eed)),
-		b: builder{d: r.d, tid: cfg.TID(i), mid: cfg.MID, card: cfg.Card, currency: r.d.Currency,
+		b: builder{d: r.d, tid: cfg.TID(i), mid: cfg.MID, card: cfg.Card, chip: cfg.Chip, currency: r.d.Currency,
 			amount: cfg.Amount, batch: "000001"},
 		pending: make([]pending, 0, cfg.Pipeline),
+	}
+	if cfg.Chip != nil {
+		c.card = cfg.Chip.NewCard()
 	}
 	if r.d.Preamble > 0 {
 		c.pre = []byte{0x60, 0x00, 0x03, 0x00, 0x00, 0x60, 0x31, 0x00, 0x00, 0x00, 0x00}
@@ -423,7 +433,14 @@ func (c *conn) send(now, sched time.Time, measured bool) {
 			c.shard.mu.Unlock()
 		}
 	}
-	body, err := c.encode(k, &v)
+	var err error
+	if c.b.chipReads(k) {
+		v.icc, p.card, err = c.firstAC(k, now)
+	}
+	var body []byte
+	if err == nil {
+		body, err = c.encode(k, &v)
+	}
 	if err == nil {
 		c.wbuf, err = c.r.framer.AppendFrame(c.wbuf[:0], c.pre, body)
 	}
@@ -442,6 +459,38 @@ func (c *conn) send(now, sched time.Time, measured bool) {
 	if _, err := c.bw.Write(c.wbuf); err != nil {
 		c.nc.Close() // the reader finds out, fails what is outstanding and calls again
 	}
+}
+
+// firstAC has the connection's chip card compute a fresh cryptogram for a
+// request of kind k, and returns it (F55, hex) with the card as it stands
+// for that request's second GENERATE AC. c.mu is held.
+func (c *conn) firstAC(k kind, now time.Time) (string, *emv.Card, error) {
+	if c.card.ATC == 0xFFFF {
+		c.card = c.b.chip.NewCard() // the card's counter has run out: a new card
+	}
+	icc, err := c.b.firstAC(c.card, k, now, c.rng.Uint32())
+	if err != nil {
+		return "", nil, err
+	}
+	at := *c.card // a copy holds this request's first GENERATE AC
+	return icc, &at, nil
+}
+
+// secondAC gives an approved answer's F55 to the card's second GENERATE AC:
+// errCard when the card does not approve, errBad when F55 does not decode,
+// -1 when the card approves. c.mu is held.
+func (c *conn) secondAC(card *emv.Card, resp *response) int {
+	tags, err := emv.ParseTags(resp.icc)
+	if err != nil {
+		return errBad
+	}
+	out, err := card.SecondAC(resp.rc, tags)
+	// What issuer scripts did to the card stays with it.
+	c.card.Blocked, c.card.PINTries, c.card.PIN, c.card.Data = card.Blocked, card.PINTries, card.PIN, card.Data
+	if err != nil || !out.Approved {
+		return errCard
+	}
+	return -1
 }
 
 // encode fills the template of kind k in, or builds the request afresh when
@@ -601,9 +650,21 @@ func (c *conn) handle(frame []byte, now time.Time) {
 	}
 	p := c.take(i)
 	c.expire(now)
-	if err != nil || resp.mti != dialect.ResponseMTI(reqMTI(p.kind)) || (resp.tid != "" && resp.tid != c.tid) {
+	failed := -1
+	switch {
+	case err != nil || resp.mti != dialect.ResponseMTI(reqMTI(p.kind)) || (resp.tid != "" && resp.tid != c.tid):
+		failed = errBad
+	case p.card != nil && resp.rc == txn.Approved:
+		if failed = c.secondAC(p.card, &resp); failed == errCard {
+			// The host approved and booked it: so does the batch, which
+			// then settles as the host's books say. (A terminal would
+			// reverse it, F39 06; the load generator does not.)
+			c.book(&p, &resp, now)
+		}
+	}
+	if failed >= 0 {
 		if p.measured {
-			c.kinds[p.kind].errs[errBad]++
+			c.kinds[p.kind].errs[failed]++
 		}
 		c.all.failed++
 	} else {
@@ -641,9 +702,17 @@ func (c *conn) read(body []byte) (response, error) {
 	if m == nil {
 		return response{}, err
 	}
-	resp = response{stan: str(m, 11), rrn: str(m, 37), auth: str(m, 38), rc: str(m, 39), tid: str(m, 41)}
-	resp.mti, _ = m.GetMTI()
-	return resp, err
+	return unpacked(m, c.r.cfg.Chip != nil), err
+}
+
+// unpacked is what a load generator reads in a response unpacked whole.
+func unpacked(m *iso8583.Message, icc bool) response {
+	r := response{stan: str(m, 11), rrn: str(m, 37), auth: str(m, 38), rc: str(m, 39), tid: str(m, 41)}
+	r.mti, _ = m.GetMTI()
+	if f := m.GetField(55); icc && f != nil {
+		r.icc, _ = f.Bytes()
+	}
+	return r
 }
 
 // book keeps what an approval changes in the terminal's batch.

@@ -5,11 +5,13 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/moov-io/iso8583"
 	"github.com/moov-io/iso8583/encoding"
 	"github.com/moov-io/iso8583/field"
 
+	"github.com/acqsim/acqsim/emv"
 	"github.com/acqsim/acqsim/host/dialect"
 	"github.com/acqsim/acqsim/terminal"
 	"github.com/acqsim/acqsim/txn"
@@ -22,6 +24,7 @@ type builder struct {
 	d        *dialect.Dialect
 	tid, mid string
 	card     terminal.Card
+	chip     *emv.Profile // nil: a magstripe card
 	currency string
 	amount   int64  // of a sale
 	batch    string // cup 60.2, as the sign-on gave it
@@ -33,7 +36,8 @@ type vars struct {
 	stan string // the request's own; a reversal's is its original's
 	hhmmss,
 	mmdd string // iso87 F12, F13
-	orig *sale // void, reversal
+	orig *sale  // void, reversal
+	icc  string // a chip card's F55, hex: its first GENERATE AC
 }
 
 // reqMTI is the MTI a kind of request is sent with.
@@ -50,6 +54,10 @@ func (b *builder) values(k kind, v *vars) dialect.Values {
 		STAN: v.stan, TID: b.tid, MID: b.mid, LocalTime: v.hhmmss, LocalDate: v.mmdd,
 		PAN: b.card.PAN, Expiry: b.card.Expiry, Track2: b.card.Track2, Currency: b.currency,
 		Amount: b.amount, Batch: b.batch, MAC: b.mac,
+	}
+	if v.icc != "" {
+		// Read from the chip, not the stripe, as terminal.chipValues does.
+		dv.ICC, dv.CardSeq, dv.EntryMode, dv.Track2 = v.icc, "0"+b.chip.Card.PSN, txn.EntryChip+"1", ""
 	}
 	switch k {
 	case kBalance:
@@ -73,6 +81,53 @@ func (b *builder) message(k kind, v *vars) (*iso8583.Message, error) {
 		return nil, fmt.Errorf("building a %s for %s: %w", k, b.tid, err)
 	}
 	return m, nil
+}
+
+// chipReads reports the kinds a chip card's chip is read for: those it goes
+// online for, as a terminal's (terminal.chipReads).
+func (b *builder) chipReads(k kind) bool {
+	return b.chip != nil && (k == kSale || k == kBalance)
+}
+
+// chipTerminal is what the terminal tells the card of a request of kind k,
+// as terminal.chipTerminal does: the amount, the currency and country
+// ("0" and F49), the date, the type (00 goods and services, 31 a balance
+// enquiry), an unpredictable number and the TVR.
+func (b *builder) chipTerminal(k kind, now time.Time, un uint32) emv.Terminal {
+	code := "0" + b.currency
+	t := emv.Terminal{
+		Amount: b.amount, Country: code, Currency: code, Date: now, Type: 0x00,
+		UN:  [4]byte{byte(un >> 24), byte(un >> 16), byte(un >> 8), byte(un)},
+		TVR: [5]byte{0x00, 0x00, 0x00, 0x80, 0x00},
+	}
+	if k == kBalance {
+		t.Amount, t.Type = 0, 0x31
+	}
+	return t
+}
+
+// firstAC has the card compute its cryptogram for a request of kind k and
+// returns it as the request's F55 (hex).
+func (b *builder) firstAC(card *emv.Card, k kind, now time.Time, un uint32) (string, error) {
+	tags, err := card.FirstAC(b.chipTerminal(k, now, un))
+	if err != nil {
+		return "", fmt.Errorf("the card of %s: %w", b.tid, err)
+	}
+	icc, err := tags.Encode()
+	if err != nil {
+		return "", fmt.Errorf("the card of %s: %w", b.tid, err)
+	}
+	return upperHex(icc), nil
+}
+
+// upperHex is b in upper-case hex, as F55 is written.
+func upperHex(b []byte) string {
+	const digits = "0123456789ABCDEF"
+	out := make([]byte, 2*len(b))
+	for i, c := range b {
+		out[2*i], out[2*i+1] = digits[c>>4], digits[c&0x0F]
+	}
+	return string(out)
 }
 
 // signOn builds a sign-on, as terminal.SignOn does.
@@ -102,6 +157,10 @@ type slot struct {
 	off, n int // bytes
 	chars  int // characters of the value
 	enc    encoding.Encoder
+	// hex: a binary field (*field.Hex), whose value is written as hex
+	// digits and packed from the bytes they say; raw holds those bytes.
+	hex bool
+	raw []byte
 }
 
 // placeholder values, as long as the real ones.
@@ -114,6 +173,21 @@ func (b *builder) newTemplate(k kind) (*template, error) {
 	orig := *v.orig
 	orig.batch = b.batch
 	v.orig = &orig
+	other := vars{stan: "999999", hhmmss: "235959", mmdd: "1231",
+		orig: &sale{stan: 999999, amount: 2, rrn: "999999999999", auth: "999999", date: "1231", batch: v.orig.batch}}
+	if b.chipReads(k) {
+		// Two cryptograms of a card of the same profile, as long as the
+		// real ones; the connection's own card is not asked (its ATC
+		// would advance).
+		at := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+		var err error
+		if v.icc, err = b.firstAC(b.chip.NewCard(), k, at, 0); err != nil {
+			return nil, err
+		}
+		if other.icc, err = b.firstAC(b.chip.NewCard(), k, at, 0xFFFFFFFF); err != nil {
+			return nil, err
+		}
+	}
 	m, err := b.message(k, &v)
 	if err != nil {
 		return nil, err
@@ -124,8 +198,6 @@ func (b *builder) newTemplate(k kind) (*template, error) {
 	}
 	// The fields that change from one request to the next are the ones
 	// that differ between requests built with other values.
-	other := vars{stan: "999999", hhmmss: "235959", mmdd: "1231",
-		orig: &sale{stan: 999999, amount: 2, rrn: "999999999999", auth: "999999", date: "1231", batch: v.orig.batch}}
 	om, err := b.message(k, &other)
 	if err != nil {
 		return nil, err
@@ -149,16 +221,30 @@ func (b *builder) newTemplate(k kind) (*template, error) {
 			return nil, fmt.Errorf("packing field %d of a %s: %w", id, k, err)
 		}
 		if slices.Contains(variable, id) {
-			s, ok := f.(*field.String)
-			if !ok {
-				return nil, fmt.Errorf("field %d of the %s spec is not a string field", id, b.d.Name)
-			}
 			enc := f.Spec().Enc
-			val, err := enc.Encode([]byte(s.Value()))
-			if err != nil {
-				return nil, fmt.Errorf("encoding field %d: %w", id, err)
+			var s slot
+			switch f := f.(type) {
+			case *field.String:
+				val, err := enc.Encode([]byte(f.Value()))
+				if err != nil {
+					return nil, fmt.Errorf("encoding field %d: %w", id, err)
+				}
+				s = slot{n: len(val), chars: len(f.Value()), enc: enc}
+			case *field.Hex:
+				raw, err := f.Bytes()
+				if err != nil {
+					return nil, fmt.Errorf("field %d: %w", id, err)
+				}
+				val, err := enc.Encode(raw)
+				if err != nil {
+					return nil, fmt.Errorf("encoding field %d: %w", id, err)
+				}
+				s = slot{n: len(val), chars: len(f.Value()), enc: enc, hex: true, raw: make([]byte, len(raw))}
+			default:
+				return nil, fmt.Errorf("field %d of the %s spec is neither a string nor a hex field", id, b.d.Name)
 			}
-			t.slots[id] = slot{off: off + len(packed) - len(val), n: len(val), chars: len(s.Value()), enc: enc}
+			s.off = off + len(packed) - s.n
+			t.slots[id] = s
 		}
 		off += len(packed)
 	}
@@ -175,6 +261,9 @@ func (t *template) put(id int, v string) bool {
 	if !ok || len(v) != s.chars {
 		return false
 	}
+	if s.hex {
+		return s.putHex(t.body, v)
+	}
 	if s.enc == encoding.ASCII {
 		copy(t.body[s.off:s.off+s.n], v)
 		return true
@@ -185,6 +274,48 @@ func (t *template) put(id int, v string) bool {
 	}
 	copy(t.body[s.off:], enc)
 	return true
+}
+
+// putHex writes a binary field's value, given in hex digits: the bytes
+// they say, encoded as the spec says (as they are, or as hex characters).
+func (s *slot) putHex(body []byte, v string) bool {
+	for i := range s.raw {
+		hi, ok1 := nibble(v[2*i])
+		lo, ok2 := nibble(v[2*i+1])
+		if !ok1 || !ok2 {
+			return false
+		}
+		s.raw[i] = hi<<4 | lo
+	}
+	switch s.enc {
+	case encoding.Binary:
+		copy(body[s.off:s.off+s.n], s.raw)
+	case encoding.BytesToASCIIHex:
+		const digits = "0123456789ABCDEF"
+		out := body[s.off : s.off+s.n]
+		for i, c := range s.raw {
+			out[2*i], out[2*i+1] = digits[c>>4], digits[c&0x0F]
+		}
+	default:
+		enc, err := s.enc.Encode(s.raw)
+		if err != nil || len(enc) != s.n {
+			return false
+		}
+		copy(body[s.off:], enc)
+	}
+	return true
+}
+
+func nibble(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'A' <= c && c <= 'F':
+		return c - 'A' + 10, true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	}
+	return 0, false
 }
 
 // fill writes the request's variable fields; false if one does not fit.

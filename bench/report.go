@@ -22,6 +22,10 @@ type Result struct {
 	Mode string  `json:"mode"`
 	Rate float64 `json:"rate"`
 	Mix  string  `json:"mix"`
+	// Chip names the card profile whose chip card the sales and balance
+	// enquiries read ("" for a magstripe card); a card that refuses what
+	// the host approved counts in ErrorsByKind as card_refused.
+	Chip string `json:"chip,omitempty"`
 	// DurationS runs from the end of the warm-up to the last response.
 	DurationS float64 `json:"duration_s"`
 	WarmupS   float64 `json:"warmup_s"`
@@ -113,6 +117,9 @@ func (r *runner) result() *Result {
 	if cfg.Rate > 0 {
 		res.Mode = "open"
 	}
+	if cfg.Chip != nil {
+		res.Chip = cfg.Chip.Name
+	}
 	var last time.Time
 	var byKind [numKinds]Counts
 	for k := range byKind {
@@ -183,8 +190,12 @@ func (res *Result) WriteText(w io.Writer) error {
 	if res.Mode == "open" {
 		loop = fmt.Sprintf("open loop at %g/s", res.Rate)
 	}
-	fmt.Fprintf(&b, "acqsim bench %s (%s): %d connection(s), pipeline %d, %s, mix %s\n",
-		res.Addr, res.Dialect, res.Connections, res.Pipeline, loop, res.Mix)
+	card := ""
+	if res.Chip != "" {
+		card = ", chip card " + res.Chip
+	}
+	fmt.Fprintf(&b, "acqsim bench %s (%s): %d connection(s), pipeline %d, %s, mix %s%s\n",
+		res.Addr, res.Dialect, res.Connections, res.Pipeline, loop, res.Mix, card)
 	fmt.Fprintf(&b, "measured   %.3fs after a %gs warm-up", res.DurationS, res.WarmupS)
 	if res.Interrupted {
 		b.WriteString(" (interrupted)")

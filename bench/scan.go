@@ -6,11 +6,12 @@ import (
 	"fmt"
 
 	"github.com/moov-io/iso8583"
+	"github.com/moov-io/iso8583/encoding"
 	"github.com/moov-io/iso8583/field"
 )
 
 // A scanner reads the few fields a load generator looks at in a response
-// (MTI, 11, 37, 38, 39, 41) and steps over the others by their length
+// (MTI, 11, 37, 38, 39, 41, and 55 for a chip card) and steps over the others by their length
 // prefixes, with the codecs of the dialect's spec. Unpacking every response
 // with moov-io took a third of the load generator's time: it builds a field
 // object and a map entry for every field and decodes values nobody reads.
@@ -18,6 +19,7 @@ type scanner struct {
 	mti    fieldCodec
 	bitmap fieldCodec
 	fields [129]fieldCodec
+	want   [129]bool // the fields read
 }
 
 // fieldCodec is what the scanner knows of one field of the spec.
@@ -31,20 +33,31 @@ type fieldCodec struct {
 	simple bool
 }
 
-// wanted are the fields a response is read for.
+// wanted are the fields a response is read for; 55 too for a chip card.
 var wanted = [129]bool{11: true, 37: true, 38: true, 39: true, 41: true}
 
 // response is what a load generator reads in a response.
 type response struct {
 	mti, stan, rrn, auth, rc, tid string
+	// icc is F55's bytes, for a chip card; it may lie in the buffer the
+	// response was read into, so it is read before the next one is.
+	icc []byte
+}
+
+// same reports whether two responses read the same.
+func (r *response) same(o *response) bool {
+	return r.mti == o.mti && r.stan == o.stan && r.rrn == o.rrn && r.auth == o.auth && r.rc == o.rc && r.tid == o.tid &&
+		bytes.Equal(r.icc, o.icc) && (r.icc == nil) == (o.icc == nil)
 }
 
 // errScan says a message uses something the scanner does not handle; it is
 // then unpacked whole.
 var errScan = errors.New("message layout the scanner does not handle")
 
-func newScanner(spec *iso8583.MessageSpec) *scanner {
-	s := &scanner{}
+// newScanner reads responses of the spec; with icc, F55 as well.
+func newScanner(spec *iso8583.MessageSpec, icc bool) *scanner {
+	s := &scanner{want: wanted}
+	s.want[55] = icc
 	for id, f := range spec.Fields {
 		if id < 0 || id >= len(s.fields) {
 			continue
@@ -141,7 +154,7 @@ func (s *scanner) scan(msg []byte) (response, error) {
 		if !fc.simple {
 			return r, errScan
 		}
-		if wanted[id] || fc.width == nil {
+		if s.want[id] || fc.width == nil {
 			v, next, err := s.value(fc, msg, off)
 			if err != nil {
 				return r, fmt.Errorf("field %d: %w", id, err)
@@ -158,6 +171,10 @@ func (s *scanner) scan(msg []byte) (response, error) {
 				r.rc = string(v)
 			case 41:
 				r.tid = string(v)
+			case 55:
+				if s.want[55] {
+					r.icc = v
+				}
 			}
 			continue
 		}
@@ -185,6 +202,15 @@ func (s *scanner) value(fc *fieldCodec, msg []byte, off int) ([]byte, int, error
 	}
 	if off+pb > len(msg) {
 		return nil, 0, errors.New("message too short")
+	}
+	if fc.spec.Enc == encoding.Binary && fc.spec.Pad == nil {
+		// The bytes as they are: moov-io's binary decoder copies the whole
+		// rest of the message first.
+		start := off + pb
+		if n < 0 || n > len(msg)-start {
+			return nil, 0, errors.New("message too short")
+		}
+		return msg[start : start+n : start+n], start + n, nil
 	}
 	v, read, err := fc.spec.Enc.Decode(msg[off+pb:], n)
 	if err != nil {

@@ -1,15 +1,18 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/acqsim/acqsim/bench"
+	"github.com/acqsim/acqsim/emv"
 	"github.com/acqsim/acqsim/fixtures"
 	"github.com/acqsim/acqsim/host/dialect"
 	"github.com/acqsim/acqsim/keys"
@@ -37,6 +40,8 @@ type benchFlags struct {
 	timeout      time.Duration
 	output       string
 	quiet        bool
+	chip         bool
+	cardProfile  string
 	tls          sendFlags // only its tls fields
 }
 
@@ -63,13 +68,19 @@ run with the same terminal IDs repeats trace numbers in the same batch, which
 acqsim answers as duplicates. Settle, reset the host, or change --tid-prefix
 between runs.
 
+With --chip every sale and balance enquiry reads a chip card (F22 051), of the
+--card profile, one card per connection: a fresh cryptogram (ARQC) in F55,
+and the issuer's answer (tag 91, the ARPC) checked by the card. An approval
+the card refuses counts as an error, card_refused.
+
 One progress line a second goes to standard error (-q: none). Exit status 1
 when the host cannot be reached, no request was answered or a settlement
 failed; 2 for a usage error.`,
 		Example: `  acqsim bench --addr 127.0.0.1:8583 -c 16 -d 10s
   acqsim bench --dialect cup --mix sale=90,void=4,reversal=3,balance=3 --settle
   acqsim bench -c 4 --rate 2000 -d 30s --warmup 5s -o json
-  acqsim bench -n 100000 --pipeline 8 -q`,
+  acqsim bench -n 100000 --pipeline 8 -q
+  acqsim bench --chip --card visa-cvn18 -d 10s`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runBench(cmd, f)
@@ -96,6 +107,8 @@ failed; 2 for a usage error.`,
 	fl.DurationVar(&f.timeout, "timeout", bench.DefaultTimeout, "how long a request waits for its response (and a connection for the host)")
 	outputFlag(cmd, fl, &f.output, "text", "json")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress lines")
+	fl.BoolVar(&f.chip, "chip", false, "read a chip card in sales and balance enquiries (F22 051): a fresh ARQC in F55, the host's ARPC checked by the card")
+	fl.StringVar(&f.cardProfile, "card", "", "with --chip: the card `profile` to play (its test card and keys; default emv-csk): "+strings.Join(emv.Builtin().Names(), ", "))
 	fl.BoolVar(&f.tls.tls, "tls", false, "connect over TLS (implied by the other --tls-* flags)")
 	fl.StringVar(&f.tls.tlsCA, "tls-ca", "", "trust the host certificates this CA `file` (PEM) signed (default the system's roots)")
 	fl.StringVar(&f.tls.tlsCert, "tls-cert", "", "client certificate `file` (PEM) to present, with --tls-key")
@@ -137,6 +150,15 @@ func benchConfig(cmd *cobra.Command, f benchFlags) (bench.Config, error) {
 	if err != nil {
 		return cfg, err
 	}
+	var chip *emv.Profile
+	switch name := cmp.Or(f.cardProfile, string(emv.CommonCore)); {
+	case f.chip:
+		if chip = emv.Builtin().Named(name); chip == nil {
+			return cfg, usagef("--card %q: want one of %s", name, strings.Join(emv.Builtin().Names(), ", "))
+		}
+	case f.cardProfile != "":
+		return cfg, usagef("--card %q: with --chip", f.cardProfile)
+	}
 	signOn := f.signOn
 	if !cmd.Flags().Changed("sign-on") {
 		signOn = d.Preamble > 0 // cup terminals sign on before anything else
@@ -157,7 +179,7 @@ func benchConfig(cmd *cobra.Command, f benchFlags) (bench.Config, error) {
 		Addr: f.addr, Dialect: d, Header: lh, TLS: tlsCfg, Connections: f.connections, Count: f.count,
 		Warmup: f.warmup, Rate: f.rate, Pipeline: f.pipeline, Mix: mix, Amount: amt, Settle: f.settle,
 		SignOn: signOn, KeyVariant: f.keyVariant, MasterKey: master, TIDPrefix: f.tidPrefix, MID: f.mid,
-		Timeout: f.timeout,
+		Timeout: f.timeout, Chip: chip,
 	}
 	if f.count == 0 {
 		cfg.Duration = f.duration
@@ -204,6 +226,8 @@ func runBench(cmd *cobra.Command, f benchFlags) error {
 		return err
 	}
 	switch {
+	case res.Sent > 0 && res.Answered == 0 && res.ErrorsByKind["card_refused"] > 0:
+		return fmt.Errorf("none of the %d requests was answered: the card refused %d approvals (tag 91, the ARPC)", res.Sent, res.ErrorsByKind["card_refused"])
 	case res.Sent > 0 && res.Answered == 0:
 		return fmt.Errorf("none of the %d requests was answered", res.Sent)
 	case res.Settlement != nil && res.Settlement.Failed > 0:
