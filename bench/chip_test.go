@@ -208,3 +208,68 @@ func TestChipTemplates(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkChipSale: what a chip sale costs the load generator beyond a
+// magstripe one (BenchmarkTemplateFill): the card's first GENERATE AC and
+// F55 written over the template (request), and the card's second GENERATE
+// AC on the host's answer (answer; the answers are made beforehand).
+func BenchmarkChipSale(b *testing.B) {
+	p := profile(b, "emv-csk")
+	d := load(b, "iso87ascii")
+	bl := builder{d: d, tid: "BNCH0001", mid: DefaultMID, chip: p, currency: d.Currency, amount: 1234, batch: "000007"}
+	tmpl, err := bl.newTemplate(kSale)
+	if err != nil {
+		b.Fatal(err)
+	}
+	now := time.Now()
+	b.Run("request", func(b *testing.B) {
+		card := p.NewCard()
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			if card.ATC == 0xFFFF {
+				card = p.NewCard()
+			}
+			icc, err := bl.firstAC(card, kSale, now, uint32(i))
+			if err != nil {
+				b.Fatal(err)
+			}
+			v := vars{stan: "000042", hhmmss: "235959", mmdd: "1231", orig: &sale{}, icc: icc}
+			if !tmpl.fill(&bl, kSale, &v) {
+				b.Fatal("the values do not fit the template")
+			}
+		}
+	})
+	b.Run("answer", func(b *testing.B) {
+		// Cards each at their first GENERATE AC, and the issuer's answers:
+		// a copy of such a card takes its second as often as asked.
+		type round struct {
+			card   emv.Card
+			answer []byte
+		}
+		var rounds [64]round
+		card := p.NewCard()
+		for i := range rounds {
+			icc, err := bl.firstAC(card, kSale, now, uint32(i))
+			if err != nil {
+				b.Fatal(err)
+			}
+			tags, _ := emv.ParseTagsHex(icc)
+			auth := p.Authorise(p.Card.PAN, p.Card.PSN, tags)
+			answer, err := emv.Tags(nil).Set("91", auth.IssuerData(txn.Approved)).Encode()
+			if err != nil {
+				b.Fatal(err)
+			}
+			rounds[i] = round{*card, answer}
+		}
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			r := &rounds[i%len(rounds)]
+			at := r.card
+			resp := response{rc: txn.Approved, icc: r.answer}
+			c := conn{card: &at}
+			if c.secondAC(&at, &resp) != -1 {
+				b.Fatal("the card refuses the issuer's answer")
+			}
+		}
+	})
+}
