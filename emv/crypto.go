@@ -21,54 +21,9 @@ func tdes(key []byte) (cipher.Block, error) {
 	return des.NewTripleDESCipher(append(append(make([]byte, 0, 24), key...), key[:8]...))
 }
 
-// encryptECB enciphers whole 8-byte blocks under a double-length key.
-func encryptECB(key, data []byte) ([]byte, error) {
-	c, err := tdes(key)
-	if err != nil {
-		return nil, err
-	}
-	if len(data)%8 != 0 {
-		return nil, errors.New("data is not whole blocks")
-	}
-	out := make([]byte, len(data))
-	for i := 0; i < len(data); i += 8 {
-		c.Encrypt(out[i:i+8], data[i:i+8])
-	}
-	return out, nil
-}
-
-// decryptECB deciphers whole 8-byte blocks under a double-length key.
-func decryptECB(key, data []byte) ([]byte, error) {
-	c, err := tdes(key)
-	if err != nil {
-		return nil, err
-	}
-	if len(data)%8 != 0 {
-		return nil, errors.New("data is not whole blocks")
-	}
-	out := make([]byte, len(data))
-	for i := 0; i < len(data); i += 8 {
-		c.Decrypt(out[i:i+8], data[i:i+8])
-	}
-	return out, nil
-}
-
-// encryptCBC enciphers whole blocks in CBC mode with a zero IV.
-func encryptCBC(key, data []byte) ([]byte, error) {
-	c, err := tdes(key)
-	if err != nil {
-		return nil, err
-	}
-	if len(data)%8 != 0 {
-		return nil, errors.New("data is not whole blocks")
-	}
-	out := make([]byte, len(data))
-	cipher.NewCBCEncrypter(c, make([]byte, 8)).CryptBlocks(out, data)
-	return out, nil
-}
-
-// decryptCBC is encryptCBC's inverse.
-func decryptCBC(key, data []byte) ([]byte, error) {
+// crypt runs one of the block operations below over whole 8-byte blocks
+// under a double-length key.
+func crypt(key, data []byte, run func(c cipher.Block, dst, src []byte)) ([]byte, error) {
 	c, err := tdes(key)
 	if err != nil {
 		return nil, err
@@ -77,8 +32,40 @@ func decryptCBC(key, data []byte) ([]byte, error) {
 		return nil, errors.New("data is not whole blocks")
 	}
 	out := make([]byte, len(data))
-	cipher.NewCBCDecrypter(c, make([]byte, 8)).CryptBlocks(out, data)
+	run(c, out, data)
 	return out, nil
+}
+
+// encryptECB enciphers whole 8-byte blocks under a double-length key.
+func encryptECB(key, data []byte) ([]byte, error) {
+	return crypt(key, data, func(c cipher.Block, dst, src []byte) {
+		for i := 0; i < len(src); i += 8 {
+			c.Encrypt(dst[i:i+8], src[i:i+8])
+		}
+	})
+}
+
+// decryptECB deciphers whole 8-byte blocks under a double-length key.
+func decryptECB(key, data []byte) ([]byte, error) {
+	return crypt(key, data, func(c cipher.Block, dst, src []byte) {
+		for i := 0; i < len(src); i += 8 {
+			c.Decrypt(dst[i:i+8], src[i:i+8])
+		}
+	})
+}
+
+// encryptCBC enciphers whole blocks in CBC mode with a zero IV.
+func encryptCBC(key, data []byte) ([]byte, error) {
+	return crypt(key, data, func(c cipher.Block, dst, src []byte) {
+		cipher.NewCBCEncrypter(c, make([]byte, 8)).CryptBlocks(dst, src)
+	})
+}
+
+// decryptCBC is encryptCBC's inverse.
+func decryptCBC(key, data []byte) ([]byte, error) {
+	return crypt(key, data, func(c cipher.Block, dst, src []byte) {
+		cipher.NewCBCDecrypter(c, make([]byte, 8)).CryptBlocks(dst, src)
+	})
 }
 
 // Padding is one of ISO/IEC 9797-1's padding methods.
